@@ -1,0 +1,3 @@
+from oneie_tui.cli import entry
+
+entry()

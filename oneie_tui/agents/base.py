@@ -1,0 +1,170 @@
+"""The one small protocol every backend speaks, and the context it speaks through.
+
+A backend never sees the runner: it reports output, progress, coordination events and
+usage through `AgentContext`, waits on events through it, and honours pause and cancel
+through `checkpoint()` (plus optional pause hooks for backends that can stop a process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from oneie_tui.events import Event
+    from oneie_tui.spec import AgentSpec, Spec
+
+
+class AgentFailure(Exception):
+    """The agent's work failed. The message is shown to the user as one line."""
+
+
+@dataclass
+class AgentResult:
+    summary: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, other: Usage) -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cost_usd += other.cost_usd
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_write_tokens
+            + self.cache_read_tokens
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+        }
+
+
+PauseHook = Callable[[], None]
+
+
+class AgentHost(Protocol):
+    """What the runner offers a context. Kept as a protocol so backends never import it."""
+
+    def publish(
+        self, type: str, actor: str, *, target: str = "", metadata: dict[str, Any] | None = None
+    ) -> Event: ...
+
+    async def gate(self, agent_id: str) -> None: ...
+
+    def active_elapsed(self, agent_id: str) -> float: ...
+
+    async def wait_events(
+        self, agent_id: str, actions: list[str], mode: Literal["all", "any"]
+    ) -> list[Event]: ...
+
+    def add_usage(self, agent_id: str, usage: Usage) -> None: ...
+
+    def set_progress(self, agent_id: str, percent: float) -> None: ...
+
+
+class AgentContext:
+    """Everything a backend may do. One per agent attempt."""
+
+    def __init__(
+        self,
+        host: AgentHost,
+        spec: Spec,
+        agent: AgentSpec,
+        run_id: str,
+        *,
+        speed: float = 1.0,
+        seed: int = 0,
+        attempt: int = 1,
+        shared_context: str = "",
+        env: dict[str, str] | None = None,
+        workdir: str | None = None,
+    ) -> None:
+        self._host = host
+        self.spec = spec
+        self.agent = agent
+        self.run_id = run_id
+        self.speed = speed
+        self.seed = seed
+        self.attempt = attempt
+        self.shared_context = shared_context
+        # Environment a process backend should pass on (e.g. how `oneie emit` reaches us).
+        self.env: dict[str, str] = dict(env or {})
+        self.workdir = workdir
+        self.on_pause: list[PauseHook] = []
+        self.on_resume: list[PauseHook] = []
+        self.on_cancel: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def agent_id(self) -> str:
+        return self.agent.id
+
+    def output(self, text: str, stream: str = "stdout") -> None:
+        self._host.publish(
+            "agent_output", self.agent.id, metadata={"text": text, "stream": stream}
+        )
+
+    def progress(self, percent: float, note: str = "") -> None:
+        pct = max(0.0, min(100.0, float(percent)))
+        self._host.set_progress(self.agent.id, pct)
+        meta: dict[str, Any] = {"percent": round(pct, 2)}
+        if note:
+            meta["note"] = note
+        self._host.publish("agent_progress", self.agent.id, metadata=meta)
+
+    def emit(self, action: str, metadata: dict[str, Any] | None = None) -> Event:
+        """Fire a coordination event (`task_event` with `metadata.action`)."""
+        meta = dict(metadata or {})
+        meta["action"] = action
+        return self._host.publish("task_event", self.agent.id, metadata=meta)
+
+    def event(self, type: str, **metadata: Any) -> Event:
+        """Record any other event (tool calls, retries, budgets)."""
+        return self._host.publish(type, self.agent.id, metadata=metadata)
+
+    def usage(self, usage: Usage, **extra: Any) -> None:
+        self._host.add_usage(self.agent.id, usage)
+        self._host.publish("usage", self.agent.id, metadata={**usage.to_dict(), **extra})
+
+    async def checkpoint(self) -> None:
+        """Block while paused; a cancellation point."""
+        await self._host.gate(self.agent.id)
+
+    def active_elapsed(self) -> float:
+        """Seconds this attempt has been running, not counting pauses."""
+        return self._host.active_elapsed(self.agent.id)
+
+    async def wait_for(
+        self, actions: Iterable[str], mode: Literal["all", "any"] = "all"
+    ) -> list[Event]:
+        """Wait for coordination events, giving back the agent's parallel slot meanwhile.
+        Raises `EventImpossible` if they can no longer fire."""
+        return await self._host.wait_events(self.agent.id, list(actions), mode)
+
+
+class AgentBackend(Protocol):
+    """A way of running one agent. `run` returns on success and raises on failure."""
+
+    name: str
+
+    async def run(self, ctx: AgentContext) -> AgentResult: ...

@@ -1,0 +1,66 @@
+"""The `oneie` command. Each subcommand lives in `oneie_tui/commands/NAME.py` with
+`register(subparsers)` (argparse only, cheap to import) and heavy imports inside its
+handler, so `oneie --help` loads neither textual nor anthropic."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Order is the order of `oneie --help`.
+COMMAND_MODULES = [
+    "oneie_tui.commands.run",
+    "oneie_tui.commands.specs",
+    "oneie_tui.commands.history",
+]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog="oneie",
+        description="Run a squad of AI agents in parallel from one feature spec.",
+        epilog="With no command, opens the dashboard on the most recent spec.",
+    )
+    parser.add_argument("--version", action="version", version="oneie 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        try:
+            args = parser.parse_args(["tui"])
+            handler = args.handler
+        except SystemExit:
+            parser.print_help()
+            return 2
+    try:
+        code = handler(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("oneie: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    return int(code or 0)
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

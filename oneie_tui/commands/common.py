@@ -1,0 +1,68 @@
+"""Small helpers shared by the command modules: one-line errors and the store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from oneie_tui.store import RunStore
+
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def die(message: str, code: int = 1) -> NoReturn:
+    raise CommandError(message, code)
+
+
+def report(exc: CommandError) -> int:
+    sys.stderr.write(f"oneie: {exc}\n")
+    return exc.code
+
+
+def add_store_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="PATH",
+        help="run store (SQLite); default: $ONEIE_STORE or the platform data folder",
+    )
+
+
+def open_store(args: argparse.Namespace) -> RunStore:
+    from oneie_tui.paths import store_path
+    from oneie_tui.store import RunStore, StoreError
+
+    try:
+        return RunStore(store_path(getattr(args, "store", None)))
+    except StoreError as exc:
+        die(str(exc), 1)
+
+
+def guarded(func):  # type: ignore[no-untyped-def]
+    """Turn the expected failures of a command into one line and an exit code."""
+
+    def wrapper(args: argparse.Namespace) -> int:
+        from oneie_tui.specfile import SpecError
+        from oneie_tui.store import StoreError
+
+        try:
+            return int(func(args) or 0)
+        except CommandError as exc:
+            return report(exc)
+        except SpecError as exc:
+            sys.stderr.write(f"oneie: {exc}\n")
+            return EXIT_USAGE
+        except StoreError as exc:
+            sys.stderr.write(f"oneie: {exc}\n")
+            return 1
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper

@@ -1,0 +1,87 @@
+"""`oneie run`: run a spec headless (live progress or NDJSON) or in the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `run` and `tui`."""
+    p.add_argument("--speed", type=float, default=1.0, metavar="N", help="scale simulated time (2 = twice as fast)")
+    p.add_argument("--seed", type=int, default=None, help="seed for simulated agents (default: the spec's)")
+    p.add_argument("--backend", choices=["sim", "claude", "command", "claude-code"], help="run every agent on this backend")
+    p.add_argument("--max-parallel", type=int, default=None, metavar="N", help="override run.max_parallel (0 = no limit)")
+    p.add_argument("--base-url", default=None, help="Anthropic API base URL (else $ANTHROPIC_BASE_URL)")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a spec (headless with --headless or when not on a terminal)")
+    p.add_argument("spec", help="spec file (TOML)")
+    p.add_argument("--headless", action="store_true", help="no dashboard: live progress bars, then a summary")
+    p.add_argument("--json", action="store_true", help="print NDJSON events, then a summary line (implies --headless)")
+    p.add_argument("--sequential", action="store_true", help="one agent at a time, for comparison")
+    add_run_options(p)
+    from oneie_tui.commands.common import add_store_arg
+
+    add_store_arg(p)
+    p.set_defaults(handler=cmd_run)
+
+
+def options_from_args(args: argparse.Namespace) -> Any:
+    from oneie_tui.commands.common import die
+    from oneie_tui.session import RunOptions
+
+    if args.speed <= 0:
+        die("--speed must be greater than 0", 2)
+    if args.max_parallel is not None and args.max_parallel < 0:
+        die("--max-parallel must be 0 (no limit) or more", 2)
+    extra: dict[str, Any] = {}
+    if getattr(args, "base_url", None):
+        extra["base_url"] = args.base_url
+    return RunOptions(
+        speed=args.speed,
+        seed=args.seed,
+        sequential=getattr(args, "sequential", False),
+        backend=args.backend,
+        max_parallel=args.max_parallel,
+        extra=extra,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from oneie_tui.commands.common import guarded
+
+    return int(guarded(_run)(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from oneie_tui.commands.common import die, open_store
+    from oneie_tui.specfile import load_spec
+
+    loaded = load_spec(args.spec)
+    options = options_from_args(args)
+    headless = args.headless or args.json or not sys.stdout.isatty()
+    if not headless:
+        from oneie_tui.cli import main
+
+        forwarded = ["tui", args.spec, "--run", "--speed", str(args.speed)]
+        if args.store:
+            forwarded += ["--store", args.store]
+        if args.backend:
+            forwarded += ["--backend", args.backend]
+        return main(forwarded)
+
+    from oneie_tui.headless import run_headless
+    from oneie_tui.session import SetupError, build_runner
+
+    store = open_store(args)
+    try:
+        runner = build_runner(loaded, options, store)
+    except SetupError as exc:
+        die(str(exc), 2)
+    try:
+        return run_headless(runner, as_json=args.json)
+    finally:
+        store.close()

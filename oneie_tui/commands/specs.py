@@ -1,0 +1,69 @@
+"""`oneie validate`, `oneie schema`, `oneie new`: working with spec files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("validate", help="check a spec file; exit 2 with one message if it is bad")
+    p.add_argument("spec", nargs="+", help="spec file(s)")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the spec's JSON Schema (for editors)")
+    p.set_defaults(handler=cmd_schema)
+
+    p = sub.add_parser("new", help="write a starter spec NAME.toml")
+    p.add_argument("name", help="feature name; the file is its slug + .toml")
+    p.add_argument("-o", "--output", help="file to write (default: ./<slug>.toml)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(handler=cmd_new)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from oneie_tui.specfile import SpecError, load_spec
+
+    code = 0
+    for path in args.spec:
+        try:
+            loaded = load_spec(path)
+        except SpecError as exc:
+            sys.stderr.write(f"oneie: {exc}\n")
+            code = 2
+            continue
+        agents = len(loaded.spec.agents)
+        print(f"{path}: ok ({loaded.name!r}, {agents} agent{'s' if agents != 1 else ''})")
+    return code
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from oneie_tui.spec import spec_json_schema
+
+    print(json.dumps(spec_json_schema(), indent=2))
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    import re
+    from pathlib import Path
+
+    from oneie_tui.specfile import SpecError, parse_spec_text, starter_spec
+
+    slug = re.sub(r"[^a-z0-9]+", "-", args.name.lower()).strip("-") or "feature"
+    target = Path(args.output or f"{slug}.toml")
+    if target.exists() and not args.force:
+        sys.stderr.write(f"oneie: {target} exists; use --force to overwrite\n")
+        return 1
+    text = starter_spec(args.name)
+    try:
+        parse_spec_text(text, str(target))
+    except SpecError as exc:  # the name itself may be unusable (e.g. too long)
+        sys.stderr.write(f"oneie: {exc}\n")
+        return 2
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}; run it with: oneie run {target}")
+    return 0

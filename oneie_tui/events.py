@@ -1,0 +1,224 @@
+"""Events and the bus that orders them.
+
+Every event of a run passes through one `EventBus`, which stamps a gap-free `seq`.
+Subscribers match with glob patterns on the type and on `actor/action`, as in the
+reference's `watchFor('task_event', 'backend/*')`. Coordination waits (`wait_for_all`,
+`race_for_first`) fail fast with `EventImpossible` once an awaited event can no longer fire.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import anyio
+
+
+class EventType(StrEnum):
+    RUN_STARTED = "run_started"
+    RUN_FINISHED = "run_finished"
+    RUN_FAILED = "run_failed"
+    AGENT_QUEUED = "agent_queued"
+    AGENT_WAITING = "agent_waiting"
+    AGENT_STARTED = "agent_started"
+    AGENT_OUTPUT = "agent_output"
+    AGENT_PROGRESS = "agent_progress"
+    AGENT_PAUSED = "agent_paused"
+    AGENT_RESUMED = "agent_resumed"
+    AGENT_COMPLETED = "agent_completed"
+    AGENT_FAILED = "agent_failed"
+    AGENT_CANCELLED = "agent_cancelled"
+    AGENT_BLOCKED = "agent_blocked"
+    AGENT_TOOL = "agent_tool"
+    TASK_EVENT = "task_event"
+    USAGE = "usage"
+    RETRY = "retry"
+    BUDGET_EXCEEDED = "budget_exceeded"
+
+
+TERMINAL_TYPES = frozenset(
+    {
+        EventType.AGENT_COMPLETED,
+        EventType.AGENT_FAILED,
+        EventType.AGENT_CANCELLED,
+        EventType.AGENT_BLOCKED,
+    }
+)
+
+
+@dataclass(slots=True)
+class Event:
+    seq: int
+    run_id: str
+    ts: float
+    type: str
+    actor: str = "runner"
+    target: str = ""
+    group: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def action(self) -> str:
+        return str(self.metadata.get("action", ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "run_id": self.run_id,
+            "ts": self.ts,
+            "type": self.type,
+            "actor": self.actor,
+            "target": self.target,
+            "group": self.group,
+            "metadata": self.metadata,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), default=str)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        return cls(
+            seq=int(data["seq"]),
+            run_id=str(data["run_id"]),
+            ts=float(data["ts"]),
+            type=str(data["type"]),
+            actor=str(data.get("actor", "runner")),
+            target=str(data.get("target", "")),
+            group=str(data.get("group", "")),
+            metadata=dict(data.get("metadata") or {}),
+        )
+
+
+class EventImpossible(Exception):
+    """An awaited event can no longer fire (its every emitter ended without firing it)."""
+
+    def __init__(self, actions: Iterable[str]) -> None:
+        self.actions = sorted(actions)
+        super().__init__("can no longer fire: " + ", ".join(self.actions))
+
+
+Handler = Callable[[Event], None]
+
+
+@dataclass(slots=True)
+class Subscription:
+    type_glob: str
+    path_glob: str
+    handler: Handler
+
+    def matches(self, event: Event) -> bool:
+        if self.type_glob != "*" and not fnmatch.fnmatchcase(event.type, self.type_glob):
+            return False
+        if self.path_glob == "*":
+            return True
+        return fnmatch.fnmatchcase(f"{event.actor}/{event.action}", self.path_glob)
+
+
+class EventBus:
+    """Orders a run's events and fans them out. Single event loop; handlers are sync."""
+
+    def __init__(self, run_id: str, clock: Callable[[], float], first_seq: int = 1) -> None:
+        self.run_id = run_id
+        self._clock = clock
+        self._next_seq = first_seq
+        self._subs: list[Subscription] = []
+        self.fired: dict[str, Event] = {}
+        self._impossible: set[str] = set()
+        self._changed = anyio.Event()
+
+    @property
+    def last_seq(self) -> int:
+        return self._next_seq - 1
+
+    def seek(self, next_seq: int) -> None:
+        """Continue numbering at `next_seq` (a resumed run keeps its seq gap-free)."""
+        self._next_seq = next_seq
+
+    def subscribe(self, handler: Handler, type_glob: str = "*", path_glob: str = "*") -> Subscription:
+        """Call `handler` for events whose type matches `type_glob` and whose
+        `actor/action` matches `path_glob` (for example `agent-backend/*`)."""
+        sub = Subscription(type_glob, path_glob, handler)
+        self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+
+    def publish(
+        self,
+        type: str,
+        actor: str = "runner",
+        *,
+        target: str = "",
+        group: str = "",
+        metadata: dict[str, Any] | None = None,
+    ) -> Event:
+        event = Event(
+            seq=self._next_seq,
+            run_id=self.run_id,
+            ts=self._clock(),
+            type=str(type),
+            actor=actor,
+            target=target,
+            group=group,
+            metadata=metadata or {},
+        )
+        self._next_seq += 1
+        if event.type == EventType.TASK_EVENT and event.action:
+            self.fired.setdefault(event.action, event)
+            self._impossible.discard(event.action)
+            self._wake()
+        for sub in tuple(self._subs):
+            if sub.matches(event):
+                sub.handler(event)
+        return event
+
+    def remember_fired(self, event: Event) -> None:
+        """Restore a coordination event that fired before (resume) without republishing."""
+        if event.action:
+            self.fired.setdefault(event.action, event)
+            self._wake()
+
+    def mark_impossible(self, actions: Iterable[str]) -> None:
+        new = {a for a in actions if a not in self.fired} - self._impossible
+        if new:
+            self._impossible |= new
+            self._wake()
+
+    def mark_possible(self, actions: Iterable[str]) -> None:
+        self._impossible -= set(actions)
+
+    def is_impossible(self, action: str) -> bool:
+        return action in self._impossible
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait_for_all(self, actions: Iterable[str]) -> dict[str, Event]:
+        """Return once every action has fired; raise `EventImpossible` if one never can."""
+        wanted = list(dict.fromkeys(actions))
+        while True:
+            if all(a in self.fired for a in wanted):
+                return {a: self.fired[a] for a in wanted}
+            dead = [a for a in wanted if a in self._impossible]
+            if dead:
+                raise EventImpossible(dead)
+            await self._changed.wait()
+
+    async def race_for_first(self, actions: Iterable[str]) -> Event:
+        """Return the first of `actions` to fire (earliest seq if several already have)."""
+        wanted = list(dict.fromkeys(actions))
+        while True:
+            done = [self.fired[a] for a in wanted if a in self.fired]
+            if done:
+                return min(done, key=lambda e: e.seq)
+            if wanted and all(a in self._impossible for a in wanted):
+                raise EventImpossible(wanted)
+            await self._changed.wait()

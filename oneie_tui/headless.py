@@ -1,0 +1,215 @@
+"""Headless runs: live rich progress (a bar per agent, a line per coordination event) or
+NDJSON events, a summary, and the exit code. No Textual here."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from typing import IO, Any
+
+import anyio
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from oneie_tui.events import Event
+from oneie_tui.runner import Runner, RunnerError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+STATUS_STYLE = {
+    "queued": "dim",
+    "waiting": "yellow",
+    "running": "cyan",
+    "paused": "magenta",
+    "completed": "green",
+    "failed": "red",
+    "cancelled": "bright_black",
+    "blocked": "red",
+}
+_STATUS_EVENTS = {
+    "agent_queued": "queued",
+    "agent_waiting": "waiting",
+    "agent_started": "running",
+    "agent_resumed": "running",
+    "agent_paused": "paused",
+    "agent_completed": "completed",
+    "agent_failed": "failed",
+    "agent_cancelled": "cancelled",
+    "agent_blocked": "blocked",
+}
+
+
+class ProgressSink:
+    """One rich progress bar per agent and one printed line per coordination event."""
+
+    def __init__(self, runner: Runner, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.fields[agent]:<22}"),
+            TextColumn("{task.fields[status]:<22}"),
+            BarColumn(bar_width=30),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, TaskID] = {}
+        width = max((len(a) for a in runner.agents), default=10)
+        for agent_id in runner.agents:
+            self.tasks[agent_id] = self.progress.add_task(
+                agent_id, total=100, agent=agent_id.ljust(width), status="[dim]pending[/]", start=False
+            )
+
+    def __call__(self, e: Event) -> None:
+        task = self.tasks.get(e.actor)
+        if e.type == "agent_progress" and task is not None:
+            self.progress.update(task, completed=float(e.metadata.get("percent", 0)))
+        elif e.type in _STATUS_EVENTS and task is not None:
+            status = _STATUS_EVENTS[e.type]
+            label = status
+            if status == "waiting":
+                waits = [*e.metadata.get("after", []), *e.metadata.get("after_any", [])]
+                waits = waits or e.metadata.get("waiting_for", [])
+                label = "waiting for " + ", ".join(waits)
+            style = STATUS_STYLE.get(status, "")
+            self.progress.update(task, status=f"[{style}]{label[:22]}[/]")
+            if status == "running":
+                self.progress.start_task(task)
+            if status in ("completed", "failed", "cancelled", "blocked"):
+                self.progress.stop_task(task)
+                if status == "completed":
+                    self.progress.update(task, completed=100)
+                if e.metadata.get("reason"):
+                    self.console.print(
+                        f"  [{style}]{e.actor} {status}[/]: {e.metadata['reason']}", highlight=False
+                    )
+        elif e.type == "task_event":
+            self.console.print(
+                f"  [bold]⚡ {e.actor}[/] → [cyan]{e.action}[/]", highlight=False
+            )
+        elif e.type in ("retry", "budget_exceeded"):
+            self.console.print(f"  [yellow]{e.actor} {e.type}[/]: {e.metadata}", highlight=False)
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"Run {summary['run_id']} — {summary['status']}", title_justify="left")
+    table.add_column("agent")
+    table.add_column("status")
+    table.add_column("start", justify="right")
+    table.add_column("end", justify="right")
+    table.add_column("active", justify="right")
+    table.add_column("tokens", justify="right")
+    table.add_column("cost", justify="right")
+    for a in summary["agents"]:
+        style = STATUS_STYLE.get(a["status"], "")
+        tokens = a["input_tokens"] + a["output_tokens"] + a["cache_write_tokens"] + a["cache_read_tokens"]
+        table.add_row(
+            a["id"],
+            f"[{style}]{a['status']}[/]",
+            _secs(a["started_s"]),
+            _secs(a["ended_s"]),
+            _secs(a["active_s"]),
+            f"{tokens:,}",
+            f"${a['cost_usd']:.4f}",
+        )
+    table.caption = (
+        f"sequential {summary['sequential_s']:.2f}s · parallel {summary['wall_s']:.2f}s · "
+        f"speedup {summary['speedup']:.2f}x · utilization {summary['utilization'] * 100:.0f}% · "
+        f"critical path {summary['critical_path_s']:.2f}s · cost ${summary['cost_usd']:.4f}"
+    )
+    return table
+
+
+def _secs(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}s"
+
+
+def json_summary(runner: Runner, summary: dict[str, Any]) -> dict[str, Any]:
+    """The final NDJSON line: the documented shape first, the rest after."""
+    return {
+        "type": "summary",
+        "run_id": summary["run_id"],
+        "status": summary["status"],
+        "wall_s": summary["wall_s"],
+        "sequential_s": summary["sequential_s"],
+        "speedup": summary["speedup"],
+        "utilization": summary["utilization"],
+        "critical_path_s": summary["critical_path_s"],
+        "ideal_speedup": summary["ideal_speedup"],
+        "critical_path": summary["critical_path"],
+        "tokens": {
+            k: summary[k]
+            for k in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+        },
+        "cost_usd": summary["cost_usd"],
+        **({"reason": summary["reason"]} if summary.get("reason") else {}),
+        "agents": [
+            {
+                "id": a["id"],
+                "status": a["status"],
+                "started_s": a["started_s"],
+                "ended_s": a["ended_s"],
+                "active_s": a["active_s"],
+                **({"reason": a["reason"]} if a["reason"] else {}),
+            }
+            for a in summary["agents"]
+        ],
+    }
+
+
+def exit_code_for(status: str, interrupted: bool) -> int:
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if status == "completed" else EXIT_FAILED
+
+
+async def _run_with_signals(runner: Runner, state: dict[str, bool]) -> None:
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+                async for signum in signals:
+                    state["interrupted"] = True
+                    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+                    runner.cancel_run(f"interrupted ({name})")
+
+        tg.start_soon(watch)
+        try:
+            await runner.run()
+        finally:
+            tg.cancel_scope.cancel()
+
+
+def run_headless(runner: Runner, *, as_json: bool, out: IO[str] | None = None) -> int:
+    """Run to the end, printing progress or NDJSON. Returns the exit code."""
+    stream = out or sys.stdout
+    state = {"interrupted": False}
+    console = Console(file=stream if not as_json else sys.stderr, highlight=False)
+    sink: ProgressSink | None = None
+    if as_json:
+        write = stream.write
+        runner.bus.subscribe(lambda e: write(e.to_json() + "\n"))
+    else:
+        sink = ProgressSink(runner, console)
+        runner.bus.subscribe(sink)
+    error: str | None = None
+    try:
+        if sink is not None:
+            with sink.progress:
+                anyio.run(_run_with_signals, runner, state)
+        else:
+            anyio.run(_run_with_signals, runner, state)
+    except RunnerError as exc:
+        error = str(exc)
+    summary = runner.summary()
+    if as_json:
+        stream.write(json.dumps(json_summary(runner, summary)) + "\n")
+        stream.flush()
+    else:
+        console.print(summary_table(summary))
+    if error:
+        Console(file=sys.stderr, highlight=False).print(f"[red]error:[/] run {runner.run_id} failed: {error}")
+        return EXIT_FAILED
+    return exit_code_for(summary["status"], state["interrupted"])

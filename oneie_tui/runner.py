@@ -1,0 +1,629 @@
+"""The runner: launches every ready agent at once and keeps the run's rules.
+
+Rules: `after` (all of) and `after_any` (first of) start an agent the moment its events
+fire; `max_parallel` queues the excess; a race group's first success cancels the rest;
+`on_failure = "cancel"` cascades; an agent waiting for an event that can no longer fire
+ends `blocked` at once. Control (pause, resume, cancel, restart) comes in as plain method
+calls; everything that happens goes out as events on the bus. The runner knows no backend.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import anyio
+from anyio.abc import TaskGroup
+
+from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, Usage
+from oneie_tui.events import Event, EventBus, EventImpossible, EventType, Subscription
+from oneie_tui.metrics import MetricsBuilder, RunMetrics
+from oneie_tui.spec import AgentSpec, Spec
+from oneie_tui.store import EventWriter, RunStore, StoreError
+
+TERMINAL = frozenset({"completed", "failed", "cancelled", "blocked"})
+Status = Literal[
+    "pending", "queued", "waiting", "running", "paused", "completed", "failed", "cancelled", "blocked"
+]
+CLEANUP_SECONDS = 10.0
+
+
+def new_run_id() -> str:
+    return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+class RunnerError(Exception):
+    """The runner itself failed (a bug or a store fault). One line for the user."""
+
+
+@dataclass(eq=False)  # identity-hashed: it is the slot borrower token
+class AgentState:
+    spec: AgentSpec
+    status: Status = "pending"
+    reason: str = ""
+    progress: float = 0.0
+    attempt: int = 0
+    waiting_for: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    summary: str = ""
+    race_lost: bool = False
+    # internals
+    scope: anyio.CancelScope | None = None
+    ctx: AgentContext | None = None
+    cancel_reason: str = ""
+    cancel_type: str = "cancelled"
+    paused: bool = False
+    unpaused: anyio.Event = field(default_factory=anyio.Event)
+    run_since: float | None = None
+    attempt_active: float = 0.0
+    relaunch: bool = False
+    timeout_scope: anyio.CancelScope | None = None
+    timeout_left: float = math.inf
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+BackendFor = Callable[[AgentSpec], AgentBackend]
+ContextHook = Callable[[AgentContext], None]
+# A service runs beside the agents for the whole run (e.g. the socket `oneie emit` talks
+# to) and is cancelled when the run ends. It receives the runner.
+Service = Callable[["Runner"], Awaitable[None]]
+
+
+class Runner:
+    def __init__(
+        self,
+        spec: Spec,
+        backend_for: BackendFor,
+        *,
+        run_id: str | None = None,
+        store: RunStore | None = None,
+        spec_text: str = "",
+        spec_path: str | None = None,
+        speed: float = 1.0,
+        seed: int | None = None,
+        sequential: bool = False,
+        max_parallel: int | None = None,
+        shared_context: str = "",
+        prepare_context: ContextHook | None = None,
+        services: Iterable[Service] = (),
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        first_seq: int = 1,
+    ) -> None:
+        self.spec = spec
+        self.run_id = run_id or new_run_id()
+        self.speed = speed if speed > 0 else 1.0
+        self.seed = spec.run.seed if seed is None else seed
+        self.sequential = sequential
+        limit = 1 if sequential else (spec.run.max_parallel if max_parallel is None else max_parallel)
+        self.max_parallel = limit
+        self._limiter = anyio.CapacityLimiter(limit if limit > 0 else math.inf)
+        self._backend_for = backend_for
+        self._store = store
+        self._spec_text = spec_text
+        self._spec_path = spec_path
+        self._shared_context = shared_context
+        self._prepare_context = prepare_context
+        self.services: list[Service] = list(services)
+        self._mono = monotonic
+        self._mono0 = monotonic()
+        self._wall0 = wall()
+        self.bus = EventBus(self.run_id, self._now, first_seq=first_seq)
+        self.metrics = MetricsBuilder()
+        self.bus.subscribe(self.metrics.add)
+        self.agents: dict[str, AgentState] = {a.id: AgentState(a) for a in spec.agents}
+        self._emitters = spec.emitters()
+        self._tg: TaskGroup | None = None
+        self._writer: EventWriter | None = None
+        self._writer_sub: Subscription | None = None
+        self.live = False
+        self.status = "pending"
+        self.reason = ""
+        self._run_cancelled = False
+        self._run_failed_reason = ""
+        self._resumed = False
+        self.env: dict[str, str] = {}
+
+    # --- time -------------------------------------------------------------------
+
+    def _now(self) -> float:
+        """Epoch seconds that never go backwards within a run."""
+        return self._wall0 + (self._mono() - self._mono0)
+
+    def elapsed(self) -> float:
+        return self._mono() - self._mono0
+
+    # --- AgentHost (what contexts call) ------------------------------------------
+
+    def publish(
+        self,
+        type: str,
+        actor: str = "runner",
+        *,
+        target: str = "",
+        metadata: dict[str, Any] | None = None,
+    ) -> Event:
+        state = self.agents.get(actor)
+        group = (state.spec.race or "") if state else ""
+        if type == EventType.TASK_EVENT and state is not None:
+            target = target or state.spec.role or state.id
+        return self.bus.publish(type, actor, target=target, group=group, metadata=metadata)
+
+    async def gate(self, agent_id: str) -> None:
+        state = self.agents[agent_id]
+        while state.paused:
+            await state.unpaused.wait()
+        await anyio.lowlevel.checkpoint()
+
+    def active_elapsed(self, agent_id: str) -> float:
+        state = self.agents[agent_id]
+        running = (self._mono() - state.run_since) if state.run_since is not None else 0.0
+        return state.attempt_active + running
+
+    def add_usage(self, agent_id: str, usage: Usage) -> None:
+        self.agents[agent_id].usage.add(usage)
+
+    def set_progress(self, agent_id: str, percent: float) -> None:
+        self.agents[agent_id].progress = percent
+
+    async def wait_events(
+        self, agent_id: str, actions: list[str], mode: Literal["all", "any"]
+    ) -> list[Event]:
+        """A running agent waits for events without holding its parallel slot."""
+        state = self.agents[agent_id]
+        self._stop_clock(state)
+        state.status = "waiting"
+        state.waiting_for = list(actions)
+        self.publish(EventType.AGENT_WAITING, agent_id, metadata={"waiting_for": actions, "mode": mode})
+        self._limiter.release_on_behalf_of(state)
+        try:
+            if mode == "all":
+                events = list((await self.bus.wait_for_all(actions)).values())
+            else:
+                events = [await self.bus.race_for_first(actions)]
+        finally:
+            await self._acquire_slot(state, resumed=True)
+        return events
+
+    # --- control (called by the UI or the CLI) -----------------------------------
+
+    def pause(self, agent_id: str) -> bool:
+        state = self.agents.get(agent_id)
+        if state is None or state.status != "running" or state.paused:
+            return False
+        state.paused = True
+        state.unpaused = anyio.Event()
+        self._stop_clock(state)
+        state.status = "paused"
+        for hook in state.ctx.on_pause if state.ctx else []:
+            hook()
+        self.publish(EventType.AGENT_PAUSED, agent_id)
+        return True
+
+    def resume(self, agent_id: str) -> bool:
+        state = self.agents.get(agent_id)
+        if state is None or not state.paused:
+            return False
+        self._unpause(state)
+        state.status = "running"
+        self._start_clock(state)
+        self.publish(EventType.AGENT_RESUMED, agent_id)
+        return True
+
+    def toggle_pause(self, agent_id: str) -> bool:
+        state = self.agents.get(agent_id)
+        if state is None:
+            return False
+        return self.resume(agent_id) if state.paused else self.pause(agent_id)
+
+    def pause_all(self) -> int:
+        return sum(self.pause(a) for a in list(self.agents))
+
+    def resume_all(self) -> int:
+        return sum(self.resume(a) for a in list(self.agents))
+
+    def cancel(self, agent_id: str, reason: str = "cancelled by user", *, kind: str = "cancelled") -> bool:
+        state = self.agents.get(agent_id)
+        if state is None or state.terminal or state.scope is None:
+            return False
+        state.cancel_reason = state.cancel_reason or reason
+        state.cancel_type = kind
+        if state.paused:
+            self._unpause(state)  # so a stopped process can act on the cancel
+        state.scope.cancel()
+        return True
+
+    def restart(self, agent_id: str) -> bool:
+        """Run the agent again: now if it has ended, or right after cancelling it."""
+        state = self.agents.get(agent_id)
+        if state is None or not self.live or self._tg is None:
+            return False
+        if state.terminal:
+            self._launch(state)
+            return True
+        state.relaunch = True
+        return self.cancel(agent_id, "restarted by user")
+
+    def cancel_run(self, reason: str = "run cancelled by user") -> None:
+        self._run_cancelled = True
+        self.reason = self.reason or reason
+        for agent_id in list(self.agents):
+            self.cancel(agent_id, reason)
+
+    # --- the run ----------------------------------------------------------------
+
+    async def run(self, agent_ids: Iterable[str] | None = None, *, resume: bool = False) -> RunMetrics:
+        """Run the given agents (default all). Callable again on the same runner to
+        continue the run (resume, or restarting agents after it ended)."""
+        ids = list(agent_ids) if agent_ids is not None else list(self.agents)
+        self._resumed = resume or self._resumed
+        self._run_cancelled = False
+        self._run_failed_reason = ""
+        self.reason = ""
+        for agent_id in ids:  # resolve backends first: a bad one fails before anything starts
+            self._backend_for(self.agents[agent_id].spec)
+        self._open_store()
+        self.live = True
+        self.status = "running"
+        self.publish(
+            EventType.RUN_STARTED,
+            metadata={
+                "spec": self.spec.feature.name,
+                "agents": [a.id for a in self.spec.agents],
+                "launch": ids,
+                "backend": self.spec.run.backend,
+                "max_parallel": self.max_parallel,
+                "sequential": self.sequential,
+                "speed": self.speed,
+                "pid": os.getpid(),
+                **({"resumed": True} if resume else {}),
+            },
+        )
+        try:
+            async with anyio.create_task_group() as outer:
+                if self.spec.run.timeout:
+                    outer.start_soon(self._run_timeout, self.spec.run.timeout / self.speed)
+                outer.start_soon(self._watch_store)
+                for service in self.services:
+                    outer.start_soon(service, self)
+                async with anyio.create_task_group() as tg:
+                    self._tg = tg
+                    for agent_id in ids:
+                        self._launch(self.agents[agent_id])
+                    self._mark_dead_events()  # a resumed run may wait on agents long gone
+                self._tg = None
+                outer.cancel_scope.cancel()
+        except Exception as exc:  # a bug or fault in the runner itself
+            self._run_failed_reason = _one_line(exc)
+        finally:
+            self._tg = None
+            with anyio.CancelScope(shield=True):
+                await self._finish()
+        if self._run_failed_reason:
+            raise RunnerError(self._run_failed_reason)
+        return self.metrics.result(self._now())
+
+    def restore(self, events: Iterable[Event]) -> list[str]:
+        """Load a stored run's events (resume): fired events stay fired, finished agents stay
+        finished, and seq continues. Returns the agents to launch again (no terminal event)."""
+        last = 0
+        for e in events:
+            last = max(last, e.seq)
+            self.metrics.add(e)
+            if e.type == EventType.TASK_EVENT and e.action and e.actor in self.agents:
+                self.bus.remember_fired(e)
+            state = self.agents.get(e.actor)
+            if state is None:
+                continue
+            if e.type == EventType.AGENT_QUEUED:
+                state.attempt = max(state.attempt, int(e.metadata.get("attempt", 1)))
+                state.status = "queued"
+            elif e.type.startswith("agent_") and e.type[6:] in TERMINAL:
+                state.status = e.type[6:]  # type: ignore[assignment]
+                state.reason = str(e.metadata.get("reason", ""))
+                state.race_lost = bool(e.metadata.get("race_lost", False))
+            elif e.type == EventType.AGENT_PROGRESS:
+                state.progress = float(e.metadata.get("percent", 0.0))
+        self.bus.seek(last + 1)
+        self._resumed = True
+        return [a for a, s in self.agents.items() if not s.terminal]
+
+    def _launch(self, state: AgentState) -> None:
+        assert self._tg is not None
+        state.scope = anyio.CancelScope()
+        state.cancel_reason = ""
+        state.cancel_type = "cancelled"
+        state.relaunch = False
+        state.race_lost = False
+        state.attempt += 1
+        state.attempt_active = 0.0
+        state.run_since = None
+        state.progress = 0.0
+        state.status = "queued"
+        state.reason = ""
+        self.bus.mark_possible(state.spec.emits)
+        self.publish(EventType.AGENT_QUEUED, state.id, metadata={"attempt": state.attempt})
+        self._tg.start_soon(self._lifecycle, state, state.scope)
+
+    async def _lifecycle(self, state: AgentState, scope: anyio.CancelScope) -> None:
+        agent = state.spec
+        outcome: tuple[str, str] = ("failed", "")
+        summary = ""
+        with scope:
+            try:
+                if agent.after or agent.after_any:
+                    state.status = "waiting"
+                    state.waiting_for = [*agent.after, *agent.after_any]
+                    self.publish(
+                        EventType.AGENT_WAITING,
+                        agent.id,
+                        metadata={"after": agent.after, "after_any": agent.after_any},
+                    )
+                    if agent.after:
+                        await self.bus.wait_for_all(agent.after)
+                    if agent.after_any:
+                        await self.bus.race_for_first(agent.after_any)
+                state.waiting_for = []
+                await self._acquire_slot(state, resumed=False)
+                try:
+                    summary = await self._run_backend(state)
+                    outcome = ("completed", "")
+                finally:
+                    self._stop_clock(state)
+                    if self._holds_slot(state):
+                        self._limiter.release_on_behalf_of(state)
+            except EventImpossible as exc:
+                outcome = ("blocked", f"waiting for {', '.join(exc.actions)}, which can no longer fire")
+            except TimeoutError:
+                outcome = ("failed", "timed out")
+            except AgentFailure as exc:
+                outcome = ("failed", _one_line(exc))
+            except Exception as exc:
+                # An exception inside one agent fails that agent, not the run.
+                outcome = ("failed", f"{type(exc).__name__}: {_one_line(exc)}")
+        if scope.cancelled_caught or (scope.cancel_called and outcome[0] != "completed"):
+            outcome = (state.cancel_type, state.cancel_reason or "cancelled")
+        state.summary = summary
+        self._end(state, outcome[0], outcome[1])
+
+    async def _acquire_slot(self, state: AgentState, *, resumed: bool) -> None:
+        if self._limiter.available_tokens < 1:
+            state.status = "queued"
+            self.publish(EventType.AGENT_QUEUED, state.id, metadata={"attempt": state.attempt, "slot": True})
+        await self._limiter.acquire_on_behalf_of(state)
+        state.status = "running"
+        self._start_clock(state)
+        if resumed:
+            self.publish(EventType.AGENT_RESUMED, state.id, metadata={"after_wait": True})
+
+    def _holds_slot(self, state: AgentState) -> bool:
+        try:
+            return state in self._limiter._borrowers  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - anyio internals changed
+            return True
+
+    async def _run_backend(self, state: AgentState) -> str:
+        agent = state.spec
+        ctx = AgentContext(
+            self,
+            self.spec,
+            agent,
+            self.run_id,
+            speed=self.speed,
+            seed=self.seed,
+            attempt=state.attempt,
+            shared_context=self._shared_context,
+            env=self.env,
+        )
+        if self._prepare_context is not None:
+            self._prepare_context(ctx)
+        state.ctx = ctx
+        backend = self._backend_for(agent)
+        self.publish(
+            EventType.AGENT_STARTED,
+            agent.id,
+            metadata={"attempt": state.attempt, "backend": self.spec.backend_of(agent)},
+        )
+        # The timeout counts active time: pausing or waiting lifts the deadline (_stop_clock)
+        # and running again sets it to what was left (_start_clock).
+        state.timeout_left = agent.timeout / self.speed if agent.timeout else math.inf
+        with anyio.CancelScope(deadline=anyio.current_time() + state.timeout_left) as limit:
+            state.timeout_scope = limit
+            try:
+                result = await backend.run(ctx)
+            finally:
+                state.timeout_scope = None
+        if limit.cancelled_caught:
+            raise TimeoutError
+        return result.summary
+
+    def _start_clock(self, state: AgentState) -> None:
+        state.run_since = self._mono()
+        if state.timeout_scope is not None:
+            state.timeout_scope.deadline = anyio.current_time() + state.timeout_left
+
+    def _stop_clock(self, state: AgentState) -> None:
+        if state.run_since is not None:
+            state.attempt_active += self._mono() - state.run_since
+            state.run_since = None
+        scope = state.timeout_scope
+        if scope is not None and scope.deadline != math.inf:
+            state.timeout_left = max(0.0, scope.deadline - anyio.current_time())
+            scope.deadline = math.inf
+
+    def _unpause(self, state: AgentState) -> None:
+        state.paused = False
+        state.unpaused.set()
+        for hook in state.ctx.on_resume if state.ctx else []:
+            hook()
+
+    def _end(self, state: AgentState, status: str, reason: str) -> None:
+        state.status = status  # type: ignore[assignment]
+        state.reason = reason
+        state.paused = False
+        state.ctx = None
+        meta: dict[str, Any] = {"attempt": state.attempt}
+        if reason:
+            meta["reason"] = reason
+        if state.summary and status == "completed":
+            meta["summary"] = state.summary
+        if state.race_lost:
+            meta["race_lost"] = True
+        self.publish(f"agent_{status}", state.id, metadata=meta)
+
+        if status == "completed" and state.spec.race:
+            for other in self._race_mates(state):
+                other.race_lost = True
+                self.cancel(other.id, f"race lost to {state.id}")
+        if status == "failed":
+            self.publish(
+                EventType.TASK_EVENT,
+                state.id,
+                metadata={
+                    "action": "task_failed",
+                    "error": reason,
+                    "shouldCancelParallel": self.spec.run.on_failure == "cancel",
+                },
+            )
+            if self.spec.run.on_failure == "cancel" and not self._race_can_still_win(state):
+                for other in self.agents.values():
+                    if other is not state and not other.terminal and other.scope is not None:
+                        self.cancel(other.id, f"cascade: {state.id} failed ({reason})")
+        self._mark_dead_events()
+        if state.relaunch and self.live and self._tg is not None:
+            self._launch(state)
+
+    def _race_mates(self, state: AgentState) -> list[AgentState]:
+        return [
+            s
+            for s in self.agents.values()
+            if s is not state and s.spec.race == state.spec.race and not s.terminal
+        ]
+
+    def _race_can_still_win(self, state: AgentState) -> bool:
+        if not state.spec.race:
+            return False
+        return any(
+            s.status == "completed" or not s.terminal
+            for s in self.agents.values()
+            if s is not state and s.spec.race == state.spec.race
+        )
+
+    def _mark_dead_events(self) -> None:
+        dead = [
+            action
+            for action, emitters in self._emitters.items()
+            if action not in self.bus.fired
+            and all(self.agents[e].terminal and not self.agents[e].relaunch for e in emitters)
+        ]
+        self.bus.mark_impossible(dead)
+
+    async def _run_timeout(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+        self._run_failed_reason = ""
+        self.reason = f"run timed out after {seconds * self.speed:g}s"
+        for agent_id in list(self.agents):
+            self.cancel(agent_id, self.reason)
+
+    async def _watch_store(self) -> None:
+        if self._writer is None:
+            return
+        while True:
+            await anyio.sleep(0.05)
+            if self._writer.error is not None:
+                err = self._writer.error
+                msg = f"run store write failed: {_one_line(err)}"
+                self._run_failed_reason = msg
+                for agent_id in list(self.agents):
+                    self.cancel(agent_id, msg)
+                return
+
+    # --- store ------------------------------------------------------------------
+
+    def _open_store(self) -> None:
+        if self._store is None:
+            return
+        try:
+            if self.bus.last_seq == 0 and not self._resumed:
+                self._store.create_run(
+                    self.run_id, self.spec.feature.name, self._spec_text, self._spec_path, self._now()
+                )
+            else:
+                self._store.mark_running(self.run_id)
+        except Exception as exc:
+            raise StoreError(f"cannot record the run in {self._store.path}: {_one_line(exc)}") from None
+        writer = self._store.writer()
+        self._writer = writer
+        self._writer_sub = self.bus.subscribe(writer.put)
+
+    def run_status(self) -> str:
+        if self._run_failed_reason:
+            return "failed"
+        if self._run_cancelled:
+            return "cancelled"
+        statuses = [s for s in self.agents.values() if s.status != "pending"]
+        ok = all(s.status == "completed" or (s.status == "cancelled" and s.race_lost) for s in statuses)
+        if ok:
+            return "completed"
+        return "failed"
+
+    async def _finish(self) -> None:
+        self.live = False
+        # Anything still non-terminal (runner crash) ends cancelled with the reason.
+        for state in self.agents.values():
+            if state.attempt > 0 and not state.terminal:
+                self._stop_clock(state)
+                state.status = "cancelled"
+                state.reason = self._run_failed_reason or "run ended"
+                self.publish(EventType.AGENT_CANCELLED, state.id, metadata={"reason": state.reason})
+        self.status = self.run_status()
+        metrics = self.metrics.result(self._now())
+        summary = self.summary(metrics)
+        if self._run_failed_reason:
+            self.publish(EventType.RUN_FAILED, metadata={"reason": self._run_failed_reason, **summary})
+        else:
+            self.publish(EventType.RUN_FINISHED, metadata=summary)
+        writer, self._writer = self._writer, None
+        if writer is not None and self._store is not None:
+            if self._writer_sub is not None:
+                self.bus.unsubscribe(self._writer_sub)
+            await anyio.to_thread.run_sync(writer.close)
+            try:
+                self._store.finish_run(self.run_id, self._now(), self.status, summary)
+            except Exception as exc:
+                if not self._run_failed_reason:
+                    self._run_failed_reason = f"run store write failed: {_one_line(exc)}"
+            if writer.error is not None and not self._run_failed_reason:
+                self._run_failed_reason = f"run store write failed: {_one_line(writer.error)}"
+
+    def summary(self, metrics: RunMetrics | None = None) -> dict[str, Any]:
+        m = metrics or self.metrics.result(self._now())
+        data = m.to_dict()
+        agents = data.pop("agents")
+        return {
+            "run_id": self.run_id,
+            "status": self.status if not self.live else "running",
+            **({"reason": self.reason} if self.reason else {}),
+            **data,
+            "agents": agents,
+        }
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        return _one_line(exc.exceptions[0])
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]

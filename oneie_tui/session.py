@@ -1,0 +1,92 @@
+"""Builds a runner from a spec and the user's options: one path for the CLI and the TUI,
+so a run started from the dashboard writes the same records as a headless run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from oneie_tui.agents import BACKENDS, UnknownBackend, backend_module, load_backend
+from oneie_tui.agents.base import AgentBackend
+from oneie_tui.context import render_shared_context
+from oneie_tui.runner import Runner
+from oneie_tui.spec import AgentSpec, Spec
+from oneie_tui.specfile import LoadedSpec
+from oneie_tui.store import RunStore
+
+
+class SetupError(Exception):
+    """A run cannot start (missing key, missing CLI, not a git repo...). One line."""
+
+
+@dataclass
+class RunOptions:
+    speed: float = 1.0
+    seed: int | None = None
+    sequential: bool = False
+    backend: str | None = None  # force every agent onto this backend
+    max_parallel: int | None = None
+    run_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific (base_url, ...)
+
+
+def apply_backend_override(spec: Spec, backend: str | None) -> Spec:
+    if not backend:
+        return spec
+    if backend not in BACKENDS:
+        raise SetupError(f"backend {backend!r} is not available (known: {', '.join(sorted(BACKENDS))})")
+    data = spec.model_dump()
+    data["run"]["backend"] = backend
+    for agent in data["agents"]:
+        agent["backend"] = None
+    return Spec.model_validate(data)
+
+
+def preflight(spec: Spec, options: RunOptions) -> None:
+    """Let each backend in use refuse early (before any agent starts), with one line."""
+    for name in sorted({spec.backend_of(a) for a in spec.agents}):
+        try:
+            module, _ = backend_module(name)
+        except UnknownBackend as exc:
+            raise SetupError(str(exc)) from None
+        check = getattr(module, "preflight", None)
+        if check is not None:
+            try:
+                check(spec, options)
+            except SetupError:
+                raise
+            except Exception as exc:
+                raise SetupError(str(exc)) from None
+
+
+def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None) -> Runner:
+    spec = apply_backend_override(loaded.spec, options.backend)
+    preflight(spec, options)
+    instances: dict[str, AgentBackend] = {}
+
+    def backend_for(agent: AgentSpec) -> AgentBackend:
+        name = spec.backend_of(agent)
+        if name not in instances:
+            try:
+                backend = load_backend(name)
+            except UnknownBackend as exc:
+                raise SetupError(str(exc)) from None
+            configure = getattr(backend, "configure", None)
+            if configure is not None:
+                configure(spec, options)
+            instances[name] = backend
+        return instances[name]
+
+    return Runner(
+        spec,
+        backend_for,
+        run_id=options.run_id,
+        store=store,
+        spec_text=loaded.text,
+        spec_path=str(loaded.path) if loaded.path else None,
+        speed=options.speed,
+        seed=options.seed,
+        sequential=options.sequential,
+        max_parallel=options.max_parallel,
+        shared_context=render_shared_context(spec),
+    )

@@ -1,0 +1,236 @@
+"""The spec: one strict pydantic model for a feature, its ontology, run settings and agents.
+
+Loading from TOML and turning every failure into one `SpecError` lives in `specfile.py`;
+this module holds the model and the checks that need the whole spec (ids, events, cycles).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from oneie_tui.spec_base import Strict
+from oneie_tui.spec_options.claude import ClaudeOptions
+from oneie_tui.spec_options.claude_code import ClaudeCodeOptions
+from oneie_tui.spec_options.command import CommandOptions
+
+EVENT_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+AGENT_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+MAX_AGENTS = 1000
+
+BackendName = Literal["sim", "claude", "command", "claude-code"]
+EventName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class Ontology(Strict):
+    things: list[str] = Field(default_factory=list)
+    connections: list[str] = Field(default_factory=list)
+    events: list[str] = Field(default_factory=list)
+
+
+class Feature(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    description: str = ""
+    acceptance: list[str] = Field(default_factory=list)
+    constraints: list[str] = Field(default_factory=list)
+    ontology: Ontology = Field(default_factory=Ontology)
+
+
+class SimOptions(Strict):
+    """Options of the simulated backend. Times are seconds of the agent's active time."""
+
+    duration: float = Field(default=1.0, ge=0.0, le=86_400.0)
+    fail_at: float | None = Field(default=None, ge=0.0, description="fail this many seconds in")
+    events: dict[str, float] = Field(
+        default_factory=dict,
+        description="when each emitted event fires, in seconds; unlisted ones are spread evenly",
+    )
+    lines_per_second: float = Field(default=6.0, gt=0.0, le=100_000.0)
+    error: str = "simulated failure"
+
+
+class Budget(Strict):
+    """Limits on spend. An agent (or, in [run], the whole run) crossing one is cancelled
+    with the reason `budget_exceeded`."""
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_cost_usd: float | None = Field(default=None, gt=0.0)
+    max_turns: int | None = Field(default=None, ge=1)
+
+
+Isolation = Literal["none", "worktree"]
+
+
+class RunSettings(Strict):
+    backend: BackendName = "sim"
+    model: str | None = None
+    max_parallel: int = Field(default=0, ge=0, description="0 means no limit")
+    on_failure: Literal["cancel", "continue"] = "cancel"
+    timeout: float | None = Field(default=None, gt=0.0, description="whole-run timeout, seconds")
+    seed: int = 0
+    isolation: Isolation = "none"
+    budget: Budget = Field(default_factory=Budget)
+
+
+class AgentSpec(Strict):
+    id: Annotated[str, StringConstraints(pattern=AGENT_ID_RE)]
+    role: str = ""
+    task: str = ""
+    emits: list[EventName] = Field(default_factory=list)
+    after: list[EventName] = Field(default_factory=list, description="start when all have fired")
+    after_any: list[EventName] = Field(
+        default_factory=list, description="start when the first of these fires"
+    )
+    race: str | None = Field(default=None, description="first success in the group wins")
+    backend: BackendName | None = None
+    model: str | None = None
+    timeout: float | None = Field(default=None, gt=0.0)
+    color: str | None = None
+    profile: str | None = Field(
+        default=None, description="Claude Code agent file (.claude/agents/NAME.md) for the role"
+    )
+    isolation: Isolation | None = None
+    budget: Budget = Field(default_factory=Budget)
+    sim: SimOptions = Field(default_factory=SimOptions)
+    claude: ClaudeOptions = Field(default_factory=ClaudeOptions)
+    command: CommandOptions = Field(default_factory=CommandOptions)
+    claude_code: ClaudeCodeOptions = Field(default_factory=ClaudeCodeOptions)
+
+    def awaited(self) -> list[str]:
+        return [*self.after, *self.after_any]
+
+
+class Spec(Strict):
+    feature: Feature
+    run: RunSettings = Field(default_factory=RunSettings)
+    agents: list[AgentSpec] = Field(min_length=1, max_length=MAX_AGENTS)
+
+    def agent(self, agent_id: str) -> AgentSpec:
+        for agent in self.agents:
+            if agent.id == agent_id:
+                return agent
+        raise KeyError(agent_id)
+
+    def backend_of(self, agent: AgentSpec) -> str:
+        return agent.backend or self.run.backend
+
+    def emitters(self) -> dict[str, list[str]]:
+        """Which agents emit each event name."""
+        out: dict[str, list[str]] = {}
+        for agent in self.agents:
+            for name in agent.emits:
+                out.setdefault(name, []).append(agent.id)
+        return out
+
+
+class SpecProblem(Exception):
+    """A whole-spec check failed at a field path such as `agents[2].after[0]`."""
+
+    def __init__(self, location: str, message: str) -> None:
+        super().__init__(message)
+        self.location = location
+        self.message = message
+
+
+def check_spec(spec: Spec) -> None:
+    """The checks one field cannot make alone. Raises the first `SpecProblem` found."""
+    seen: dict[str, int] = {}
+    for i, agent in enumerate(spec.agents):
+        if agent.id in seen:
+            raise SpecProblem(
+                f"agents[{i}].id",
+                f"duplicate agent id {agent.id!r} (first used by agents[{seen[agent.id]}])",
+            )
+        seen[agent.id] = i
+
+    for i, agent in enumerate(spec.agents):
+        for field in ("emits", "after", "after_any"):
+            for j, name in enumerate(getattr(agent, field)):
+                if not EVENT_NAME_RE.match(name):
+                    raise SpecProblem(
+                        f"agents[{i}].{field}[{j}]",
+                        f"event name {name!r} is not {{domain}}_{{action}} snake_case "
+                        "(for example 'schema_ready')",
+                    )
+        for name in agent.sim.events:
+            if name not in agent.emits:
+                raise SpecProblem(
+                    f"agents[{i}].sim.events.{name}",
+                    f"{name!r} has a firing time but is not in this agent's emits",
+                )
+
+    emitters = spec.emitters()
+    for i, agent in enumerate(spec.agents):
+        for field in ("after", "after_any"):
+            for j, name in enumerate(getattr(agent, field)):
+                if name not in emitters:
+                    raise SpecProblem(
+                        f"agents[{i}].{field}[{j}]",
+                        f"agent {agent.id!r} waits for {name!r}, which no agent emits",
+                    )
+
+    cycle = find_cycle(spec)
+    if cycle:
+        index = seen[cycle[0]]
+        raise SpecProblem(
+            f"agents[{index}].after",
+            "dependency cycle: " + " → ".join([*cycle, cycle[0]]),
+        )
+
+
+def dependency_edges(spec: Spec) -> dict[str, set[str]]:
+    """agent id → ids of the agents whose events it awaits."""
+    emitters = spec.emitters()
+    return {
+        a.id: {e for name in a.awaited() for e in emitters.get(name, [])} for a in spec.agents
+    }
+
+
+def find_cycle(spec: Spec) -> list[str] | None:
+    """Agents that can never start because they wait on each other, as one named cycle.
+
+    An agent can start when every `after` event has an emitter that can start and, if it
+    has `after_any`, at least one of those does. What never becomes startable is stuck in
+    (or behind) a cycle; we then walk its edges to name the loop itself.
+    """
+    emitters = spec.emitters()
+    startable: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for agent in spec.agents:
+            if agent.id in startable:
+                continue
+            all_ok = all(any(e in startable for e in emitters.get(n, [])) for n in agent.after)
+            any_ok = not agent.after_any or any(
+                e in startable for n in agent.after_any for e in emitters.get(n, [])
+            )
+            if all_ok and any_ok:
+                startable.add(agent.id)
+                changed = True
+    stuck = [a.id for a in spec.agents if a.id not in startable]
+    if not stuck:
+        return None
+    edges = dependency_edges(spec)
+    stuck_set = set(stuck)
+    # Follow stuck → stuck edges until a node repeats: that repetition is a cycle.
+    path: list[str] = []
+    node = stuck[0]
+    while node not in path:
+        path.append(node)
+        nxt = sorted(edges[node] & stuck_set)
+        if not nxt:  # waits only on an unstartable chain that ends elsewhere
+            break
+        node = nxt[0]
+    if node in path:
+        return path[path.index(node) :]
+    return path
+
+
+def spec_json_schema() -> dict[str, Any]:
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "oneie spec"
+    return schema

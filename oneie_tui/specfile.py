@@ -1,0 +1,251 @@
+"""Spec files: read TOML, validate, and turn every failure into one `SpecError`.
+
+Anything a user can put in a file ends here as a `SpecError` naming the file and the place
+(line:column for TOML syntax, a field path such as `agents[2].after[0]` for the model),
+never as a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import ValidationError
+
+from oneie_tui.spec import Spec, SpecProblem, check_spec
+
+MAX_SPEC_BYTES = 1024 * 1024
+
+
+class SpecError(Exception):
+    """A spec that cannot be used. `str()` is the one line shown to the user."""
+
+    def __init__(
+        self,
+        file: str,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file = file
+        self.message = message
+        self.line = line
+        self.column = column
+        self.field = field
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        place = self.file
+        if self.line is not None:
+            place += f":{self.line}"
+            if self.column is not None:
+                place += f":{self.column}"
+        if self.field:
+            return f"{place}: {self.field}: {self.message}"
+        return f"{place}: {self.message}"
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    spec: Spec
+    path: Path | None
+    text: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.feature.name
+
+
+def format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+_FIELD_PART = re.compile(r"([A-Za-z0-9_-]+)|\[(\d+)\]")
+
+
+def locate_field(text: str, field: str) -> int | None:
+    """Best-effort line number of a field path in TOML text, for editors and messages."""
+    parts: list[str | int] = [
+        m.group(1) if m.group(1) is not None else int(m.group(2))
+        for m in _FIELD_PART.finditer(field)
+    ]
+    if not parts:
+        return None
+    lines = text.splitlines()
+    table = str(parts[0])
+    start, end = 0, len(lines)
+    rest = parts[1:]
+    header = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?")
+    if rest and isinstance(rest[0], int):
+        # Array of tables: find the n-th `[[table]]`.
+        hits = [i for i, ln in enumerate(lines) if re.match(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]", ln)]
+        if rest[0] >= len(hits):
+            return hits[-1] + 1 if hits else None
+        start = hits[rest[0]]
+        rest = rest[1:]
+    else:
+        hits = [i for i, ln in enumerate(lines) if re.match(rf"^\s*\[\s*{re.escape(table)}\s*\]", ln)]
+        if not hits:
+            return None
+        start = hits[0]
+    for i in range(start + 1, len(lines)):
+        if header.match(lines[i]) and not lines[i].strip().startswith(f"[{table}."):
+            end = i
+            break
+    key = next((p for p in rest if isinstance(p, str)), None)
+    if key is None:
+        return start + 1
+    key_re = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    sub_re = re.compile(rf"^\s*\[\s*{re.escape(table)}\.{re.escape(key)}\s*\]")
+    for i in range(start, end):
+        if key_re.match(lines[i]) or sub_re.match(lines[i]):
+            return i + 1
+    return start + 1
+
+
+def _decode(path_label: str, raw: bytes) -> str:
+    if not raw.strip():
+        raise SpecError(path_label, "the file is empty; a spec needs [feature] and [[agents]]")
+    if b"\x00" in raw:
+        offset = raw.index(b"\x00")
+        line = raw.count(b"\n", 0, offset) + 1
+        raise SpecError(path_label, "this is a binary file, not a TOML spec", line=line)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(
+            path_label, "the file is not valid UTF-8", line=line, column=column
+        ) from None
+
+
+def parse_spec_text(text: str, path_label: str = "<spec>") -> Spec:
+    """Parse and validate TOML text. Raises only `SpecError`."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
+        raise SpecError(path_label, f"the file is larger than {MAX_SPEC_BYTES // 1024} KiB")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = _TOML_POS.search(msg)
+        line = int(m.group(1)) if m else None
+        column = int(m.group(2)) if m else None
+        clean = _TOML_POS.sub("", msg).strip()
+        raise SpecError(path_label, f"TOML syntax: {clean}", line=line, column=column) from None
+    except RecursionError:
+        raise SpecError(path_label, "the TOML is nested too deeply") from None
+    return validate_spec_data(data, path_label, text)
+
+
+def validate_spec_data(data: Any, path_label: str, text: str = "") -> Spec:
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        field = format_loc(tuple(first["loc"])) or "(top level)"
+        message = _pydantic_message(first)
+        more = len(errors) - 1
+        if more:
+            message += f" (and {more} more problem{'s' if more > 1 else ''})"
+        line = locate_field(text, field) if text else None
+        raise SpecError(path_label, message, field=field, line=line) from None
+    except RecursionError:
+        raise SpecError(path_label, "the spec is nested too deeply") from None
+    try:
+        check_spec(spec)
+    except SpecProblem as exc:
+        line = locate_field(text, exc.location) if text else None
+        raise SpecError(path_label, exc.message, field=exc.location, line=line) from None
+    return spec
+
+
+def _pydantic_message(error: Any) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see docs/spec-reference.md)"
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(error.get("msg", "invalid value"))
+    value = error.get("input")
+    if kind.endswith("_type") or kind.startswith("literal"):
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        return f"{msg}, got {shown}"
+    return msg
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Read, parse and validate a spec file. Raises only `SpecError`."""
+    p = Path(path)
+    label = str(path)
+    try:
+        if p.is_dir():
+            raise SpecError(label, "is a folder, not a spec file")
+        size = p.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(label, f"the file is larger than {MAX_SPEC_BYTES // 1024} KiB ({size} bytes)")
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(label, "no such file") from None
+    except PermissionError:
+        raise SpecError(label, "permission denied") from None
+    except OSError as exc:
+        raise SpecError(label, f"cannot read: {exc.strerror or exc}") from None
+    text = _decode(label, raw)
+    return LoadedSpec(spec=parse_spec_text(text, label), path=p, text=text)
+
+
+def starter_spec(name: str) -> str:
+    """A small valid spec for `oneie new`, written with tomli-w."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "feature"
+    data: dict[str, Any] = {
+        "feature": {
+            "name": name,
+            "description": f"What {name} does for its users.",
+            "acceptance": ["It works end to end", "It is covered by tests"],
+            "constraints": ["Keep the public API stable"],
+            "ontology": {"things": [slug], "connections": [], "events": [f"{slug}_created"]},
+        },
+        "run": {"backend": "sim", "max_parallel": 0, "on_failure": "cancel"},
+        "agents": [
+            {
+                "id": "agent-backend",
+                "role": "backend",
+                "task": "Schema, mutations, queries and services",
+                "emits": ["schema_ready", "backend_ready"],
+                "sim": {"duration": 2.0},
+            },
+            {
+                "id": "agent-frontend",
+                "role": "frontend",
+                "task": "Views and forms",
+                "after": ["schema_ready"],
+                "emits": ["frontend_ready"],
+                "sim": {"duration": 1.5},
+            },
+            {
+                "id": "agent-quality",
+                "role": "quality",
+                "task": "Tests and acceptance validation",
+                "after": ["backend_ready", "frontend_ready"],
+                "sim": {"duration": 1.0},
+            },
+        ],
+    }
+    return tomli_w.dumps(data)

@@ -1,0 +1,335 @@
+"""The run store: SQLite in WAL mode, one batching writer thread per run, cheap readers.
+
+Events go into a queue from the event loop (no I/O on the hot path); a writer thread
+commits them in batches. Readers in this or other processes never block the writer (WAL).
+A run left `running` whose process is gone reads back as `interrupted`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oneie_tui.events import Event
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    spec_name TEXT NOT NULL,
+    spec_path TEXT,
+    spec_text TEXT NOT NULL,
+    started REAL NOT NULL,
+    ended REAL,
+    status TEXT NOT NULL,
+    summary TEXT,
+    pid INTEGER,
+    host TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    type TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    grp TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_actor ON events(run_id, actor, seq);
+CREATE INDEX IF NOT EXISTS events_type ON events(run_id, type, seq);
+"""
+
+BATCH = 500
+
+
+class StoreError(Exception):
+    """The store cannot be used (opened, written or found). The message is for the user."""
+
+
+@dataclass
+class RunRow:
+    id: str
+    spec_name: str
+    spec_path: str | None
+    spec_text: str
+    started: float
+    ended: float | None
+    status: str
+    summary: dict[str, Any]
+    pid: int | None
+    host: str | None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is gone for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _secure_file(path: Path) -> None:
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class RunStore:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            folder = self.path.parent
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if folder != Path(".") and folder.resolve() != Path.cwd().resolve():
+                os.chmod(folder, 0o700)
+            _secure_file(self.path)
+            self._conn = connect(self.path)
+            self._conn.executescript(SCHEMA)
+            for suffix in ("-wal", "-shm"):
+                side = Path(str(self.path) + suffix)
+                if side.exists():
+                    os.chmod(side, 0o600)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the run store at {self.path}: {exc}") from None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+    # --- runs -----------------------------------------------------------------
+
+    def create_run(
+        self, run_id: str, spec_name: str, spec_text: str, spec_path: str | None, started: float
+    ) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO runs (id, spec_name, spec_path, spec_text, started, status, pid, host)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (run_id, spec_name, spec_path, spec_text, started, os.getpid(), socket.gethostname()),
+            )
+
+    def mark_running(self, run_id: str) -> None:
+        """A resumed run belongs to this process now."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE runs SET status='running', ended=NULL, pid=?, host=? WHERE id=?",
+                (os.getpid(), socket.gethostname(), run_id),
+            )
+
+    def finish_run(self, run_id: str, ended: float, status: str, summary: dict[str, Any]) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE runs SET ended=?, status=?, summary=? WHERE id=?",
+                (ended, status, json.dumps(summary, default=str), run_id),
+            )
+
+    def _row(self, r: tuple[Any, ...]) -> RunRow:
+        row = RunRow(
+            id=r[0],
+            spec_name=r[1],
+            spec_path=r[2],
+            spec_text=r[3],
+            started=r[4],
+            ended=r[5],
+            status=r[6],
+            summary=json.loads(r[7]) if r[7] else {},
+            pid=r[8],
+            host=r[9],
+        )
+        if row.status == "running" and row.pid is not None and row.host == socket.gethostname():
+            if not _pid_alive(row.pid):
+                row.status = "interrupted"
+        return row
+
+    _COLS = "id, spec_name, spec_path, spec_text, started, ended, status, summary, pid, host"
+
+    def list_runs(self, limit: int | None = None, status: str | None = None) -> list[RunRow]:
+        sql = f"SELECT {self._COLS} FROM runs ORDER BY started DESC, id DESC"
+        if limit is not None and status is None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            rows = [self._row(r) for r in self._conn.execute(sql)]
+        if status is not None:
+            rows = [r for r in rows if r.status == status][: limit or None]
+        return rows
+
+    def get_run(self, ref: str) -> RunRow:
+        """A run by id, unique id prefix, or `last`."""
+        with self._lock:
+            if ref in ("last", "latest"):
+                found = self._conn.execute(
+                    f"SELECT {self._COLS} FROM runs ORDER BY started DESC, id DESC LIMIT 1"
+                ).fetchall()
+            else:
+                found = self._conn.execute(
+                    f"SELECT {self._COLS} FROM runs WHERE id = ?", (ref,)
+                ).fetchall() or self._conn.execute(
+                    f"SELECT {self._COLS} FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
+                    (ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+                ).fetchall()
+        if not found:
+            raise StoreError(f"no run {ref!r} in {self.path}")
+        if len(found) > 1:
+            raise StoreError(f"run id {ref!r} is ambiguous; give more characters")
+        return self._row(found[0])
+
+    def delete_run(self, run_id: str) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN")
+            self._conn.execute("DELETE FROM events WHERE run_id=?", (run_id,))
+            self._conn.execute("DELETE FROM runs WHERE id=?", (run_id,))
+            self._conn.execute("COMMIT")
+
+    # --- events ---------------------------------------------------------------
+
+    def events(
+        self, run_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> Iterator[Event]:
+        sql = (
+            "SELECT seq, ts, type, actor, target, grp, metadata FROM events"
+            " WHERE run_id=? AND seq>? ORDER BY seq"
+        )
+        args: tuple[Any, ...] = (run_id, after_seq)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args = (*args, limit)
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        for seq, ts, type_, actor, target, grp, meta in rows:
+            yield Event(seq, run_id, ts, type_, actor, target, grp, json.loads(meta))
+
+    def last_seq(self, run_id: str) -> int:
+        with self._lock:
+            (value,) = self._conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id=?", (run_id,)
+            ).fetchone()
+        return int(value)
+
+    def count_events(self, run_id: str) -> int:
+        with self._lock:
+            (value,) = self._conn.execute(
+                "SELECT COUNT(*) FROM events WHERE run_id=?", (run_id,)
+            ).fetchone()
+        return int(value)
+
+    def insert_events(self, events: list[Event]) -> None:
+        """Synchronous bulk insert (import, tests). Live runs use `EventWriter`."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            self._conn.executemany(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [_row_of(e) for e in events]
+            )
+            self._conn.execute("COMMIT")
+
+    def writer(self) -> EventWriter:
+        return EventWriter(self.path)
+
+
+def _row_of(e: Event) -> tuple[Any, ...]:
+    return (
+        e.run_id,
+        e.seq,
+        e.ts,
+        e.type,
+        e.actor,
+        e.target,
+        e.group,
+        json.dumps(e.metadata, separators=(",", ":"), default=str),
+    )
+
+
+_STOP = object()
+
+
+class EventWriter:
+    """One thread that commits queued events in batches. `put` never does I/O."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.committed_seq = 0
+        self._thread = threading.Thread(target=self._loop, name="oneie-store-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, event: Event) -> None:
+        self._queue.put(event)
+
+    def _loop(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = connect(self._path)
+            while True:
+                item = self._queue.get()
+                stop = item is _STOP
+                batch: list[Event] = [] if stop else [item]
+                while len(batch) < BATCH and not stop:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        stop = True
+                    else:
+                        batch.append(nxt)
+                if batch:
+                    self._commit(conn, batch)
+                if stop:
+                    return
+        except BaseException as exc:  # reported to the runner, which stops the run
+            self.error = exc
+        finally:
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[Event]) -> None:
+        conn.execute("BEGIN")
+        try:
+            conn.executemany(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [_row_of(e) for e in batch]
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        self.committed_seq = batch[-1].seq
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush everything queued and stop the thread."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
