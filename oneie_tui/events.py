@@ -38,6 +38,7 @@ class EventType(StrEnum):
     USAGE = "usage"
     RETRY = "retry"
     BUDGET_EXCEEDED = "budget_exceeded"
+    AGENT_INFO = "agent_info"  # backend facts: session id, worktree, diff stat
 
 
 TERMINAL_TYPES = frozenset(
