@@ -14,6 +14,8 @@ COMMAND_MODULES = [
     "oneie_tui.commands.run",
     "oneie_tui.commands.specs",
     "oneie_tui.commands.history",
+    "oneie_tui.commands.tui",
+    "oneie_tui.commands.process",
 ]
 
 

@@ -41,6 +41,8 @@ class EventType(StrEnum):
     AGENT_INFO = "agent_info"  # backend facts: session id, worktree, diff stat
 
 
+_TASK_EVENT = "task_event"
+
 TERMINAL_TYPES = frozenset(
     {
         EventType.AGENT_COMPLETED,
@@ -111,13 +113,22 @@ class Subscription:
     type_glob: str
     path_glob: str
     handler: Handler
+    every: bool = field(init=False)  # matches everything: the hot path skips `matches`
+
+    def __post_init__(self) -> None:
+        self.every = self.type_glob == "*" and self.path_glob == "*"
 
     def matches(self, event: Event) -> bool:
         if self.type_glob != "*" and not fnmatch.fnmatchcase(event.type, self.type_glob):
             return False
         if self.path_glob == "*":
             return True
-        return fnmatch.fnmatchcase(f"{event.actor}/{event.action}", self.path_glob)
+        # `agent-backend/*` (by actor) and, as in the reference, `backend/*` (by target:
+        # a coordination event's target is its agent's role).
+        action = event.action
+        if fnmatch.fnmatchcase(f"{event.actor}/{action}", self.path_glob):
+            return True
+        return bool(event.target) and fnmatch.fnmatchcase(f"{event.target}/{action}", self.path_glob)
 
 
 class EventBus:
@@ -127,7 +138,8 @@ class EventBus:
         self.run_id = run_id
         self._clock = clock
         self._next_seq = first_seq
-        self._subs: list[Subscription] = []
+        # A tuple, replaced on (un)subscribe: publishing iterates it without copying.
+        self._subs: tuple[Subscription, ...] = ()
         self.fired: dict[str, Event] = {}
         self._impossible: set[str] = set()
         self._changed = anyio.Event()
@@ -144,12 +156,11 @@ class EventBus:
         """Call `handler` for events whose type matches `type_glob` and whose
         `actor/action` matches `path_glob` (for example `agent-backend/*`)."""
         sub = Subscription(type_glob, path_glob, handler)
-        self._subs.append(sub)
+        self._subs = (*self._subs, sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
-        if sub in self._subs:
-            self._subs.remove(sub)
+        self._subs = tuple(s for s in self._subs if s is not sub)
 
     def publish(
         self,
@@ -160,23 +171,26 @@ class EventBus:
         group: str = "",
         metadata: dict[str, Any] | None = None,
     ) -> Event:
+        # The hot path (about 100,000 events/s): positional construction, no copies.
         event = Event(
-            seq=self._next_seq,
-            run_id=self.run_id,
-            ts=self._clock(),
-            type=str(type),
-            actor=actor,
-            target=target,
-            group=group,
-            metadata=metadata or {},
+            self._next_seq,
+            self.run_id,
+            self._clock(),
+            type if type.__class__ is str else str(type),
+            actor,
+            target,
+            group,
+            {} if metadata is None else metadata,
         )
         self._next_seq += 1
-        if event.type == EventType.TASK_EVENT and event.action:
-            self.fired.setdefault(event.action, event)
-            self._impossible.discard(event.action)
-            self._wake()
-        for sub in tuple(self._subs):
-            if sub.matches(event):
+        if event.type == _TASK_EVENT:
+            action = event.action
+            if action:
+                self.fired.setdefault(action, event)
+                self._impossible.discard(action)
+                self._wake()
+        for sub in self._subs:
+            if sub.every or sub.matches(event):
                 sub.handler(event)
         return event
 

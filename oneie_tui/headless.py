@@ -68,6 +68,8 @@ class ProgressSink:
             self.progress.update(task, completed=float(e.metadata.get("percent", 0)))
         elif e.type in _STATUS_EVENTS and task is not None:
             status = _STATUS_EVENTS[e.type]
+            if e.type == "agent_resumed":
+                status = str(e.metadata.get("status", status))
             label = status
             if status == "waiting":
                 waits = [*e.metadata.get("after", []), *e.metadata.get("after_any", [])]
@@ -93,6 +95,22 @@ class ProgressSink:
             self.console.print(f"  [yellow]{e.actor} {e.type}[/]: {e.metadata}", highlight=False)
 
 
+class JsonSink:
+    """One NDJSON line per event. A closed pipe (`| head`) silences it; the run goes on
+    and is still recorded, rather than every agent failing on a write."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream: IO[str] | None = stream
+
+    def __call__(self, e: Event) -> None:
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(e.to_json() + "\n")
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+            self.stream = None
+
+
 def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"Run {summary['run_id']} — {summary['status']}", title_justify="left")
     table.add_column("agent")
@@ -102,6 +120,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table.add_column("active", justify="right")
     table.add_column("tokens", justify="right")
     table.add_column("cost", justify="right")
+    changes = any(a.get("diff_stat") for a in summary["agents"])  # worktree isolation
+    if changes:
+        table.add_column("changes")
     for a in summary["agents"]:
         style = STATUS_STYLE.get(a["status"], "")
         tokens = a["input_tokens"] + a["output_tokens"] + a["cache_write_tokens"] + a["cache_read_tokens"]
@@ -113,6 +134,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
             _secs(a["active_s"]),
             f"{tokens:,}",
             f"${a['cost_usd']:.4f}",
+            *([a.get("diff_stat", "—")] if changes else []),
         )
     table.caption = (
         f"sequential {summary['sequential_s']:.2f}s · parallel {summary['wall_s']:.2f}s · "
@@ -153,6 +175,7 @@ def json_summary(runner: Runner, summary: dict[str, Any]) -> dict[str, Any]:
                 "ended_s": a["ended_s"],
                 "active_s": a["active_s"],
                 **({"reason": a["reason"]} if a["reason"] else {}),
+                **({"diff_stat": a["diff_stat"]} if a.get("diff_stat") else {}),
             }
             for a in summary["agents"]
         ],
@@ -165,7 +188,9 @@ def exit_code_for(status: str, interrupted: bool) -> int:
     return EXIT_OK if status == "completed" else EXIT_FAILED
 
 
-async def _run_with_signals(runner: Runner, state: dict[str, bool]) -> None:
+async def _run_with_signals(
+    runner: Runner, state: dict[str, Any], agent_ids: list[str] | None = None, resume: bool = False
+) -> None:
     async with anyio.create_task_group() as tg:
 
         async def watch() -> None:
@@ -173,24 +198,34 @@ async def _run_with_signals(runner: Runner, state: dict[str, bool]) -> None:
                 async for signum in signals:
                     state["interrupted"] = True
                     name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-                    runner.cancel_run(f"interrupted ({name})")
+                    # Ctrl-C is the user's cancel; SIGTERM/SIGHUP leave a resumable run.
+                    runner.cancel_run(f"interrupted ({name})", interrupted=signum != signal.SIGINT)
 
         tg.start_soon(watch)
         try:
-            await runner.run()
+            await runner.run(agent_ids, resume=resume)
+        except RunnerError as exc:  # raised here so it is not wrapped in an ExceptionGroup
+            state["error"] = str(exc)
         finally:
             tg.cancel_scope.cancel()
 
 
-def run_headless(runner: Runner, *, as_json: bool, out: IO[str] | None = None) -> int:
-    """Run to the end, printing progress or NDJSON. Returns the exit code."""
+def run_headless(
+    runner: Runner,
+    *,
+    as_json: bool,
+    out: IO[str] | None = None,
+    agent_ids: list[str] | None = None,
+    resume: bool = False,
+) -> int:
+    """Run to the end, printing progress or NDJSON. Returns the exit code.
+    `agent_ids`/`resume`: launch only these agents of a restored run (`oneie resume`)."""
     stream = out or sys.stdout
-    state = {"interrupted": False}
+    state: dict[str, Any] = {"interrupted": False, "error": None}
     console = Console(file=stream if not as_json else sys.stderr, highlight=False)
     sink: ProgressSink | None = None
     if as_json:
-        write = stream.write
-        runner.bus.subscribe(lambda e: write(e.to_json() + "\n"))
+        runner.bus.subscribe(JsonSink(stream))
     else:
         sink = ProgressSink(runner, console)
         runner.bus.subscribe(sink)
@@ -198,11 +233,12 @@ def run_headless(runner: Runner, *, as_json: bool, out: IO[str] | None = None) -
     try:
         if sink is not None:
             with sink.progress:
-                anyio.run(_run_with_signals, runner, state)
+                anyio.run(_run_with_signals, runner, state, agent_ids, resume)
         else:
-            anyio.run(_run_with_signals, runner, state)
+            anyio.run(_run_with_signals, runner, state, agent_ids, resume)
     except RunnerError as exc:
         error = str(exc)
+    error = error or state["error"]
     summary = runner.summary()
     if as_json:
         stream.write(json.dumps(json_summary(runner, summary)) + "\n")
@@ -210,6 +246,6 @@ def run_headless(runner: Runner, *, as_json: bool, out: IO[str] | None = None) -
     else:
         console.print(summary_table(summary))
     if error:
-        Console(file=sys.stderr, highlight=False).print(f"[red]error:[/] run {runner.run_id} failed: {error}")
+        sys.stderr.write(f"oneie: error: run {runner.run_id} failed: {error}\n")  # one unwrapped line
         return EXIT_FAILED
     return exit_code_for(summary["status"], state["interrupted"])

@@ -24,6 +24,7 @@ TERMINAL = {
     "agent_cancelled": "cancelled",
     "agent_blocked": "blocked",
 }
+_STREAM = frozenset({"agent_output", "agent_progress"})
 STATE_OF = {
     "agent_queued": "queued",
     "agent_waiting": "waiting",
@@ -58,6 +59,7 @@ class AgentMetrics:
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
     cost_usd: float = 0.0
+    diff_stat: str = ""  # isolated agents: what changed in the worktree (agent_info)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,7 @@ class AgentMetrics:
             "cache_write_tokens": self.cache_write_tokens,
             "cache_read_tokens": self.cache_read_tokens,
             "cost_usd": round(self.cost_usd, 6),
+            **({"diff_stat": self.diff_stat} if self.diff_stat else {}),
         }
 
 
@@ -149,6 +152,13 @@ class MetricsBuilder:
             self._run_since[m.id] = t
 
     def add(self, e: Event) -> None:
+        kind = e.type
+        if kind in _STREAM and self.origin is not None:
+            # Output and progress (nearly every event of a chatty run) only move the clock.
+            self._last_t = e.ts - self.origin
+            if e.actor not in self.agents and e.actor and e.actor != "runner":
+                self.agent(e.actor)
+            return
         if self.origin is None:
             self.origin = e.ts
         t = self._rel(e.ts)
@@ -175,6 +185,8 @@ class MetricsBuilder:
         m = self.agent(e.actor)
         if kind in STATE_OF:
             state = STATE_OF[kind]
+            if kind == "agent_resumed":  # a paused waiting/queued agent resumes to that state
+                state = str(e.metadata.get("status", state))
             if kind == "agent_queued":
                 if m.status in TERMINAL.values() or m.attempts == 0:
                     m.attempts += 1
@@ -203,6 +215,8 @@ class MetricsBuilder:
             m.cache_write_tokens += int(md.get("cache_write_tokens", 0))
             m.cache_read_tokens += int(md.get("cache_read_tokens", 0))
             m.cost_usd += float(md.get("cost_usd", 0.0))
+        elif kind == "agent_info" and "diff_stat" in e.metadata:
+            m.diff_stat = str(e.metadata["diff_stat"])
 
     def wall(self, now: float | None = None) -> float:
         wall = self._wall_closed

@@ -13,7 +13,7 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -50,6 +50,8 @@ class AgentState:
     progress: float = 0.0
     attempt: int = 0
     waiting_for: list[str] = field(default_factory=list)
+    wait_all: list[str] = field(default_factory=list)  # what the current wait needs: all of
+    wait_any: list[str] = field(default_factory=list)  # ... and one of (if any)
     usage: Usage = field(default_factory=Usage)
     summary: str = ""
     race_lost: bool = False
@@ -59,7 +61,9 @@ class AgentState:
     cancel_reason: str = ""
     cancel_type: str = "cancelled"
     paused: bool = False
+    paused_from: Status = "running"  # what resume() returns to
     unpaused: anyio.Event = field(default_factory=anyio.Event)
+    holds_slot: bool = False
     run_since: float | None = None
     attempt_active: float = 0.0
     relaunch: bool = False
@@ -79,7 +83,7 @@ BackendFor = Callable[[AgentSpec], AgentBackend]
 ContextHook = Callable[[AgentContext], None]
 # A service runs beside the agents for the whole run (e.g. the socket `oneie emit` talks
 # to) and is cancelled when the run ends. It receives the runner.
-Service = Callable[["Runner"], Awaitable[None]]
+Service = Callable[["Runner"], Coroutine[Any, Any, None]]
 
 
 class Runner:
@@ -133,18 +137,48 @@ class Runner:
         self.status = "pending"
         self.reason = ""
         self._run_cancelled = False
+        self._interrupted = False
         self._run_failed_reason = ""
         self._resumed = False
         self.env: dict[str, str] = {}
+        # The run timeout counts active run time: not the stretches where the user has
+        # paused agents and nothing else runs.
+        self._halt_since: float | None = None
+        self._halted_total = 0.0
+        # While the run closes, the clock stands still: the summary, run_finished and the
+        # store's `ended` all describe the same instant.
+        self._end_ts: float | None = None
 
     # --- time -------------------------------------------------------------------
 
     def _now(self) -> float:
         """Epoch seconds that never go backwards within a run."""
+        if self._end_ts is not None:
+            return self._end_ts
         return self._wall0 + (self._mono() - self._mono0)
 
     def elapsed(self) -> float:
         return self._mono() - self._mono0
+
+    def run_active_elapsed(self) -> float:
+        """Seconds the run has been live, less the time it stood still because of pauses."""
+        halted = self._halted_total
+        if self._halt_since is not None:
+            halted += self._mono() - self._halt_since
+        return self.elapsed() - halted
+
+    def _note_halt(self) -> None:
+        if not self.spec.run.timeout:
+            return  # only the run timeout reads this; skip the O(agents) scan otherwise
+        states = self.agents.values()
+        halted = any(s.paused for s in states) and not any(
+            s.status == "running" and not s.paused for s in states
+        )
+        if halted and self._halt_since is None:
+            self._halt_since = self._mono()
+        elif not halted and self._halt_since is not None:
+            self._halted_total += self._mono() - self._halt_since
+            self._halt_since = None
 
     # --- AgentHost (what contexts call) ------------------------------------------
 
@@ -180,37 +214,55 @@ class Runner:
         self.agents[agent_id].progress = percent
 
     async def wait_events(
-        self, agent_id: str, actions: list[str], mode: Literal["all", "any"]
+        self, agent_id: str, actions: list[str], mode: Literal["all", "any"], timeout: float | None = None
     ) -> list[Event]:
-        """A running agent waits for events without holding its parallel slot."""
+        """A running agent waits for events without holding its parallel slot. With a
+        `timeout` (seconds) it returns the events fired so far when time runs out."""
         state = self.agents[agent_id]
         self._stop_clock(state)
-        state.status = "waiting"
+        if state.paused:  # paused but not yet at a checkpoint: resume() returns to waiting
+            state.paused_from = "waiting"
+        else:
+            state.status = "waiting"
         state.waiting_for = list(actions)
+        state.wait_all, state.wait_any = (list(actions), []) if mode == "all" else ([], list(actions))
         self.publish(EventType.AGENT_WAITING, agent_id, metadata={"waiting_for": actions, "mode": mode})
-        self._limiter.release_on_behalf_of(state)
+        self._release_slot(state)
+        self._note_halt()
+        self._mark_dead_events()  # if nobody else can act, this wait can never end
+        events: list[Event] = []
         try:
-            if mode == "all":
-                events = list((await self.bus.wait_for_all(actions)).values())
-            else:
-                events = [await self.bus.race_for_first(actions)]
+            # The timeout's scope ends inside the try, so the slot is re-acquired unhindered.
+            with anyio.move_on_after(math.inf if timeout is None else timeout) as limit:
+                if mode == "all":
+                    events = list((await self.bus.wait_for_all(actions)).values())
+                else:
+                    events = [await self.bus.race_for_first(actions)]
+            if limit.cancelled_caught:
+                events = [self.bus.fired[a] for a in actions if a in self.bus.fired]
         finally:
+            state.waiting_for, state.wait_all, state.wait_any = [], [], []
             await self._acquire_slot(state, resumed=True)
         return events
 
     # --- control (called by the UI or the CLI) -----------------------------------
 
     def pause(self, agent_id: str) -> bool:
+        """Pause an agent at any point of its life: a running one stops at its next
+        checkpoint (and stops its active clock and timeout); a queued or waiting one will
+        not start until resumed, even when its events fire."""
         state = self.agents.get(agent_id)
-        if state is None or state.status != "running" or state.paused:
+        if state is None or state.terminal or state.scope is None or state.paused:
             return False
         state.paused = True
+        state.paused_from = state.status
         state.unpaused = anyio.Event()
         self._stop_clock(state)
         state.status = "paused"
         for hook in state.ctx.on_pause if state.ctx else []:
             hook()
-        self.publish(EventType.AGENT_PAUSED, agent_id)
+        self.publish(EventType.AGENT_PAUSED, agent_id, metadata={"from": state.paused_from})
+        self._note_halt()
         return True
 
     def resume(self, agent_id: str) -> bool:
@@ -218,9 +270,11 @@ class Runner:
         if state is None or not state.paused:
             return False
         self._unpause(state)
-        state.status = "running"
-        self._start_clock(state)
-        self.publish(EventType.AGENT_RESUMED, agent_id)
+        state.status = state.paused_from
+        if state.status == "running":
+            self._start_clock(state)
+        self.publish(EventType.AGENT_RESUMED, agent_id, metadata={"status": state.status})
+        self._note_halt()
         return True
 
     def toggle_pause(self, agent_id: str) -> bool:
@@ -251,14 +305,17 @@ class Runner:
         state = self.agents.get(agent_id)
         if state is None or not self.live or self._tg is None:
             return False
-        if state.terminal:
+        if state.terminal or state.scope is None:  # ended, or never launched in this run
             self._launch(state)
             return True
         state.relaunch = True
         return self.cancel(agent_id, "restarted by user")
 
-    def cancel_run(self, reason: str = "run cancelled by user") -> None:
+    def cancel_run(self, reason: str = "run cancelled by user", *, interrupted: bool = False) -> None:
+        """Cancel every agent. `interrupted` (SIGTERM/SIGHUP) records the run as
+        `interrupted`, so `oneie resume` can pick it up; a user's cancel is `cancelled`."""
         self._run_cancelled = True
+        self._interrupted = interrupted
         self.reason = self.reason or reason
         for agent_id in list(self.agents):
             self.cancel(agent_id, reason)
@@ -273,6 +330,7 @@ class Runner:
         self._run_cancelled = False
         self._run_failed_reason = ""
         self.reason = ""
+        self._end_ts = None
         for agent_id in ids:  # resolve backends first: a bad one fails before anything starts
             self._backend_for(self.agents[agent_id].spec)
         self._open_store()
@@ -367,6 +425,7 @@ class Runner:
                 if agent.after or agent.after_any:
                     state.status = "waiting"
                     state.waiting_for = [*agent.after, *agent.after_any]
+                    state.wait_all, state.wait_any = list(agent.after), list(agent.after_any)
                     self.publish(
                         EventType.AGENT_WAITING,
                         agent.id,
@@ -376,19 +435,18 @@ class Runner:
                         await self.bus.wait_for_all(agent.after)
                     if agent.after_any:
                         await self.bus.race_for_first(agent.after_any)
-                state.waiting_for = []
+                state.waiting_for, state.wait_all, state.wait_any = [], [], []
                 await self._acquire_slot(state, resumed=False)
                 try:
                     summary = await self._run_backend(state)
                     outcome = ("completed", "")
                 finally:
                     self._stop_clock(state)
-                    if self._holds_slot(state):
-                        self._limiter.release_on_behalf_of(state)
+                    self._release_slot(state)
             except EventImpossible as exc:
                 outcome = ("blocked", f"waiting for {', '.join(exc.actions)}, which can no longer fire")
             except TimeoutError:
-                outcome = ("failed", "timed out")
+                outcome = ("failed", f"timed out after {agent.timeout or 0.0:g}s of active time")
             except AgentFailure as exc:
                 outcome = ("failed", _one_line(exc))
             except Exception as exc:
@@ -400,20 +458,28 @@ class Runner:
         self._end(state, outcome[0], outcome[1])
 
     async def _acquire_slot(self, state: AgentState, *, resumed: bool) -> None:
-        if self._limiter.available_tokens < 1:
-            state.status = "queued"
-            self.publish(EventType.AGENT_QUEUED, state.id, metadata={"attempt": state.attempt, "slot": True})
-        await self._limiter.acquire_on_behalf_of(state)
+        while True:
+            await self.gate(state.id)  # a paused agent neither takes nor queues for a slot
+            if self._limiter.available_tokens < 1:
+                state.status = "queued"
+                self.publish(
+                    EventType.AGENT_QUEUED, state.id, metadata={"attempt": state.attempt, "slot": True}
+                )
+            await self._limiter.acquire_on_behalf_of(state)
+            state.holds_slot = True
+            if not state.paused:
+                break
+            self._release_slot(state)  # paused while queued: give the slot to someone else
         state.status = "running"
         self._start_clock(state)
         if resumed:
             self.publish(EventType.AGENT_RESUMED, state.id, metadata={"after_wait": True})
+        self._note_halt()
 
-    def _holds_slot(self, state: AgentState) -> bool:
-        try:
-            return state in self._limiter._borrowers  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - anyio internals changed
-            return True
+    def _release_slot(self, state: AgentState) -> None:
+        if state.holds_slot:
+            state.holds_slot = False
+            self._limiter.release_on_behalf_of(state)
 
     async def _run_backend(self, state: AgentState) -> str:
         agent = state.spec
@@ -482,7 +548,10 @@ class Runner:
             meta["summary"] = state.summary
         if state.race_lost:
             meta["race_lost"] = True
+        if status == "cancelled" and self._interrupted:
+            meta["interrupted"] = True  # resume relaunches these
         self.publish(f"agent_{status}", state.id, metadata=meta)
+        self._note_halt()
 
         if status == "completed" and state.spec.race:
             for other in self._race_mates(state):
@@ -527,12 +596,39 @@ class Runner:
             action
             for action, emitters in self._emitters.items()
             if action not in self.bus.fired
-            and all(self.agents[e].terminal and not self.agents[e].relaunch for e in emitters)
+            and all(self._will_not_run(self.agents[e]) for e in emitters)
         ]
+        states = self.agents.values()
+        if self._tg is not None and not any(self._can_act(s) for s in states):
+            # Nobody can fire anything any more (every live agent waits): whatever is still
+            # awaited, declared or not, will never come. Blocked beats hanging.
+            dead += [a for s in states if not s.terminal for a in s.waiting_for]
         self.bus.mark_impossible(dead)
 
+    def _can_act(self, state: AgentState) -> bool:
+        """Could this agent still fire an event: it runs (or is paused while running), is
+        queued, or waits for events that have all fired but has not woken up yet."""
+        if state.relaunch:
+            return True
+        status = state.paused_from if state.paused else state.status
+        if status in ("running", "queued"):
+            return True
+        if status == "waiting":
+            fired = self.bus.fired
+            return all(a in fired for a in state.wait_all) and (
+                not state.wait_any or any(a in fired for a in state.wait_any)
+            )
+        return False
+
+    def _will_not_run(self, state: AgentState) -> bool:
+        """Ended for good, or never launched in this run (so its events cannot fire)."""
+        if state.relaunch:
+            return False
+        return state.terminal or (state.scope is None and self._tg is not None)
+
     async def _run_timeout(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
+        while (left := seconds - self.run_active_elapsed()) > 0:
+            await anyio.sleep(left)
         self._run_failed_reason = ""
         self.reason = f"run timed out after {seconds * self.speed:g}s"
         for agent_id in list(self.agents):
@@ -573,12 +669,15 @@ class Runner:
         if self._run_failed_reason:
             return "failed"
         if self._run_cancelled:
-            return "cancelled"
-        statuses = [s for s in self.agents.values() if s.status != "pending"]
-        ok = all(s.status == "completed" or (s.status == "cancelled" and s.race_lost) for s in statuses)
-        if ok:
-            return "completed"
-        return "failed"
+            return "interrupted" if self._interrupted else "cancelled"
+        won = {s.spec.race for s in self.agents.values() if s.spec.race and s.status == "completed"}
+        # A race member that lost (cancelled, or failed before a mate won) is not a failure.
+        ok = all(
+            s.status == "completed" or (s.spec.race is not None and s.spec.race in won)
+            for s in self.agents.values()
+            if s.status != "pending"
+        )
+        return "completed" if ok else "failed"
 
     async def _finish(self) -> None:
         self.live = False
@@ -590,7 +689,8 @@ class Runner:
                 state.reason = self._run_failed_reason or "run ended"
                 self.publish(EventType.AGENT_CANCELLED, state.id, metadata={"reason": state.reason})
         self.status = self.run_status()
-        metrics = self.metrics.result(self._now())
+        self._end_ts = self._now()
+        metrics = self.metrics.result(self._end_ts)
         summary = self.summary(metrics)
         if self._run_failed_reason:
             self.publish(EventType.RUN_FAILED, metadata={"reason": self._run_failed_reason, **summary})
@@ -608,6 +708,7 @@ class Runner:
                     self._run_failed_reason = f"run store write failed: {_one_line(exc)}"
             if writer.error is not None and not self._run_failed_reason:
                 self._run_failed_reason = f"run store write failed: {_one_line(writer.error)}"
+        self._end_ts = None
 
     def summary(self, metrics: RunMetrics | None = None) -> dict[str, Any]:
         m = metrics or self.metrics.result(self._now())
@@ -616,7 +717,7 @@ class Runner:
         return {
             "run_id": self.run_id,
             "status": self.status if not self.live else "running",
-            **({"reason": self.reason} if self.reason else {}),
+            **({"reason": reason} if (reason := self._run_failed_reason or self.reason) else {}),
             **data,
             "agents": agents,
         }

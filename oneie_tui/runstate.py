@@ -152,6 +152,8 @@ class RunView:
                 a.note = str(md["note"])
         elif kind in STATUS_OF:
             a.status = STATUS_OF[kind]
+            if kind == "agent_resumed":  # a paused waiting/queued agent resumes to that state
+                a.status = str(md.get("status", a.status))
             if kind == "agent_queued":
                 a.attempt = int(md.get("attempt", a.attempt or 1))
                 if not md.get("slot"):
@@ -165,7 +167,7 @@ class RunView:
             elif kind == "agent_started":
                 a.started_ts = e.ts
                 a.waiting_for = []
-            elif kind == "agent_resumed":
+            elif kind == "agent_resumed" and a.status == "running":
                 a.waiting_for = []
             if a.status in TERMINAL:
                 a.ended_ts = e.ts

@@ -77,10 +77,21 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None
             instances[name] = backend
         return instances[name]
 
+    # Worktrees, the `oneie emit` socket and agent folders for process/isolated agents.
+    from oneie_tui.run_support import RunSupportError, hooks_for
+    from oneie_tui.runner import new_run_id
+
+    run_id = options.run_id or new_run_id()
+    try:
+        services, prepare_context = hooks_for(spec, run_id, options.extra, store)
+    except RunSupportError as exc:
+        raise SetupError(str(exc)) from None
     return Runner(
         spec,
         backend_for,
-        run_id=options.run_id,
+        run_id=run_id,
+        services=services,
+        prepare_context=prepare_context,
         store=store,
         spec_text=loaded.text,
         spec_path=str(loaded.path) if loaded.path else None,

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from oneie_tui.spec_base import Strict
+from oneie_tui.spec_base import StrictTyped
 from oneie_tui.spec_options.claude import ClaudeOptions
 from oneie_tui.spec_options.claude_code import ClaudeCodeOptions
 from oneie_tui.spec_options.command import CommandOptions
@@ -22,15 +22,16 @@ MAX_AGENTS = 1000
 
 BackendName = Literal["sim", "claude", "command", "claude-code"]
 EventName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Seconds = Annotated[float, Field(ge=0.0, le=86_400.0)]
 
 
-class Ontology(Strict):
+class Ontology(StrictTyped):
     things: list[str] = Field(default_factory=list)
     connections: list[str] = Field(default_factory=list)
     events: list[str] = Field(default_factory=list)
 
 
-class Feature(Strict):
+class Feature(StrictTyped):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     description: str = ""
     acceptance: list[str] = Field(default_factory=list)
@@ -38,12 +39,12 @@ class Feature(Strict):
     ontology: Ontology = Field(default_factory=Ontology)
 
 
-class SimOptions(Strict):
+class SimOptions(StrictTyped):
     """Options of the simulated backend. Times are seconds of the agent's active time."""
 
     duration: float = Field(default=1.0, ge=0.0, le=86_400.0)
     fail_at: float | None = Field(default=None, ge=0.0, description="fail this many seconds in")
-    events: dict[str, float] = Field(
+    events: dict[str, Seconds] = Field(
         default_factory=dict,
         description="when each emitted event fires, in seconds; unlisted ones are spread evenly",
     )
@@ -51,7 +52,7 @@ class SimOptions(Strict):
     error: str = "simulated failure"
 
 
-class Budget(Strict):
+class Budget(StrictTyped):
     """Limits on spend. An agent (or, in [run], the whole run) crossing one is cancelled
     with the reason `budget_exceeded`."""
 
@@ -63,7 +64,7 @@ class Budget(Strict):
 Isolation = Literal["none", "worktree"]
 
 
-class RunSettings(Strict):
+class RunSettings(StrictTyped):
     backend: BackendName = "sim"
     model: str | None = None
     max_parallel: int = Field(default=0, ge=0, description="0 means no limit")
@@ -71,10 +72,14 @@ class RunSettings(Strict):
     timeout: float | None = Field(default=None, gt=0.0, description="whole-run timeout, seconds")
     seed: int = 0
     isolation: Isolation = "none"
+    worktree_dir: str = Field(
+        default=".oneie/worktrees",
+        description='where isolation = "worktree" puts the agents\' worktrees; inside the project',
+    )
     budget: Budget = Field(default_factory=Budget)
 
 
-class AgentSpec(Strict):
+class AgentSpec(StrictTyped):
     id: Annotated[str, StringConstraints(pattern=AGENT_ID_RE)]
     role: str = ""
     task: str = ""
@@ -83,7 +88,9 @@ class AgentSpec(Strict):
     after_any: list[EventName] = Field(
         default_factory=list, description="start when the first of these fires"
     )
-    race: str | None = Field(default=None, description="first success in the group wins")
+    race: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="first success in the group wins"
+    )
     backend: BackendName | None = None
     model: str | None = None
     timeout: float | None = Field(default=None, gt=0.0)
@@ -102,7 +109,7 @@ class AgentSpec(Strict):
         return [*self.after, *self.after_any]
 
 
-class Spec(Strict):
+class Spec(StrictTyped):
     feature: Feature
     run: RunSettings = Field(default_factory=RunSettings)
     agents: list[AgentSpec] = Field(min_length=1, max_length=MAX_AGENTS)
@@ -145,6 +152,14 @@ def check_spec(spec: Spec) -> None:
             )
         seen[agent.id] = i
 
+    for j, name in enumerate(spec.feature.ontology.events):
+        if not EVENT_NAME_RE.match(name):
+            raise SpecProblem(
+                f"feature.ontology.events[{j}]",
+                f"event name {name!r} is not {{domain}}_{{action}} snake_case "
+                "(for example 'course_created')",
+            )
+
     for i, agent in enumerate(spec.agents):
         for field in ("emits", "after", "after_any"):
             for j, name in enumerate(getattr(agent, field)):
@@ -173,11 +188,23 @@ def check_spec(spec: Spec) -> None:
 
     cycle = find_cycle(spec)
     if cycle:
-        index = seen[cycle[0]]
+        first = spec.agents[seen[cycle[0]]]
+        nxt = cycle[1] if len(cycle) > 1 else cycle[0]
+        field, j = _awaited_field(first, spec.agent(nxt).emits)
         raise SpecProblem(
-            f"agents[{index}].after",
-            "dependency cycle: " + " → ".join([*cycle, cycle[0]]),
+            f"agents[{seen[cycle[0]]}].{field}[{j}]",
+            "dependency cycle: " + " → ".join([*cycle, cycle[0]]) + " (each waits for an event "
+            "the next one emits, so none can start)",
         )
+
+
+def _awaited_field(agent: AgentSpec, emitted: list[str]) -> tuple[str, int]:
+    """Where `agent` waits for one of `emitted` (for the error's field path)."""
+    for field in ("after", "after_any"):
+        for j, name in enumerate(getattr(agent, field)):
+            if name in emitted:
+                return field, j
+    return "after", 0
 
 
 def dependency_edges(spec: Spec) -> dict[str, set[str]]:
@@ -193,7 +220,8 @@ def find_cycle(spec: Spec) -> list[str] | None:
 
     An agent can start when every `after` event has an emitter that can start and, if it
     has `after_any`, at least one of those does. What never becomes startable is stuck in
-    (or behind) a cycle; we then walk its edges to name the loop itself.
+    (or behind) a cycle; we then follow the edges that actually block (an awaited event
+    none of whose emitters can start) to name the loop itself.
     """
     emitters = spec.emitters()
     startable: set[str] = set()
@@ -213,20 +241,28 @@ def find_cycle(spec: Spec) -> list[str] | None:
     stuck = [a.id for a in spec.agents if a.id not in startable]
     if not stuck:
         return None
-    edges = dependency_edges(spec)
-    stuck_set = set(stuck)
-    # Follow stuck → stuck edges until a node repeats: that repetition is a cycle.
+
+    def blockers(agent: AgentSpec) -> list[str]:
+        out: list[str] = []
+        for name in agent.after:
+            if not any(e in startable for e in emitters.get(name, [])):
+                out += emitters.get(name, [])
+        if agent.after_any and not any(
+            e in startable for n in agent.after_any for e in emitters.get(n, [])
+        ):
+            out += [e for n in agent.after_any for e in emitters.get(n, [])]
+        return out
+
+    # Every stuck agent has a stuck blocker, so following them must repeat a node: the cycle.
     path: list[str] = []
     node = stuck[0]
     while node not in path:
         path.append(node)
-        nxt = sorted(edges[node] & stuck_set)
-        if not nxt:  # waits only on an unstartable chain that ends elsewhere
-            break
+        nxt = blockers(spec.agent(node))
+        if not nxt:  # pragma: no cover - impossible once every awaited event has an emitter
+            return path
         node = nxt[0]
-    if node in path:
-        return path[path.index(node) :]
-    return path
+    return path[path.index(node) :]
 
 
 def spec_json_schema() -> dict[str, Any]:

@@ -41,6 +41,9 @@ class SpecError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        return " ".join(self._text().split())  # always one line, whatever the message held
+
+    def _text(self) -> str:
         place = self.file
         if self.line is not None:
             place += f":{self.line}"
@@ -73,6 +76,7 @@ def format_loc(loc: tuple[int | str, ...]) -> str:
 
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+_TOML_END = "(at end of document)"
 _FIELD_PART = re.compile(r"([A-Za-z0-9_-]+)|\[(\d+)\]")
 
 
@@ -144,11 +148,21 @@ def parse_spec_text(text: str, path_label: str = "<spec>") -> Spec:
         m = _TOML_POS.search(msg)
         line = int(m.group(1)) if m else None
         column = int(m.group(2)) if m else None
-        clean = _TOML_POS.sub("", msg).strip()
+        if m is None and _TOML_END in msg:
+            line, column = _end_position(text)
+        clean = _TOML_POS.sub("", msg).replace(_TOML_END, "").strip()
+        if m is None and _TOML_END in msg:
+            clean += " (at the end of the file)"
         raise SpecError(path_label, f"TOML syntax: {clean}", line=line, column=column) from None
     except RecursionError:
         raise SpecError(path_label, "the TOML is nested too deeply") from None
     return validate_spec_data(data, path_label, text)
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    """line:column just past the last character, as an editor counts them."""
+    lines = text.split("\n")
+    return len(lines), len(lines[-1]) + 1
 
 
 def validate_spec_data(data: Any, path_label: str, text: str = "") -> Spec:
@@ -207,8 +221,15 @@ def load_spec(path: str | Path) -> LoadedSpec:
         raise SpecError(label, "permission denied") from None
     except OSError as exc:
         raise SpecError(label, f"cannot read: {exc.strerror or exc}") from None
+    return parse_spec_bytes(raw, label, p)
+
+
+def parse_spec_bytes(raw: bytes, label: str = "<spec>", path: Path | None = None) -> LoadedSpec:
+    """Decode, parse and validate a spec file's bytes. Raises only `SpecError`."""
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(label, f"the file is larger than {MAX_SPEC_BYTES // 1024} KiB")
     text = _decode(label, raw)
-    return LoadedSpec(spec=parse_spec_text(text, label), path=p, text=text)
+    return LoadedSpec(spec=parse_spec_text(text, label), path=path, text=text)
 
 
 def starter_spec(name: str) -> str:

@@ -14,7 +14,7 @@ import queue
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,6 +251,173 @@ class RunStore:
 
     def writer(self) -> EventWriter:
         return EventWriter(self.path)
+
+    # --- history and replay readers: page through a run, never load all of it ----------
+
+    def list_listings(self, limit: int | None = None) -> list[RunListing]:
+        """Runs for the history table, newest first, without spec text or per-agent detail
+        (SQLite pulls the few summary fields), so 10,000 runs list in milliseconds."""
+        fields = ", ".join(
+            f"json_extract(summary, '$.{k}')"
+            for k in ("wall_s", "speedup", "input_tokens", "output_tokens",
+                      "cache_write_tokens", "cache_read_tokens", "cost_usd")
+        )
+        sql = (
+            "SELECT id, spec_name, started, ended, status, pid, host,"
+            " json_array_length(summary, '$.agents'), " + fields + " FROM runs"
+            " WHERE summary IS NULL OR json_valid(summary)"
+            " UNION ALL SELECT id, spec_name, started, ended, status, pid, host,"
+            " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM runs"
+            " WHERE summary IS NOT NULL AND NOT json_valid(summary)"
+            " ORDER BY started DESC, id DESC"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            rows = self._conn.execute(sql).fetchall()
+        here = socket.gethostname()
+        alive: dict[int, bool] = {}
+        out: list[RunListing] = []
+        for r in rows:
+            status = r[4]
+            if status == "running" and r[5] is not None and r[6] == here:
+                if r[5] not in alive:
+                    alive[r[5]] = _pid_alive(r[5])
+                if not alive[r[5]]:
+                    status = "interrupted"
+            tokens = [int(v or 0) for v in r[10:14]]
+            out.append(
+                RunListing(
+                    id=r[0], spec_name=r[1], started=r[2], ended=r[3], status=status,
+                    agents=r[7], wall_s=r[8], speedup=r[9],
+                    tokens=sum(tokens) if r[8] is not None else None,
+                    cost_usd=r[14],
+                )
+            )
+        return out
+
+    def has_run(self, run_id: str) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone() is not None
+
+    def seq_bounds(self, run_id: str) -> tuple[int, int]:
+        """(first seq, last seq) of a run's events; (0, 0) when it has none."""
+        with self._lock:
+            (lo,) = self._conn.execute("SELECT MIN(seq) FROM events WHERE run_id=?", (run_id,)).fetchone()
+            (hi,) = self._conn.execute("SELECT MAX(seq) FROM events WHERE run_id=?", (run_id,)).fetchone()
+        return (int(lo or 0), int(hi or 0))
+
+    def event_at(self, run_id: str, seq: int) -> Event | None:
+        found = self.events_range(run_id, seq, seq)
+        return found[0] if found else None
+
+    def events_range(self, run_id: str, first: int, last: int) -> list[Event]:
+        """Events with first <= seq <= last, in seq order (one page of a large run)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, ts, type, actor, target, grp, metadata FROM events"
+                " WHERE run_id=? AND seq BETWEEN ? AND ? ORDER BY seq",
+                (run_id, first, last),
+            ).fetchall()
+        return [Event(s, run_id, ts, t, a, tg, g, json.loads(m)) for s, ts, t, a, tg, g, m in rows]
+
+    def seq_at_time(self, run_id: str, ts: float) -> int:
+        """The last seq whose event happened at or before `ts` (0 if none). A binary search
+        over the primary key: a run's clock never goes backwards, so ts rises with seq."""
+        lo, hi = self.seq_bounds(run_id)
+        if hi == 0:
+            return 0
+        with self._lock:
+            def ts_of(seq: int) -> float:
+                row = self._conn.execute(
+                    "SELECT ts FROM events WHERE run_id=? AND seq>=? ORDER BY seq LIMIT 1",
+                    (run_id, seq),
+                ).fetchone()
+                return float(row[0]) if row else float("inf")
+
+            if ts_of(lo) > ts:
+                return 0
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if ts_of(mid) <= ts:
+                    lo = mid
+                else:
+                    hi = mid - 1
+        return lo
+
+    def events_of_types(
+        self, run_id: str, types: Iterable[str], *, up_to_seq: int, limit: int
+    ) -> list[Event]:
+        """The last `limit` events of these types with seq <= `up_to_seq`, oldest first: a
+        timeline page. One indexed query per type, so it stays fast in a run of millions."""
+        rows: list[tuple[Any, ...]] = []
+        with self._lock:
+            for kind in types:
+                rows += self._conn.execute(
+                    "SELECT seq, ts, type, actor, target, grp, metadata FROM events"
+                    " WHERE run_id=? AND type=? AND seq<=? ORDER BY seq DESC LIMIT ?",
+                    (run_id, kind, up_to_seq, limit),
+                ).fetchall()
+        rows.sort(key=lambda r: r[0])
+        rows = rows[-limit:] if limit > 0 else []
+        return [Event(s, run_id, ts, t, a, tg, g, json.loads(m)) for s, ts, t, a, tg, g, m in rows]
+
+    def count_events_of_types(self, run_id: str, types: Iterable[str], *, up_to_seq: int) -> int:
+        with self._lock:
+            return sum(
+                int(self._conn.execute(
+                    "SELECT COUNT(*) FROM events WHERE run_id=? AND type=? AND seq<=?",
+                    (run_id, kind, up_to_seq),
+                ).fetchone()[0])
+                for kind in types
+            )
+
+    def import_run(self, run: RunRow, events: Iterable[Event]) -> int:
+        """Add a recorded run and its events in one transaction (`oneie import`).
+        Returns the number of events. Refuses a run id the store already holds."""
+        count = 0
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                if self._conn.execute("SELECT 1 FROM runs WHERE id=?", (run.id,)).fetchone():
+                    raise StoreError(f"run {run.id} is already in {self.path}")
+                self._conn.execute(
+                    "INSERT INTO runs (id, spec_name, spec_path, spec_text, started, ended, status,"
+                    " summary, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                    (run.id, run.spec_name, run.spec_path, run.spec_text, run.started, run.ended,
+                     run.status, json.dumps(run.summary, default=str) if run.summary else None),
+                )
+                batch: list[tuple[Any, ...]] = []
+                for e in events:
+                    batch.append(_row_of(e))
+                    count += 1
+                    if len(batch) >= BATCH * 10:
+                        self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                        batch.clear()
+                if batch:
+                    self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
+        return count
+
+
+@dataclass
+class RunListing:
+    """One line of the history table (`RunStore.list_listings`)."""
+
+    id: str
+    spec_name: str
+    started: float
+    ended: float | None
+    status: str
+    agents: int | None
+    wall_s: float | None
+    speedup: float | None
+    tokens: int | None
+    cost_usd: float | None
 
 
 def _row_of(e: Event) -> tuple[Any, ...]:

@@ -75,7 +75,7 @@ class AgentHost(Protocol):
     def active_elapsed(self, agent_id: str) -> float: ...
 
     async def wait_events(
-        self, agent_id: str, actions: list[str], mode: Literal["all", "any"]
+        self, agent_id: str, actions: list[str], mode: Literal["all", "any"], timeout: float | None = None
     ) -> list[Event]: ...
 
     def add_usage(self, agent_id: str, usage: Usage) -> None: ...
@@ -155,11 +155,29 @@ class AgentContext:
         return self._host.active_elapsed(self.agent.id)
 
     async def wait_for(
-        self, actions: Iterable[str], mode: Literal["all", "any"] = "all"
+        self, actions: Iterable[str], mode: Literal["all", "any"] = "all", timeout: float | None = None
     ) -> list[Event]:
         """Wait for coordination events, giving back the agent's parallel slot meanwhile.
-        Raises `EventImpossible` if they can no longer fire."""
-        return await self._host.wait_events(self.agent.id, list(actions), mode)
+        Raises `EventImpossible` if they can no longer fire. With `timeout` (seconds) it
+        returns the events fired so far once time runs out."""
+        if timeout is None:
+            return await self._host.wait_events(self.agent.id, list(actions), mode)
+        return await self._host.wait_events(self.agent.id, list(actions), mode, timeout)
+
+    def cancel(self, reason: str) -> bool:
+        """End this agent `cancelled` with `reason` (e.g. `budget_exceeded: ...`); it takes
+        effect at the next await. False when the host cannot cancel."""
+        cancel = getattr(self._host, "cancel", None)
+        return bool(cancel(self.agent.id, reason)) if cancel is not None else False
+
+    def cancel_run(self, reason: str) -> bool:
+        """Stop every agent of the run with `reason` (e.g. a run budget). False when the
+        host cannot."""
+        cancel_run = getattr(self._host, "cancel_run", None)
+        if cancel_run is None:
+            return False
+        cancel_run(reason)
+        return True
 
 
 class AgentBackend(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def open_store(args: argparse.Namespace) -> RunStore:
         die(str(exc), 1)
 
 
-def guarded(func):  # type: ignore[no-untyped-def]
+def guarded(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.Namespace], int]:
     """Turn the expected failures of a command into one line and an exit code."""
 
     def wrapper(args: argparse.Namespace) -> int:

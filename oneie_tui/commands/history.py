@@ -1,14 +1,19 @@
-"""`oneie runs`, `oneie show`, `oneie export`: reading the run store."""
+"""Run history commands: `runs`, `show`, `export`, `import`, `resume`, `replay`, `history`.
+
+Everything reads or writes the run store; `replay` and `history` open the dashboard app
+on the replay / history screen (Textual is imported only there).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from datetime import datetime
 from typing import Any
 
-from oneie_tui.commands.common import add_store_arg, guarded, open_store
+from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_store
 
 
 def register(sub: Any) -> None:
@@ -22,15 +27,41 @@ def register(sub: Any) -> None:
     p = sub.add_parser("show", help="show one run: its agents, metrics and coordination events")
     p.add_argument("run", help="run id, unique prefix, or 'last'")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--gantt", action="store_true", help="draw the run's Gantt picture")
+    p.add_argument("--width", type=int, default=None, help="width of the Gantt picture (default: the terminal's)")
     add_store_arg(p)
     p.set_defaults(handler=guarded(cmd_show))
 
-    p = sub.add_parser("export", help="export a run's events (jsonl)")
+    p = sub.add_parser("export", help="export a run: a Markdown report (md) or its raw events (jsonl)")
     p.add_argument("run", help="run id, unique prefix, or 'last'")
-    p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p.add_argument("--format", choices=["jsonl", "md"], default="jsonl")
     p.add_argument("-o", "--output", help="file to write (default: stdout)")
     add_store_arg(p)
     p.set_defaults(handler=guarded(cmd_export))
+
+    p = sub.add_parser("import", help="bring a run exported as jsonl into the store (to replay it)")
+    p.add_argument("file", help="a file written by `oneie export --format jsonl` (or `oneie run --json`)")
+    p.add_argument("--as", dest="rename", metavar="ID", help="store it under this run id")
+    add_store_arg(p)
+    p.set_defaults(handler=guarded(cmd_import))
+
+    p = sub.add_parser("resume", help="resume an interrupted run: relaunch only the agents that had not ended")
+    p.add_argument("run", help="run id, unique prefix, or 'last'")
+    p.add_argument("--json", action="store_true", help="print NDJSON events, then a summary line")
+    p.add_argument("--base-url", default=None, help="Anthropic API base URL (else $ANTHROPIC_BASE_URL)")
+    add_store_arg(p)
+    p.set_defaults(handler=guarded(cmd_resume))
+
+    p = sub.add_parser("replay", help="replay a recorded run in the dashboard (no agent runs again)")
+    p.add_argument("run", help="run id, unique prefix, or 'last'")
+    p.add_argument("--speed", choices=["1", "4", "16", "instant"], default="1", help="playback speed")
+    p.add_argument("--paused", action="store_true", help="open paused at the start")
+    add_store_arg(p)
+    p.set_defaults(handler=guarded(cmd_replay))
+
+    p = sub.add_parser("history", help="browse past runs in the dashboard: replay, resume, delete")
+    add_store_arg(p)
+    p.set_defaults(handler=guarded(cmd_history))
 
 
 def _when(ts: float | None) -> str:
@@ -108,6 +139,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     summary = {"run_id": row.id, "status": row.status, **metrics.to_dict()}
     console.print(f"[bold]{row.spec_name}[/] · {_when(row.started)} · {len(events)} events")
     console.print(summary_table(summary))
+    if args.gantt:
+        from oneie_tui.gantt import gantt_from_events, render_gantt
+
+        width = args.width or console.width or shutil.get_terminal_size().columns
+        console.print(render_gantt(gantt_from_events(events, row.ended), width), soft_wrap=True)
+        return 0
     for e in coordination:
         t = e["ts"] - (events[0].ts if events else 0)
         console.print(f"  {t:7.2f}s  ⚡ {e['actor']} → {e['metadata'].get('action')}")
@@ -115,13 +152,100 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from oneie_tui.report import store_pages, write_markdown
+    from oneie_tui.runfile import write_jsonl
+
     store = open_store(args)
     row = store.get_run(args.run)
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    pages = store_pages(store, row.id)
     try:
-        for e in store.events(row.id):
-            out.write(e.to_json() + "\n")
+        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    except OSError as exc:
+        die(f"cannot write {args.output}: {exc.strerror or exc}", 1)
+    try:
+        if args.format == "md":
+            write_markdown(out, row, pages)
+        else:
+            write_jsonl(out, row, pages())
     finally:
         if args.output:
             out.close()
+    if args.output:
+        sys.stderr.write(f"wrote {args.output}\n")
     return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from oneie_tui.runfile import RunFileError, import_run
+
+    store = open_store(args)
+    try:
+        run_id, count = import_run(store, args.file, args.rename)
+    except RunFileError as exc:
+        die(str(exc), EXIT_USAGE)
+    print(f"imported run {run_id} ({count:,} events) into {store.path}")
+    print(f"replay it with: oneie replay {run_id}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from oneie_tui.headless import run_headless
+    from oneie_tui.resume import ResumeError, prepare_resume
+    from oneie_tui.session import SetupError
+
+    store = open_store(args)
+    extra = {"base_url": args.base_url} if args.base_url else {}
+    try:
+        resumed = prepare_resume(store, args.run, extra)
+    except ResumeError as exc:
+        die(str(exc), 1)
+    except SetupError as exc:
+        die(str(exc), EXIT_USAGE)
+    runner = resumed.runner
+    note = (
+        f"resuming run {runner.run_id}: relaunching {', '.join(resumed.relaunch) or 'no agent'}"
+        + (f"; kept {', '.join(resumed.kept)}" if resumed.kept else "")
+    )
+    sys.stderr.write(note + "\n")
+    try:
+        return run_headless(runner, as_json=args.json, agent_ids=resumed.relaunch, resume=True)
+    finally:
+        store.close()
+
+
+def _open_app(args: argparse.Namespace, factory: Any) -> int:
+    from oneie_tui.paths import store_path
+
+    try:
+        from oneie_tui.ui.app import OneieApp
+    except ImportError as exc:  # the dashboard is an optional part of a partial install
+        die(f"the dashboard is not available: {exc}", 1)
+    app = OneieApp(store_path=store_path(args.store), initial_screen_factory=factory)
+    app.run()
+    return int(getattr(app, "return_code", 0) or 0)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import math
+
+    store = open_store(args)
+    row = store.get_run(args.run)  # fail here, before the screen opens, on a bad id
+    speed = math.inf if args.speed == "instant" else float(args.speed)
+
+    def factory() -> Any:
+        from oneie_tui.ui.screens.replay import ReplayScreen
+
+        return ReplayScreen(store, row.id, speed=speed, autoplay=not args.paused)
+
+    return _open_app(args, factory)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    store = open_store(args)
+
+    def factory() -> Any:
+        from oneie_tui.ui.screens.history import HistoryScreen
+
+        return HistoryScreen(store)
+
+    return _open_app(args, factory)

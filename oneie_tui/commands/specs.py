@@ -64,6 +64,10 @@ def cmd_new(args: argparse.Namespace) -> int:
     except SpecError as exc:  # the name itself may be unusable (e.g. too long)
         sys.stderr.write(f"oneie: {exc}\n")
         return 2
-    target.write_text(text, encoding="utf-8")
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        sys.stderr.write(f"oneie: cannot write {target}: {exc.strerror or exc}\n")
+        return 1
     print(f"wrote {target}; run it with: oneie run {target}")
     return 0

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from oneie_tui.spec_base import Strict
+from oneie_tui.spec_base import StrictTyped
 
 
-class CommandOptions(Strict):
-    argv: list[str] = Field(default_factory=list, description="the command, never run through a shell")
-    cwd: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+class CommandOptions(StrictTyped):
+    argv: list[str] = Field(
+        default_factory=list,
+        description="the command and its arguments; never run through a shell",
+    )
+    cwd: str | None = Field(
+        default=None,
+        description="working folder, relative to the agent's worktree (or the project folder)",
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
+    inherit_env: bool = Field(default=True, description="start from oneie's own environment")
+    line_protocol: bool = Field(
+        default=True, description="read `::oneie event|progress|usage` lines on stdout"
+    )
+    ok_exit_codes: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    grace_seconds: float = Field(
+        default=3.0, ge=0.0, le=300.0, description="SIGTERM to SIGKILL on cancel"
+    )

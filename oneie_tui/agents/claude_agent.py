@@ -1,0 +1,225 @@
+"""One `claude` agent's conversation: the system prompt, the tool loop, budgets, the end.
+
+Ending: `finish(status="success")` or a reply without tool calls completes the agent;
+`finish(status="failed")` fails it; `max_turns` turns without an end fail it; a budget
+crossed cancels it (see `claude.py`). Whatever the end, an `agent_info` event records the
+model, turns and cache figures, and the HTTP client is closed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anthropic
+import anyio
+
+from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
+from oneie_tui.agents.claude import BudgetExceeded, check_budget, resolve_model
+from oneie_tui.agents.claude_tools import TOOL_GUIDE, TOOLS, run_tool
+from oneie_tui.agents.claude_turn import TurnRunner
+from oneie_tui.context import render_agent_brief, render_shared_context
+from oneie_tui.pricing import CacheSavings
+from oneie_tui.redact import redact
+
+if TYPE_CHECKING:
+    from oneie_tui.agents.claude import ClaudeBackend
+
+SUMMARY_CHARS = 300
+
+
+def first_prompt(agent_id: str) -> str:
+    return f"{agent_id}: start your task now. Use your tools to coordinate, and call finish when you are done."
+
+
+def block_param(block: Any) -> dict[str, Any] | None:
+    """A response content block as it goes back in the next request (None: leave out)."""
+    if block.type == "text":
+        return {"type": "text", "text": block.text} if block.text else None
+    if block.type == "tool_use":
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    if block.type == "thinking":
+        return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+    if block.type == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block.data}
+    dumped: dict[str, Any] = block.model_dump(exclude_none=True)
+    return dumped
+
+
+class ClaudeAgentRun:
+    def __init__(self, backend: ClaudeBackend, ctx: AgentContext, key: str) -> None:
+        assert backend.prices is not None
+        self.backend = backend
+        self.ctx = ctx
+        self.key = key
+        self.agent = ctx.agent
+        self.options = ctx.agent.claude
+        self.prices = backend.prices
+        self.profile = backend.profiles.get(ctx.agent.id)
+        self.model = resolve_model(ctx.spec, ctx.agent, self.profile, self.prices)
+        self.spend = Usage()
+        self.savings = CacheSavings()
+        self.turns = 0
+
+    # ------------------------------------------------------------------ prompt
+
+    def system(self) -> list[dict[str, Any]]:
+        shared: dict[str, Any] = {
+            "type": "text",
+            "text": self.ctx.shared_context or render_shared_context(self.ctx.spec),
+        }
+        if self.options.cache:
+            shared["cache_control"] = {"type": "ephemeral"}
+        role = self.profile.prompt if self.profile else ""
+        brief = render_agent_brief(self.agent, role) + "\n\n" + TOOL_GUIDE
+        return [shared, {"type": "text", "text": brief}]
+
+    # ------------------------------------------------------------------ the run
+
+    async def run(self) -> AgentResult:
+        client = anthropic.AsyncAnthropic(
+            api_key=self.key, base_url=self.backend.base_url, max_retries=0
+        )
+        try:
+            return await self._loop(client)
+        except BudgetExceeded as exc:
+            await self._stop_for_budget(exc)
+            raise AgentFailure(exc.reason) from None  # only when the host could not cancel
+        except (AgentFailure, anyio.get_cancelled_exc_class()):
+            raise
+        except Exception as exc:  # one redacted line, never a traceback
+            raise AgentFailure(
+                redact(f"{type(exc).__name__}: {exc}").splitlines()[0][:300]
+            ) from None
+        finally:
+            if self.backend.warmup.leader == self.agent.id:
+                self.backend.warmup.release()  # never leave followers waiting
+            self._record_info()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
+                await client.close()
+
+    async def _loop(self, client: anthropic.AsyncAnthropic) -> AgentResult:
+        ctx = self.ctx
+        messages: list[dict[str, Any]] = [{"role": "user", "content": first_prompt(self.agent.id)}]
+        request: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": self.options.max_tokens,
+            "system": self.system(),
+            "tools": TOOLS,
+            "messages": messages,
+        }
+        turner = TurnRunner(
+            ctx, client, self.model, self.options, self.prices, self._stream_started, self._on_usage
+        )
+        ctx.event(
+            "agent_info",
+            backend="claude",
+            model=self.model,
+            **({"profile": str(self.profile.path.name)} if self.profile else {}),
+        )
+        ctx.progress(0, "started")
+        last_text = ""
+        for turn in range(1, self.options.max_turns + 1):
+            self._check_budgets(starting_turn=True)
+            if turn == 1:
+                await self.backend.warmup.before_first_request(ctx, self.options.warmup)
+            self.turns += 1
+            self.backend.run_spend.turns += 1
+            message = (await turner.run(request, turn)).message
+            content = [p for p in (block_param(b) for b in message.content) if p is not None]
+            text = "".join(b.text for b in message.content if b.type == "text").strip()
+            last_text = text or last_text
+            tool_uses = [b for b in message.content if b.type == "tool_use"]
+            if message.stop_reason == "tool_use" and tool_uses:
+                messages.append({"role": "assistant", "content": content})
+                results, finish = await self._tools(tool_uses, turn)
+                if finish is not None:
+                    out = await run_tool(ctx, "finish", finish.input, turn)
+                    if out.failed:
+                        raise AgentFailure(out.summary or "the agent reported failure")
+                    ctx.progress(100, "finished")
+                    return AgentResult(summary=(out.summary or last_text)[:SUMMARY_CHARS])
+                messages.append({"role": "user", "content": results})
+                continue
+            if message.stop_reason in ("max_tokens", "pause_turn"):
+                if content:
+                    messages.append({"role": "assistant", "content": content})
+                    messages.append({"role": "user", "content": "Continue."})
+                continue
+            ctx.progress(100, "done")
+            return AgentResult(summary=last_text[:SUMMARY_CHARS])
+        raise AgentFailure(f"reached max_turns ({self.options.max_turns}) without calling finish")
+
+    async def _tools(self, tool_uses: list[Any], turn: int) -> tuple[list[dict[str, Any]], Any]:
+        """Run every tool call but `finish` (kept for last); their results, in order."""
+        results: list[dict[str, Any]] = []
+        finish = None
+        for block in tool_uses:
+            if block.name == "finish":
+                finish = block
+                continue
+            out = await run_tool(self.ctx, block.name, block.input, turn)
+            result: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": block.id,
+                "content": out.content,
+            }
+            if out.is_error:
+                result["is_error"] = True
+            results.append(result)
+            await self.ctx.checkpoint()
+        return results, finish
+
+    # ------------------------------------------------------------------ hooks
+
+    def _stream_started(self) -> None:
+        if self.backend.warmup.leader == self.agent.id and not self.backend.warmup.done:
+            self.backend.warmup.release()
+
+    def _on_usage(self, usage: Usage, check: bool) -> None:
+        self.spend.add(usage)
+        self.backend.run_spend.usage.add(usage)
+        price = self.prices.lookup(self.model)
+        self.savings.add_usage_metadata(
+            {
+                **usage.to_dict(),
+                "cost_usd": usage.cost_usd,
+                "uncached_cost_usd": price.uncached_cost(usage) if price else usage.cost_usd,
+            }
+        )
+        if check:
+            self._check_budgets(starting_turn=False)
+
+    def _check_budgets(self, *, starting_turn: bool) -> None:
+        check_budget(
+            self.agent.budget, "agent", self.spend, self.turns, starting_turn=starting_turn
+        )
+        run = self.backend.run_spend
+        if not run.exceeded:
+            check_budget(
+                self.ctx.spec.run.budget, "run", run.usage, run.turns, starting_turn=starting_turn
+            )
+
+    async def _stop_for_budget(self, exc: BudgetExceeded) -> None:
+        ctx = self.ctx
+        if exc.scope == "run":
+            run = self.backend.run_spend
+            if not run.exceeded:
+                run.exceeded = True
+                ctx.event("budget_exceeded", **exc.metadata())
+                ctx.output(f"⛔ {exc.reason}: stopping every agent of the run")
+            stopped = ctx.cancel_run(exc.reason)
+        else:
+            ctx.event("budget_exceeded", **exc.metadata())
+            ctx.output(f"⛔ {exc.reason}")
+            stopped = ctx.cancel(exc.reason)
+        if stopped:
+            await anyio.lowlevel.checkpoint()  # the cancel lands here
+
+    def _record_info(self) -> None:
+        self.ctx.event(
+            "agent_info",
+            model=self.model,
+            turns=self.turns,
+            cost_usd=round(self.spend.cost_usd, 6),
+            **{k: v for k, v in self.savings.to_dict().items() if k != "cost_usd"},
+        )

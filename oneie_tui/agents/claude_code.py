@@ -1,0 +1,399 @@
+"""The `claude-code` backend: each agent is a real Claude Code CLI process.
+
+It runs `claude -p PROMPT --output-format stream-json --verbose` (plus model, max turns,
+allowed tools and permission mode from the spec) in the agent's folder (its worktree when
+isolated), as a process group like any `command` agent: pause stops it, cancel ends it.
+The prompt is the shared spec context, the agent's brief, and how to signal with
+`oneie emit`. The stream-json lines become output, `agent_tool` events, `usage` events and
+an `agent_info` event with the session id, so an interrupted agent continues (`--resume`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
+from oneie_tui.agents.process import describe_exit, process_env, resolve_cwd, run_group
+from oneie_tui.agents.procgroup import ProcessGroup
+from oneie_tui.context import render_agent_brief
+from oneie_tui.profiles import Profile, ProfileError, load_profile
+
+if TYPE_CHECKING:
+    from oneie_tui.spec import Spec
+
+INSTALL_HINT = (
+    "install it with `npm install @anthropic-ai/claude-code` (in the project, or with -g), "
+    "or set claude_code.cli to its path"
+)
+MAX_JSON_LINE = 64 << 20  # a tool result can be large; a line is one JSON object
+SHORT = 160
+SIGNAL_TOOLS = ("Bash(oneie emit:*)", "Bash(oneie progress:*)")
+# Offline-friendly defaults for a CLI run by an orchestrator; claude_code.env overrides.
+QUIET_ENV = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
+SESSIONS_KEY = "claude_code_sessions"  # RunOptions.extra: agent id → session id to resume
+
+
+class ClaudeCodeMissing(AgentFailure):
+    pass
+
+
+def find_cli(configured: str | None, project: Path | None = None) -> str:
+    """The `claude` executable: the configured path, `claude` on PATH, or the project's
+    ./node_modules/.bin/claude."""
+    if configured:
+        path = Path(configured).expanduser()
+        if not path.is_absolute() and project is not None:
+            path = project / path
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+        raise ClaudeCodeMissing(f"the Claude Code CLI was not found at {configured}: {INSTALL_HINT}")
+    found = shutil.which("claude")
+    if found:
+        return found
+    for folder in dict.fromkeys([project or Path.cwd(), Path.cwd()]):
+        local = folder / "node_modules" / ".bin" / "claude"
+        if local.is_file() and os.access(local, os.X_OK):
+            return str(local)
+    raise ClaudeCodeMissing(
+        f"the Claude Code CLI (claude) is not on PATH or in ./node_modules/.bin: {INSTALL_HINT}"
+    )
+
+
+def load_profiles(spec: Spec, project: Path) -> dict[str, Profile]:
+    """The profiles (.claude/agents/NAME.md) of the claude-code agents; ValueError if one
+    cannot be used."""
+    out: dict[str, Profile] = {}
+    for agent in spec.agents:
+        if spec.backend_of(agent) == "claude-code" and agent.profile:
+            try:
+                out[agent.id] = load_profile(agent.profile, project)
+            except ProfileError as exc:
+                raise ValueError(f"agent {agent.id}: {exc}") from None
+    return out
+
+
+def model_of(ctx: AgentContext, profile: Profile | None) -> str | None:
+    """The agent's `model`, else its profile's (unless `inherit`), else `[run] model`, else
+    the CLI's own default. The CLI understands family aliases (`sonnet`) itself."""
+    from_profile = profile.model if profile and profile.model not in ("", "inherit") else None
+    return ctx.agent.model or from_profile or ctx.spec.run.model
+
+
+def build_prompt(ctx: AgentContext, role: str = "", resuming: bool = False) -> str:
+    agent = ctx.agent
+    signal_lines = [
+        "## Signalling the other agents",
+        "Several agents work on this feature at the same time; some wait for events you emit.",
+        "The moment one of your events becomes true, run this shell command with your Bash tool:",
+        "    oneie emit EVENT_NAME",
+        "(add facts with --json '{\"key\": \"value\"}'). Report progress with",
+        '    oneie progress PERCENT "short note"',
+    ]
+    if agent.emits:
+        signal_lines.append("Your events: " + ", ".join(agent.emits) + ".")
+    if ctx.workdir:
+        signal_lines.append(f"Work inside the current folder ({ctx.workdir}); it is yours alone.")
+    if resuming:
+        return (
+            "You were interrupted. Continue your task from where you stopped. "
+            + (f"Emit any of {', '.join(agent.emits)} that you have not emitted yet. " if agent.emits else "")
+            + "Use `oneie emit EVENT_NAME` as before."
+        )
+    return "\n\n".join(
+        [ctx.shared_context.strip(), render_agent_brief(agent, role), "\n".join(signal_lines)]
+    )
+
+
+def build_argv(
+    cli: str, ctx: AgentContext, prompt: str, resume_id: str | None, model: str | None = None
+) -> list[str]:
+    opts = ctx.agent.claude_code
+    argv = [cli, "-p", prompt, "--output-format", "stream-json", "--verbose"]
+    if model:
+        argv += ["--model", model]
+    if opts.max_turns:
+        argv += ["--max-turns", str(opts.max_turns)]
+    tools = list(dict.fromkeys([*opts.allowed_tools, *SIGNAL_TOOLS]))
+    # One comma-separated value: the option is variadic and would swallow what follows.
+    argv.append("--allowedTools=" + ",".join(tools))
+    if opts.permission_mode:
+        argv += ["--permission-mode", opts.permission_mode]
+    if resume_id:
+        argv += ["--resume", resume_id]
+    return argv + list(opts.extra_args)
+
+
+def short_input(name: str, data: Any) -> str:
+    """One line saying what a tool call does."""
+    if isinstance(data, dict):
+        for key in ("command", "file_path", "path", "pattern", "url", "description", "prompt"):
+            if isinstance(data.get(key), str):
+                return _clip(data[key])
+        return _clip(json.dumps(data, ensure_ascii=False))
+    return _clip(str(data))
+
+
+def _clip(text: str, limit: int = SHORT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _result_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+    return ""
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def usage_of(data: Any) -> Usage:
+    """An API usage object (input/output/cache_creation_input/cache_read_input tokens)."""
+    if not isinstance(data, dict):
+        return Usage()
+    return Usage(
+        input_tokens=_int(data.get("input_tokens")),
+        output_tokens=_int(data.get("output_tokens")),
+        cache_write_tokens=_int(data.get("cache_creation_input_tokens")),
+        cache_read_tokens=_int(data.get("cache_read_input_tokens")),
+    )
+
+
+class StreamJson:
+    """Turns the CLI's stream-json lines into the agent's events."""
+
+    def __init__(self, ctx: AgentContext, prices: Any = None) -> None:
+        self.ctx = ctx
+        self.prices = prices
+        self.session_id = ""
+        self.result: dict[str, Any] | None = None
+        self.reported = Usage()
+        self.turns = 0
+        self._message_key = ""
+        self._message_usage = Usage()
+
+    def feed(self, line: str) -> None:
+        if not line.strip():
+            return
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            self.ctx.output(line)
+            return
+        if not isinstance(obj, dict):
+            self.ctx.output(line)
+            return
+        kind = obj.get("type")
+        if kind == "system" and obj.get("subtype") == "init":
+            self._init(obj)
+        elif kind == "assistant":
+            self._assistant(obj)
+        elif kind == "user":
+            self._user(obj)
+        elif kind == "result":
+            self.result = obj
+            self.session_id = str(obj.get("session_id") or self.session_id)
+        # Other kinds (hook events, partial messages, status) carry nothing we show.
+
+    def _init(self, obj: dict[str, Any]) -> None:
+        self.session_id = str(obj.get("session_id", ""))
+        info = {
+            "session_id": self.session_id,
+            "model": obj.get("model"),
+            "claude_code_version": obj.get("claude_code_version"),
+            "permission_mode": obj.get("permissionMode"),
+        }
+        self.ctx.event("agent_info", **{k: v for k, v in info.items() if v})
+
+    def _assistant(self, obj: dict[str, Any]) -> None:
+        message = obj.get("message")
+        if not isinstance(message, dict):
+            return
+        for block in message.get("content") or []:
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "text" and block.get("text"):
+                for text_line in str(block["text"]).splitlines():
+                    self.ctx.output(text_line)
+            elif block.get("type") == "tool_use":
+                name = str(block.get("name", "?"))
+                brief = short_input(name, block.get("input"))
+                self.ctx.event("agent_tool", name=name, input=brief, tool_use_id=str(block.get("id", "")))
+                self.ctx.output(f"→ {name}: {brief}")
+        self._count(message)
+
+    def _count(self, message: dict[str, Any]) -> None:
+        """Live usage. The CLI prints one line per content block of a response, each with
+        the same usage; count a response once, plus any growth of its figures."""
+        usage = usage_of(message.get("usage"))
+        key = str(message.get("id", ""))
+        if key and key == self._message_key:
+            seen = self._message_usage
+            delta = Usage(
+                max(0, usage.input_tokens - seen.input_tokens),
+                max(0, usage.output_tokens - seen.output_tokens),
+                max(0, usage.cache_write_tokens - seen.cache_write_tokens),
+                max(0, usage.cache_read_tokens - seen.cache_read_tokens),
+            )
+        else:
+            self.turns += 1
+            delta = usage
+        self._message_key = key
+        self._message_usage = usage
+        if not delta.total_tokens:
+            return
+        price = self.prices.lookup(str(message.get("model", ""))) if self.prices is not None else None
+        if price is not None:
+            delta.cost_usd = price.cost(delta)
+        self.reported.add(delta)
+        self.ctx.usage(delta, model=str(message.get("model", "")), source="stream")
+
+    def _user(self, obj: dict[str, Any]) -> None:
+        self._message_key = ""  # a new response follows, even if the id repeats
+        message = obj.get("message")
+        if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+            return
+        for block in message["content"]:
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                text = _result_text(block.get("content")).strip()
+                first = text.splitlines()[0] if text else "(no output)"
+                self.ctx.output(f"  ⎿ {_clip(first)}", "stderr" if block.get("is_error") else "stdout")
+
+    def finish(self) -> None:
+        """Make the recorded totals equal the CLI's own: the final `result` is the truth."""
+        if self.result is None:
+            return
+        total = usage_of(self.result.get("usage"))
+        cost = self.result.get("total_cost_usd")
+        total.cost_usd = float(cost) if isinstance(cost, int | float) else self.reported.cost_usd
+        delta = Usage(
+            total.input_tokens - self.reported.input_tokens,
+            total.output_tokens - self.reported.output_tokens,
+            total.cache_write_tokens - self.reported.cache_write_tokens,
+            total.cache_read_tokens - self.reported.cache_read_tokens,
+            total.cost_usd - self.reported.cost_usd,
+        )
+        counts = (delta.input_tokens, delta.output_tokens, delta.cache_write_tokens, delta.cache_read_tokens)
+        if any(counts) or abs(delta.cost_usd) > 1e-12:
+            self.reported.add(delta)
+            self.ctx.usage(delta, source="result", final=True)
+
+
+class ClaudeCodeBackend:
+    name = "claude-code"
+
+    def __init__(self) -> None:
+        self._project = Path.cwd()
+        self._base_url: str | None = None
+        # agent id → session id of an attempt that did not finish: the next one resumes it.
+        self._sessions: dict[str, str] = {}
+        self._prices: Any = None
+        self._profiles: dict[str, Profile] = {}
+
+    def configure(self, spec: Spec, options: Any) -> None:
+        extra = getattr(options, "extra", {}) or {}
+        if extra.get("project_dir"):
+            self._project = Path(extra["project_dir"])
+        self._base_url = extra.get("base_url")
+        self._sessions.update(extra.get(SESSIONS_KEY, {}) or {})
+        self._profiles = load_profiles(spec, self._project)
+        try:
+            from oneie_tui.pricing import load_prices
+
+            self._prices = load_prices()
+        except Exception:  # no prices: live cost waits for the CLI's final figure
+            self._prices = None
+
+    async def run(self, ctx: AgentContext) -> AgentResult:
+        opts = ctx.agent.claude_code
+        cli = find_cli(opts.cli, self._project)
+        cwd = resolve_cwd(ctx, None)
+        resume_id = self._sessions.get(ctx.agent_id) if opts.resume else None
+        profile = self._profiles.get(ctx.agent_id)
+        prompt = build_prompt(ctx, profile.prompt if profile else "", resuming=bool(resume_id))
+        argv = build_argv(cli, ctx, prompt, resume_id, model_of(ctx, profile))
+        extra_env = {k: v for k, v in QUIET_ENV.items() if k not in os.environ}
+        if self._base_url:
+            extra_env["ANTHROPIC_BASE_URL"] = self._base_url
+        env = process_env(ctx, {**extra_env, **opts.env})
+        stream = StreamJson(ctx, self._prices)
+        last_error: deque[str] = deque(maxlen=1)
+
+        def on_stdout(line: str) -> None:
+            stream.feed(line)
+            if stream.session_id and self._sessions.get(ctx.agent_id) != stream.session_id:
+                self._sessions[ctx.agent_id] = stream.session_id
+
+        def on_stderr(line: str) -> None:
+            ctx.output(line, "stderr")
+            if line.strip():
+                last_error.append(line.strip())
+
+        def on_start(group: ProcessGroup) -> None:
+            info: dict[str, Any] = {"pid": group.pid, "cwd": str(cwd), "cli": cli}
+            if resume_id:
+                info["resumed_session"] = resume_id
+            ctx.event("agent_info", **info)
+
+        code = await run_group(
+            ctx,
+            argv,
+            cwd=cwd,
+            env=env,
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+            grace=opts.grace_seconds,
+            max_line=MAX_JSON_LINE,
+            on_start=on_start,
+        )
+        stream.finish()
+        result = stream.result
+        if result is None:
+            detail = f": {last_error[0][:200]}" if last_error else ""
+            raise AgentFailure(f"claude ended without a result ({describe_exit(code)}){detail}")
+        subtype = str(result.get("subtype", ""))
+        ok = subtype == "success" and not result.get("is_error") and code == 0
+        ctx.event(
+            "agent_info",
+            session_id=stream.session_id,
+            status=subtype or ("error" if result.get("is_error") else "success"),
+            num_turns=result.get("num_turns"),
+            duration_ms=result.get("duration_ms"),
+            total_cost_usd=result.get("total_cost_usd"),
+            session_done=ok,
+        )
+        summary = _clip(str(result.get("result", "")), 300)
+        if not ok:
+            reason = summary or (last_error[0] if last_error else describe_exit(code))
+            raise AgentFailure(f"claude {subtype or 'error'}: {reason}")
+        self._sessions.pop(ctx.agent_id, None)
+        return AgentResult(
+            summary=summary,
+            metadata={"session_id": stream.session_id, "num_turns": result.get("num_turns")},
+        )
+
+
+def preflight(spec: Spec, options: Any) -> None:
+    """Refuse before anything starts: no CLI, or a permission mode root cannot use."""
+    extra = getattr(options, "extra", {}) or {}
+    project = Path(extra["project_dir"]) if extra.get("project_dir") else Path.cwd()
+    load_profiles(spec, project)
+    for i, agent in enumerate(spec.agents):
+        if spec.backend_of(agent) != "claude-code":
+            continue
+        opts = agent.claude_code
+        find_cli(opts.cli, project)
+        if opts.permission_mode == "bypassPermissions" and hasattr(os, "geteuid") and os.geteuid() == 0:
+            raise ValueError(
+                f"agents[{i}] ({agent.id}): Claude Code refuses permission_mode = "
+                '"bypassPermissions" when run as root; list the tools instead, e.g. '
+                'claude_code = { allowed_tools = ["Bash", "Edit", "Write"] }'
+            )

@@ -1,0 +1,285 @@
+"""The `command` backend: any program as an agent, plus what every process backend shares.
+
+The command is an argv list run without a shell, in its own process group (`procgroup`).
+Its stdout and stderr lines stream to the agent's panel; stdout lines in the line protocol
+(`lineproto`) become events instead; any child can also run `oneie emit` / `oneie progress`
+(`control`). Pause stops the whole group, cancel ends it, and the exit code decides success.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import ByteReceiveStream
+
+from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
+from oneie_tui.agents.lineproto import (
+    EmitDirective,
+    Invalid,
+    ProgressDirective,
+    UsageDirective,
+    parse_line,
+)
+from oneie_tui.agents.procgroup import ProcessGroup
+
+if TYPE_CHECKING:
+    from oneie_tui.spec import Spec
+
+MAX_LINE = 1 << 20  # longer lines are cut (and marked) so one runaway line cannot eat memory
+LEFTOVER_GRACE = 1.0  # children a finished command left behind get this long after SIGTERM
+DRAIN_SECONDS = 2.0  # reading what is left in the pipes after the command exits
+LineHandler = Callable[[str], None]
+
+
+# --- environment and folders ---------------------------------------------------------
+
+
+def oneie_bin_dir() -> str | None:
+    """The folder holding the `oneie` executable of this installation (the venv's bin)."""
+    here = Path(sys.executable).parent
+    if (here / "oneie").exists():
+        return str(here)
+    found = shutil.which("oneie")
+    return str(Path(found).parent) if found else None
+
+
+_BASIC_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TERM")
+
+
+def process_env(ctx: AgentContext, extra: Mapping[str, str], *, inherit: bool = True) -> dict[str, str]:
+    """oneie's environment (or a basic one), the spec's variables, then the run's own
+    (ONEIE_*: these win, so `oneie emit` always reaches this run), with `oneie` on PATH."""
+    env = dict(os.environ) if inherit else {k: os.environ[k] for k in _BASIC_ENV if k in os.environ}
+    env.update(extra)
+    env.update(ctx.env)
+    env.setdefault("PYTHONUNBUFFERED", "1")  # Python children: lines arrive as printed
+    bin_dir = oneie_bin_dir()
+    path = env.get("PATH", os.defpath)
+    if bin_dir and bin_dir not in path.split(os.pathsep):
+        env["PATH"] = bin_dir + os.pathsep + path
+    return env
+
+
+def resolve_cwd(ctx: AgentContext, cwd: str | None) -> Path:
+    """The agent's folder (worktree or project), or `cwd` relative to it."""
+    base = Path(ctx.workdir) if ctx.workdir else Path.cwd()
+    path = base / cwd if cwd else base
+    if not path.is_dir():
+        raise AgentFailure(f"working folder {path} does not exist")
+    return path
+
+
+# --- running one process group ---------------------------------------------------------
+
+
+async def pump_lines(stream: ByteReceiveStream, handle: LineHandler, max_line: int = MAX_LINE) -> None:
+    """Call `handle` with each line of `stream` (decoded, without the newline)."""
+    buffer = bytearray()
+    skipping = False  # inside a cut line: drop bytes until its newline
+    while True:
+        try:
+            chunk = await stream.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            break
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            if not skipping:
+                buffer += piece
+                if len(buffer) > max_line:
+                    handle(_decode(buffer[:max_line]) + " …[line cut]")
+                    buffer.clear()
+                    skipping = end < 0
+            if end < 0:
+                break
+            if not skipping:
+                handle(_decode(buffer))
+            buffer.clear()
+            skipping = False
+            start = end + 1
+    if buffer and not skipping:
+        handle(_decode(buffer))
+
+
+def _decode(data: bytes | bytearray) -> str:
+    return bytes(data).decode("utf-8", errors="replace").rstrip("\r")
+
+
+async def run_group(
+    ctx: AgentContext,
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    on_stdout: LineHandler,
+    on_stderr: LineHandler,
+    grace: float,
+    max_line: int = MAX_LINE,
+    on_start: Callable[[ProcessGroup], None] | None = None,
+) -> int:
+    """Run `argv` as a process group tied to the agent: pause/resume stop and continue it,
+    cancellation ends it (shielded, time-bounded), and nothing it started outlives it.
+    Returns the exit code (negative: the signal that killed it)."""
+    group: ProcessGroup | None = None
+    want_stopped = False
+
+    # Registered before the start, so a pause that lands while the process is starting
+    # still stops it.
+    def pause() -> None:
+        nonlocal want_stopped
+        want_stopped = True
+        if group is not None:
+            group.stop()
+
+    def resume() -> None:
+        nonlocal want_stopped
+        want_stopped = False
+        if group is not None:
+            group.cont()
+
+    ctx.on_pause.append(pause)
+    ctx.on_resume.append(resume)
+    try:
+        await ctx.checkpoint()
+        try:
+            # Shielded: a cancel landing mid-spawn must not leave a process we never saw.
+            with anyio.CancelScope(shield=True):
+                started = await ProcessGroup.start(argv, cwd=cwd, env=env)
+        except FileNotFoundError:
+            raise AgentFailure(f"command not found: {argv[0]}") from None
+        except PermissionError:
+            raise AgentFailure(f"cannot run {argv[0]}: permission denied") from None
+        except OSError as exc:
+            raise AgentFailure(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+        group = started
+        if want_stopped:
+            started.stop()
+        if on_start is not None:
+            on_start(started)
+        async with anyio.create_task_group() as tg:
+            out_done, err_done = anyio.Event(), anyio.Event()
+
+            async def pump(stream: ByteReceiveStream, handle: LineHandler, done: anyio.Event) -> None:
+                try:
+                    await pump_lines(stream, handle, max_line)
+                finally:
+                    done.set()
+
+            tg.start_soon(pump, started.stdout, on_stdout, out_done)
+            tg.start_soon(pump, started.stderr, on_stderr, err_done)
+            code = await started.wait()
+            # What a finished command left running is an orphan: end it, which also
+            # closes the pipes it held, so reading can finish.
+            await started.terminate(LEFTOVER_GRACE)
+            with anyio.move_on_after(DRAIN_SECONDS):
+                await out_done.wait()
+                await err_done.wait()
+            tg.cancel_scope.cancel()
+        return code
+    finally:
+        ctx.on_pause.remove(pause)
+        ctx.on_resume.remove(resume)
+        if group is not None:
+            await group.shutdown(grace)
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+# --- the command backend ---------------------------------------------------------------
+
+
+def apply_line(ctx: AgentContext, line: str, protocol: bool = True) -> None:
+    """One stdout line: a protocol directive becomes an event, anything else is output."""
+    directive = parse_line(line) if protocol else None
+    if directive is None:
+        ctx.output(line)
+    elif isinstance(directive, EmitDirective):
+        ctx.emit(directive.action, directive.metadata)
+    elif isinstance(directive, ProgressDirective):
+        ctx.progress(directive.percent, directive.note)
+    elif isinstance(directive, UsageDirective):
+        t = directive.tokens
+        ctx.usage(
+            Usage(
+                input_tokens=t["input_tokens"],
+                output_tokens=t["output_tokens"],
+                cache_write_tokens=t["cache_write_tokens"],
+                cache_read_tokens=t["cache_read_tokens"],
+                cost_usd=directive.cost_usd,
+            )
+        )
+    elif isinstance(directive, Invalid):
+        ctx.output(f"{directive.line}  [ignored: {directive.reason}]", "stderr")
+
+
+class CommandBackend:
+    name = "command"
+
+    async def run(self, ctx: AgentContext) -> AgentResult:
+        opts = ctx.agent.command
+        if not opts.argv:
+            raise AgentFailure("no command to run: set command.argv")
+        cwd = resolve_cwd(ctx, opts.cwd)
+        env = process_env(ctx, opts.env, inherit=opts.inherit_env)
+        last_error: deque[str] = deque(maxlen=1)
+
+        def on_stdout(line: str) -> None:
+            apply_line(ctx, line, opts.line_protocol)
+
+        def on_stderr(line: str) -> None:
+            ctx.output(line, "stderr")
+            if line.strip():
+                last_error.append(line.strip())
+
+        def on_start(group: ProcessGroup) -> None:
+            ctx.event("agent_info", pid=group.pid, cwd=str(cwd))
+
+        code = await run_group(
+            ctx,
+            opts.argv,
+            cwd=cwd,
+            env=env,
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+            grace=opts.grace_seconds,
+            on_start=on_start,
+        )
+        if code not in opts.ok_exit_codes:
+            detail = f": {last_error[0][:200]}" if last_error else ""
+            raise AgentFailure(f"{Path(opts.argv[0]).name} failed ({describe_exit(code)}){detail}")
+        return AgentResult(summary=f"{Path(opts.argv[0]).name} exited 0", metadata={"exit_code": code})
+
+
+def preflight(spec: Spec, options: Any) -> None:
+    """Refuse before anything starts: a command agent without a command, or a program that
+    is not on PATH."""
+    for i, agent in enumerate(spec.agents):
+        if spec.backend_of(agent) != "command":
+            continue
+        argv = agent.command.argv
+        if not argv:
+            raise ValueError(
+                f"agents[{i}] ({agent.id}): command.argv is empty; give the program and its "
+                'arguments, e.g. command = { argv = ["python", "-m", "pytest", "-q"] }'
+            )
+        program = argv[0]
+        if os.sep not in program:
+            path = agent.command.env.get("PATH", os.environ.get("PATH", os.defpath))
+            if shutil.which(program, path=path) is None:
+                raise ValueError(f"agents[{i}] ({agent.id}): command {program!r} was not found on PATH")

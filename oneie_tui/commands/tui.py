@@ -1,0 +1,71 @@
+"""`oneie tui [SPEC]`: the dashboard. `oneie` with no command lands here too.
+
+With no SPEC it opens the spec opened last, or a picker of the example specs and the
+current folder's `*.toml`. A missing or unreadable SPEC, or an invalid one with `--run`,
+is one message and exit 2; an invalid SPEC without `--run` opens in the editor with its
+error marked, so it can be fixed there."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    from oneie_tui.commands.common import add_store_arg
+    from oneie_tui.commands.run import add_run_options
+
+    p = sub.add_parser("tui", help="open the dashboard (the default command)")
+    p.add_argument("spec", nargs="?", help="spec file (TOML); default: the last one opened, or a picker")
+    p.add_argument("--run", action="store_true", help="start a run as soon as the dashboard opens")
+    p.add_argument("--theme", metavar="NAME", help="theme: dark, light, high-contrast, or a user theme")
+    add_run_options(p)
+    add_store_arg(p)
+    p.set_defaults(handler=cmd_tui)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from oneie_tui.commands.common import guarded
+
+    return int(guarded(_tui)(args))
+
+
+def _tui(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from oneie_tui.commands.common import die
+    from oneie_tui.commands.run import options_from_args
+    from oneie_tui.config import last_spec
+    from oneie_tui.specfile import SpecError, load_spec
+
+    options = options_from_args(args)
+    spec_path: Path | None = None
+    if args.spec:
+        spec_path = Path(args.spec)
+        try:
+            load_spec(spec_path)
+        except SpecError as exc:
+            readable = spec_path.is_file()
+            if args.run or not readable:
+                raise
+            del exc  # opens in the editor, which shows the error on its line
+    else:
+        spec_path = last_spec()
+        if args.run and spec_path is None:
+            die("--run needs a SPEC (no spec was opened before)", 2)
+
+    from oneie_tui.ui.app import OneieApp
+
+    app = OneieApp(
+        spec_path,
+        store_path=Path(args.store) if args.store else None,
+        run_on_start=bool(args.run and spec_path is not None),
+        options=options,
+        theme=args.theme,
+    )
+    code = app.run()
+    if app.log_file is not None and app.return_code not in (None, 0):
+        import sys
+
+        sys.stderr.write(f"oneie: the dashboard ended with errors; see {app.log_file}\n")
+    return int(code or 0)

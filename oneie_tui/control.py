@@ -1,0 +1,213 @@
+"""The control channel: how `oneie emit` / `oneie progress`, run from any process an agent
+starts, reach the live runner.
+
+The runner serves a Unix socket in a private temporary folder (mode 0700, so only this user
+can reach it). Each agent attempt gets environment variables naming the socket, the run, the
+agent and a random per-attempt token; the token, not the claimed agent id, decides who is
+speaking, and it stops working when that attempt ends.
+
+Wire format: one JSON object per line each way.
+    → {"op": "emit", "token": T, "action": "schema_ready", "metadata": {...}}
+    → {"op": "progress", "token": T, "percent": 40, "note": "forms"}
+    ← {"ok": true, "seq": 17}            or  {"ok": false, "error": "..."}
+
+The client half (`send`) is stdlib only, so `oneie emit` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oneie_tui.agents.base import AgentContext
+    from oneie_tui.runner import Runner
+
+ENV_CONTROL = "ONEIE_CONTROL"
+ENV_RUN = "ONEIE_RUN_ID"
+ENV_AGENT = "ONEIE_AGENT_ID"
+ENV_TOKEN = "ONEIE_AGENT_TOKEN"
+MAX_REQUEST = 256 * 1024
+CLIENT_TIMEOUT = 10.0
+_SUN_PATH_MAX = 100  # sockaddr_un holds ~104-108 bytes depending on the OS
+
+
+class ControlUnavailable(Exception):
+    """Not inside a live run (no variables, or the run is gone). Exit code 2."""
+
+
+class ControlRefused(Exception):
+    """The runner answered no (agent not running, bad event name...). Exit code 1."""
+
+
+# --- client (runs inside agent processes) ------------------------------------------
+
+
+def send(request: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Send one request to the run this process belongs to; the runner's answer."""
+    environ = os.environ if env is None else env
+    path = environ.get(ENV_CONTROL, "")
+    token = environ.get(ENV_TOKEN, "")
+    if not path or not token:
+        raise ControlUnavailable(
+            "not inside a oneie run: this command works only in processes started by an agent "
+            f"of a running spec ({ENV_CONTROL} and {ENV_TOKEN} are not set)"
+        )
+    payload = json.dumps({**request, "token": token}).encode() + b"\n"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(CLIENT_TIMEOUT)
+            sock.connect(path)
+            sock.sendall(payload)
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise ControlUnavailable(
+            f"the oneie run {environ.get(ENV_RUN, '?')} is not live any more (no control socket at {path})"
+        ) from None
+    except OSError as exc:
+        raise ControlUnavailable(f"cannot reach the oneie run at {path}: {exc}") from None
+    try:
+        answer = json.loads(data)
+    except json.JSONDecodeError:
+        raise ControlUnavailable("the oneie run closed the connection without an answer") from None
+    if not isinstance(answer, dict):
+        raise ControlUnavailable("the oneie run sent a malformed answer")
+    if not answer.get("ok"):
+        raise ControlRefused(str(answer.get("error", "refused")))
+    return answer
+
+
+# --- server (runs in the runner's process) -------------------------------------------
+
+
+class ControlChannel:
+    """The socket and the table of live agent attempts. The socket is bound on first use
+    (the service start, or an agent's variables, whichever comes first) so a child that
+    connects before the service task runs is queued, not refused; it is removed when the
+    run ends, and a run continued later binds a fresh one."""
+
+    def __init__(self) -> None:
+        self.dir: Path | None = None
+        self.path: Path | None = None
+        self._sock: socket.socket | None = None
+        self._agents: dict[str, AgentContext] = {}
+        self._runner: Runner | None = None
+
+    def _ensure_bound(self) -> Path:
+        if self._sock is not None and self.path is not None:
+            return self.path
+        base = None if len(tempfile.gettempdir()) < _SUN_PATH_MAX - 40 else "/tmp"  # short path: AF_UNIX limit
+        self.dir = Path(tempfile.mkdtemp(prefix="oneie-", dir=base))  # mode 0700
+        self.path = self.dir / "control.sock"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(self.path))
+        os.chmod(self.path, 0o600)
+        sock.listen(128)
+        self._sock = sock
+        return self.path
+
+    def env_for(self, ctx: AgentContext) -> dict[str, str]:
+        """Variables for one agent attempt's processes."""
+        path = self._ensure_bound()
+        token = secrets.token_urlsafe(24)
+        self._agents[token] = ctx
+        return {
+            ENV_CONTROL: str(path),
+            ENV_RUN: ctx.run_id,
+            ENV_AGENT: ctx.agent_id,
+            ENV_TOKEN: token,
+        }
+
+    def handle(self, request: Any) -> dict[str, Any]:
+        """Answer one request (on the event loop: publishing is not thread-safe)."""
+        if not isinstance(request, dict):
+            return {"ok": False, "error": "request must be a JSON object"}
+        op = request.get("op")
+        if op == "ping":
+            return {"ok": True}
+        ctx = self._agents.get(str(request.get("token", "")))
+        if ctx is None:
+            return {"ok": False, "error": "unknown agent token (this process does not belong to the run)"}
+        if not self._is_current(ctx):
+            return {"ok": False, "error": f"agent {ctx.agent_id} is not running any more"}
+        from oneie_tui.agents.lineproto import check_action
+
+        if op == "emit":
+            action = str(request.get("action", ""))
+            reason = check_action(action)
+            if reason:
+                return {"ok": False, "error": reason}
+            metadata = request.get("metadata") or {}
+            if not isinstance(metadata, dict):
+                return {"ok": False, "error": "metadata must be a JSON object"}
+            event = ctx.emit(action, {**metadata, "via": "oneie emit"})
+            return {"ok": True, "seq": event.seq}
+        if op == "progress":
+            percent = request.get("percent")
+            if not isinstance(percent, int | float) or isinstance(percent, bool) or not 0 <= percent <= 100:
+                return {"ok": False, "error": "percent must be a number from 0 to 100"}
+            ctx.progress(float(percent), str(request.get("note", ""))[:500])
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    def _is_current(self, ctx: AgentContext) -> bool:
+        if self._runner is None:
+            return True
+        state = self._runner.agents.get(ctx.agent_id)
+        return state is not None and state.ctx is ctx and not state.terminal
+
+    async def serve(self, runner: Runner) -> None:
+        """The service: answer clients until the run ends, then remove the socket."""
+        import anyio
+        from anyio.abc import SocketListener, SocketStream
+        from anyio.streams.buffered import BufferedByteReceiveStream
+
+        self._runner = runner
+        self._ensure_bound()
+        sock = self._sock
+        assert sock is not None
+
+        async def client(stream: SocketStream) -> None:
+            async with stream:
+                reply: dict[str, Any]
+                try:
+                    with anyio.fail_after(CLIENT_TIMEOUT):
+                        line = await BufferedByteReceiveStream(stream).receive_until(b"\n", MAX_REQUEST)
+                    reply = self.handle(json.loads(line))
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    reply = {"ok": False, "error": "request is not valid JSON"}
+                except (anyio.IncompleteRead, anyio.DelimiterNotFound, TimeoutError):
+                    return
+                except Exception as exc:  # a bad request must never end the run
+                    reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                try:
+                    await stream.send(json.dumps(reply).encode() + b"\n")
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    pass
+
+        try:
+            listener = await SocketListener.from_socket(sock)
+            async with listener:
+                await listener.serve(client)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()  # harmless when the listener already closed it
+            self._sock = None
+        self._agents.clear()
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = self.path = None

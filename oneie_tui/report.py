@@ -1,0 +1,200 @@
+"""The Markdown report of a run (`oneie export RUN --format md`).
+
+Sections: the run, the reference's metrics table (sequential time, parallel time, speedup,
+utilization, tokens, cost), the Gantt picture, each agent's result and status, the
+coordination events, and every event in time order. The events are read twice, page by
+page (a fold, then the table), so a run of millions of events never sits in memory.
+No Textual here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TextIO
+
+from oneie_tui.events import Event
+from oneie_tui.gantt import gantt_from_view, gantt_plain
+from oneie_tui.runstate import RunView
+from oneie_tui.store import RunRow, RunStore
+
+PAGE = 10_000
+DETAIL_MAX = 160
+OUTPUT_TAIL_LINES = 5
+
+
+def store_pages(store: RunStore, run_id: str, page: int = PAGE) -> Callable[[], Iterator[Event]]:
+    """A re-iterable source of a stored run's events, read `page` at a time."""
+
+    def events() -> Iterator[Event]:
+        first, last = store.seq_bounds(run_id)
+        seq = first
+        while first and seq <= last:
+            chunk = store.events_range(run_id, seq, min(last, seq + page - 1))
+            yield from chunk
+            seq += page
+
+    return events
+
+
+def _cell(value: object) -> str:
+    """Text safe inside a Markdown table cell: one line, no pipes, no raw HTML."""
+    text = " ".join(str(value).split())
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return text if len(text) <= DETAIL_MAX else text[: DETAIL_MAX - 1] + "…"
+
+
+def _utc(ts: float | None) -> str:
+    if ts is None:
+        return "—"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _secs(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}s"
+
+
+def detail(e: Event) -> str:
+    """One short line saying what an event carried."""
+    md = e.metadata
+    kind = e.type
+    if kind == "agent_output":
+        return str(md.get("text", ""))
+    if kind == "agent_progress":
+        note = f" {md['note']}" if md.get("note") else ""
+        return f"{float(md.get('percent', 0)):.0f}%{note}"
+    if kind == "task_event":
+        extra = f" — {md['error']}" if md.get("error") else ""
+        return f"{e.action}{extra}"
+    if kind == "agent_waiting":
+        waits = [*md.get("after", []), *md.get("after_any", [])] or list(md.get("waiting_for", []))
+        return "for " + ", ".join(waits) if waits else ""
+    if kind in ("agent_queued", "agent_started"):
+        return f"attempt {md.get('attempt', 1)}" + (" (waiting for a slot)" if md.get("slot") else "")
+    if kind in ("agent_completed", "agent_failed", "agent_cancelled", "agent_blocked"):
+        return str(md.get("reason") or md.get("summary") or "")
+    if kind == "usage":
+        tokens = sum(
+            int(md.get(k, 0))
+            for k in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+        )
+        return f"{tokens:,} tokens, ${float(md.get('cost_usd', 0.0)):.4f}"
+    if kind == "run_started":
+        launch = md.get("launch", md.get("agents", []))
+        return ("resumed: " if md.get("resumed") else "launch: ") + ", ".join(map(str, launch))
+    if kind in ("run_finished", "run_failed"):
+        return str(md.get("status", "")) + (f" — {md['reason']}" if md.get("reason") else "")
+    if kind == "agent_tool":
+        return str(md.get("name", md.get("tool", "")))
+    return ", ".join(f"{k}={v}" for k, v in md.items() if k not in ("text",))
+
+
+def fold(run: RunRow, events: Iterable[Event]) -> tuple[RunView, list[Event], int]:
+    """The run's final view (the same fold as the dashboard), its coordination events and
+    its event count."""
+    view = _initial_view(run)
+    coordination: list[Event] = []
+    count = 0
+    for e in events:
+        view.apply(e)
+        count += 1
+        if e.type == "task_event":
+            coordination.append(e)
+    return view, coordination, count
+
+
+def _initial_view(run: RunRow) -> RunView:
+    from oneie_tui.specfile import SpecError, parse_spec_text
+
+    try:
+        return RunView.for_spec(parse_spec_text(run.spec_text), run.id)
+    except SpecError:
+        return RunView(run_id=run.id, spec_name=run.spec_name)
+
+
+def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event]]) -> None:
+    """Write the report. `events()` is called twice and must give the run's events in
+    seq order each time (see `store_pages`)."""
+    view, coordination, count = fold(run, events())
+    now = run.ended or view.last_ts
+    metrics = view.metrics(now)
+    origin = view.metrics_builder.origin or run.started
+    w = out.write
+
+    w(f"# Run report: {_cell(run.spec_name)}\n\n")
+    w("| Run | Status | Started | Ended | Events | Spec file |\n|---|---|---|---|---|---|\n")
+    w(
+        f"| `{run.id}` | {run.status} | {_utc(run.started)} | {_utc(run.ended)} | {count:,} |"
+        f" {_cell(run.spec_path or '—')} |\n\n"
+    )
+    if view.reason:
+        w(f"Reason: {_cell(view.reason)}\n\n")
+
+    w("## Performance metrics\n\n")
+    w("| Feature | Sequential Time | Parallel Time | Speedup | Utilization | Tokens | Cost |\n")
+    w("|---|---|---|---|---|---|---|\n")
+    tokens = (
+        metrics.input_tokens + metrics.output_tokens
+        + metrics.cache_write_tokens + metrics.cache_read_tokens
+    )
+    w(
+        f"| {_cell(run.spec_name)} | {_secs(metrics.sequential_s)} | {_secs(metrics.wall_s)} |"
+        f" {metrics.speedup:.2f}x | {metrics.utilization * 100:.0f}% | {tokens:,} |"
+        f" ${metrics.cost_usd:.4f} |\n\n"
+    )
+    path = " → ".join(metrics.critical_path) or "—"
+    w(
+        f"Sequential time is the sum of every agent's active time; parallel time is the"
+        f" wall time. Critical path: {_cell(path)} ({_secs(metrics.critical_path_s)}),"
+        f" ideal speedup {metrics.ideal_speedup:.2f}x. Tokens: {metrics.input_tokens:,} in,"
+        f" {metrics.output_tokens:,} out, {metrics.cache_write_tokens:,} cache write,"
+        f" {metrics.cache_read_tokens:,} cache read.\n\n"
+    )
+
+    w("## Gantt\n\n```text\n")
+    w(gantt_plain(gantt_from_view(view, now, coordination), 100) + "\n```\n\n")
+
+    w("## Agents\n\n")
+    w("| Agent | Role | Status | Start | End | Active | Attempts | Tokens | Cost | Result |\n")
+    w("|---|---|---|---|---|---|---|---|---|---|\n")
+    for agent_id, a in view.agents.items():
+        m = metrics.agents.get(agent_id)
+        result = a.summary if a.status == "completed" else a.reason
+        w(
+            f"| {_cell(agent_id)} | {_cell(a.role or '—')} | {a.status} |"
+            f" {_secs(m.started_s if m else None)} | {_secs(m.ended_s if m else None)} |"
+            f" {_secs(m.active_s if m else None)} | {m.attempts if m else 0} | {a.tokens:,} |"
+            f" ${a.cost_usd:.4f} | {_cell(result or '—')} |\n"
+        )
+    w("\n")
+    for agent_id, a in view.agents.items():
+        w(f"### {_cell(agent_id)} — {a.status}\n\n")
+        if a.task:
+            w(f"- Task: {_cell(a.task)}\n")
+        if a.status == "completed":
+            w(f"- Result: {_cell(a.summary or 'completed')}\n")
+        elif a.reason:
+            w(f"- Reason: {_cell(a.reason)}\n")
+        w(f"- Events fired: {_cell(', '.join(a.events_fired) or 'none')}\n")
+        w(f"- Output: {a.output_lines:,} lines\n")
+        tail = list(a.output)[-OUTPUT_TAIL_LINES:]
+        if tail:
+            w("\n```text\n" + "\n".join(line.replace("```", "'''") for line in tail) + "\n```\n")
+        w("\n")
+
+    w("## Coordination events\n\n")
+    if coordination:
+        w("| Time | Agent | Event |\n|---|---|---|\n")
+        for e in coordination:
+            w(f"| +{e.ts - origin:.3f}s | {_cell(e.actor)} | {_cell(detail(e))} |\n")
+    else:
+        w("None.\n")
+    w("\n")
+
+    w(f"## Events ({count:,}, in time order)\n\n")
+    w("| Time | Seq | Actor | Type | Details |\n|---|---|---|---|---|\n")
+    for e in events():
+        w(
+            f"| +{e.ts - origin:.3f}s | {e.seq} | {_cell(e.actor)} | {e.type} |"
+            f" {_cell(detail(e))} |\n"
+        )

@@ -1,0 +1,65 @@
+"""Resume an interrupted run: the same run id, its stored spec, its stored events.
+
+`Runner.restore` keeps what already happened (fired events stay fired, finished agents
+stay finished, seq continues gap-free); only agents with no terminal event run again, and
+one whose awaited events had fired starts at once. Used by `oneie resume` and the
+history screen. No Textual here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oneie_tui.runner import Runner
+from oneie_tui.session import RunOptions, build_runner
+from oneie_tui.specfile import LoadedSpec, parse_spec_text
+from oneie_tui.store import RunStore
+
+
+class ResumeError(Exception):
+    """This run cannot be resumed. One line for the user."""
+
+
+@dataclass
+class Resumed:
+    runner: Runner
+    relaunch: list[str]  # agents with no terminal event, launched again
+    kept: list[str] = field(default_factory=list)  # agents that ended before: not rerun
+
+
+def options_of(first_start: dict[str, Any], spec_backend: str, run_id: str) -> RunOptions:
+    """The options the run was started with, as far as its run_started event tells."""
+    backend = first_start.get("backend")
+    sequential = bool(first_start.get("sequential", False))
+    max_parallel = first_start.get("max_parallel")
+    return RunOptions(
+        speed=float(first_start.get("speed", 1.0) or 1.0),
+        sequential=sequential,
+        backend=str(backend) if backend and backend != spec_backend else None,
+        max_parallel=None if sequential or max_parallel is None else int(max_parallel),
+        run_id=run_id,
+    )
+
+
+def prepare_resume(store: RunStore, ref: str, extra: dict[str, Any] | None = None) -> Resumed:
+    """A runner restored from the stored run `ref`, ready for `run(relaunch, resume=True)`.
+    Raises `ResumeError`, `SpecError` (the stored spec no longer validates) or
+    `session.SetupError` (a backend refuses)."""
+    row = store.get_run(ref)
+    if row.status != "interrupted":
+        hint = " (it is still running)" if row.status == "running" else ""
+        raise ResumeError(
+            f"run {row.id} is {row.status}{hint}; only an interrupted run can be resumed"
+        )
+    spec = parse_spec_text(row.spec_text, f"the spec stored with run {row.id}")
+    loaded = LoadedSpec(spec, Path(row.spec_path) if row.spec_path else None, row.spec_text)
+    events = list(store.events(row.id))
+    start = next((e.metadata for e in events if e.type == "run_started"), {})
+    options = options_of(start, spec.run.backend, row.id)
+    options.extra.update(extra or {})
+    runner = build_runner(loaded, options, store)
+    relaunch = runner.restore(events)
+    kept = [a for a in runner.agents if a not in relaunch]
+    return Resumed(runner, relaunch, kept)

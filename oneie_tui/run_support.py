@@ -1,0 +1,165 @@
+"""What a run needs around the runner when agents are processes or work in worktrees.
+
+`session.build_runner` calls `prepare_run` once. It makes each isolated agent's git
+worktree (before anything launches, so a missing repository fails the run up front), and
+returns the runner's hooks: `prepare_context` gives every agent attempt its folder and the
+variables `oneie emit` needs; the services serve the control socket and record each
+isolated agent's diff stat (an `agent_info` event with `diff_stat`) when it ends.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from oneie_tui.agents.claude_code import SESSIONS_KEY
+from oneie_tui.control import ControlChannel
+from oneie_tui.events import TERMINAL_TYPES, Event
+from oneie_tui.worktree import (
+    DEFAULT_DIR,
+    Worktree,
+    WorktreeError,
+    create,
+    diff_stat,
+    project_root,
+    worktrees_dir,
+)
+
+if TYPE_CHECKING:
+    from oneie_tui.agents.base import AgentContext
+    from oneie_tui.runner import Runner, Service
+    from oneie_tui.spec import AgentSpec, Spec
+    from oneie_tui.store import RunStore
+
+PROCESS_BACKENDS = frozenset({"command", "claude-code"})
+DIFF_TIMEOUT = 30.0
+
+
+class RunSupportError(Exception):
+    """The run cannot be set up (no git repository, worktree folder outside the project)."""
+
+
+@dataclass
+class RunSupport:
+    run_id: str
+    project: Path
+    worktrees: dict[str, Worktree] = field(default_factory=dict)
+    control: ControlChannel | None = None
+    services: list[Service] = field(default_factory=list)
+
+    def prepare_context(self, ctx: AgentContext) -> None:
+        wt = self.worktrees.get(ctx.agent_id)
+        if wt is not None:
+            ctx.workdir = str(wt.path)
+            ctx.env["ONEIE_WORKTREE"] = str(wt.path)
+        elif ctx.workdir is None:
+            ctx.workdir = str(self.project)
+        if self.control is not None:
+            ctx.env.update(self.control.env_for(ctx))
+
+    async def record_diff_stats(self, runner: Runner) -> None:
+        """Service: an `agent_info` event with the diff stat each time an isolated agent
+        ends, including those that end as the run closes."""
+        send, receive = anyio.create_memory_object_stream[str](math.inf)
+
+        def on_end(e: Event) -> None:
+            if e.type in TERMINAL_TYPES and e.actor in self.worktrees:
+                send.send_nowait(e.actor)
+
+        sub = runner.bus.subscribe(on_end)
+        try:
+            async for agent_id in receive:
+                await self._record(runner, agent_id)
+        finally:
+            runner.bus.unsubscribe(sub)
+            with anyio.CancelScope(shield=True), anyio.move_on_after(DIFF_TIMEOUT):
+                while True:
+                    try:
+                        agent_id = receive.receive_nowait()
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                    await self._record(runner, agent_id)
+            send.close()
+            receive.close()
+
+    async def _record(self, runner: Runner, agent_id: str) -> None:
+        wt = self.worktrees[agent_id]
+        try:
+            stat = await anyio.to_thread.run_sync(diff_stat, wt.path, wt.base)
+        except WorktreeError as exc:
+            runner.publish("agent_info", agent_id, metadata={**wt.info(), "diff_error": str(exc)})
+            return
+        runner.publish("agent_info", agent_id, metadata={**wt.info(), **stat.to_dict()})
+
+
+def isolation_of(spec: Spec, agent: AgentSpec) -> str:
+    return agent.isolation or spec.run.isolation
+
+
+def prepare_run(
+    spec: Spec,
+    run_id: str,
+    *,
+    project_dir: str | os.PathLike[str] | None = None,
+    worktree_dir: str | None = None,
+) -> RunSupport:
+    """Worktrees made, control channel ready (bound lazily), hooks to hand the runner."""
+    project = Path(project_dir) if project_dir else Path.cwd()
+    support = RunSupport(run_id, project)
+    isolated = [a for a in spec.agents if isolation_of(spec, a) == "worktree"]
+    if isolated:
+        try:
+            root = project_root(project)
+            folder = worktrees_dir(root, worktree_dir or spec.run.worktree_dir or DEFAULT_DIR)
+            for agent in isolated:
+                support.worktrees[agent.id] = create(root, folder, run_id, agent.id)
+        except WorktreeError as exc:
+            raise RunSupportError(str(exc)) from None
+        support.services.append(support.record_diff_stats)
+    if any(spec.backend_of(a) in PROCESS_BACKENDS for a in spec.agents):
+        support.control = ControlChannel()
+        support.services.append(support.control.serve)
+    return support
+
+
+def stored_sessions(store: RunStore | None, run_id: str | None) -> dict[str, str]:
+    """Claude Code session ids recorded by an earlier life of this run (resume)."""
+    if store is None or not run_id:
+        return {}
+    sessions: dict[str, str] = {}
+    try:
+        for e in store.events(run_id):
+            if e.type == "agent_info" and e.metadata.get("session_id"):
+                if e.metadata.get("session_done"):
+                    sessions.pop(e.actor, None)
+                else:
+                    sessions[e.actor] = str(e.metadata["session_id"])
+    except Exception:  # no such run yet: nothing to resume
+        return {}
+    return sessions
+
+
+def hooks_for(
+    spec: Spec, run_id: str, extra: dict[str, Any], store: RunStore | None
+) -> tuple[list[Service], Callable[[AgentContext], None] | None]:
+    """The one call `session.build_runner` makes: (services, prepare_context) for the
+    runner. Raises RunSupportError with one line when the run cannot be set up."""
+    needs = any(
+        spec.backend_of(a) in PROCESS_BACKENDS or isolation_of(spec, a) == "worktree"
+        for a in spec.agents
+    )
+    if not needs:
+        return [], None
+    support = prepare_run(
+        spec, run_id, project_dir=extra.get("project_dir"), worktree_dir=extra.get("worktree_dir")
+    )
+    sessions = stored_sessions(store, run_id)
+    if sessions:
+        extra.setdefault(SESSIONS_KEY, {}).update(sessions)
+    return support.services, support.prepare_context

@@ -1,0 +1,107 @@
+"""Theme files (`themes/*.toml`, and the user's in `paths.user_themes_dir()`) → Textual themes.
+
+A theme file names its colours (hex or any colour Textual parses) and may add CSS
+variables, such as the `agent-N` palette used for agents whose spec gives no colour.
+A broken file becomes a `ThemeProblem` (file and reason) for the app to show, never a crash.
+Textual is imported inside the functions: nothing outside `oneie_tui/ui/` imports it at load.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from oneie_tui import paths
+
+if TYPE_CHECKING:
+    from textual.theme import Theme
+
+COLOR_KEYS = (
+    "primary", "secondary", "accent", "warning", "error", "success",
+    "foreground", "background", "surface", "panel", "boost",
+)
+ALLOWED_KEYS = frozenset({"name", "dark", "variables", *COLOR_KEYS})
+DEFAULT_THEME = "dark"
+AGENT_PALETTE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class ThemeProblem:
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ThemeFileError(Exception):
+    pass
+
+
+def parse_theme(text: str, fallback_name: str) -> Theme:
+    """Build a Textual `Theme` from TOML text. Raises `ThemeFileError` with one line."""
+    from textual.color import Color, ColorParseError
+    from textual.theme import Theme
+
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ThemeFileError(f"TOML syntax: {exc}") from None
+    unknown = sorted(set(data) - ALLOWED_KEYS)
+    if unknown:
+        raise ThemeFileError(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(ALLOWED_KEYS))})")
+    if "primary" not in data:
+        raise ThemeFileError("'primary' is required")
+    colors: dict[str, str] = {}
+    for key in COLOR_KEYS:
+        if key in data:
+            value = data[key]
+            if not isinstance(value, str):
+                raise ThemeFileError(f"{key}: expected a colour string, got {value!r}")
+            try:
+                Color.parse(value)
+            except ColorParseError:
+                raise ThemeFileError(f"{key}: {value!r} is not a colour") from None
+            colors[key] = value
+    name = data.get("name", fallback_name)
+    if not isinstance(name, str) or not name.strip():
+        raise ThemeFileError("name: expected a non-empty string")
+    dark = data.get("dark", True)
+    if not isinstance(dark, bool):
+        raise ThemeFileError("dark: expected true or false")
+    variables = data.get("variables", {})
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+        raise ThemeFileError("[variables]: expected name = \"value\" strings")
+    return Theme(name=name.strip(), dark=dark, variables=dict(variables), **colors)
+
+
+def load_theme_file(path: Path) -> Theme:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ThemeFileError(f"cannot read: {exc}") from None
+    return parse_theme(text, path.stem)
+
+
+def theme_files() -> list[Path]:
+    """Bundled themes first, then the user's (a user theme of the same name wins)."""
+    found: list[Path] = []
+    for folder in (paths.bundled_dir("themes"), paths.user_themes_dir()):
+        if folder.is_dir():
+            found.extend(sorted(folder.glob("*.toml")))
+    return found
+
+
+def load_themes() -> tuple[list[Theme], list[ThemeProblem]]:
+    themes: dict[str, Theme] = {}
+    problems: list[ThemeProblem] = []
+    for path in theme_files():
+        try:
+            theme = load_theme_file(path)
+        except ThemeFileError as exc:
+            problems.append(ThemeProblem(path, str(exc)))
+            continue
+        themes[theme.name] = theme
+    return list(themes.values()), problems

@@ -1,0 +1,374 @@
+"""The oneie dashboard app.
+
+`OneieApp` opens on a spec (dashboard), on a spec picker, or on any screen a caller
+supplies (`initial_screen_factory`: history, replay). Runs go through `session.build_runner`
+(as headless runs do) inside one async worker; its end and its errors are handled in one
+place (`Worker.StateChanged`). Themes come from `themes/` and the user's theme folder, the
+keymap from the user's config file. Logs go to a file under `paths.log_dir()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from oneie_tui import paths
+from oneie_tui.config import UserConfig, load_config, remember_last_spec
+from oneie_tui.events import Event
+from oneie_tui.session import RunOptions, SetupError
+from oneie_tui.specfile import LoadedSpec, SpecError, parse_spec_text
+from oneie_tui.store import RunStore, StoreError
+from oneie_tui.themes import DEFAULT_THEME, load_themes
+from oneie_tui.ui.live import LiveRun
+from oneie_tui.ui.messages import RunStatusChanged
+from oneie_tui.ui.screens.confirm import ConfirmScreen
+from oneie_tui.ui.screens.dashboard import DashboardScreen
+from oneie_tui.ui.screens.picker import PickerScreen
+
+log = logging.getLogger("oneie.tui")
+RUN_GROUP = "run"
+
+
+def setup_file_logging() -> Path | None:
+    """App logs go to a file, never to the screen."""
+    logger = logging.getLogger("oneie")
+    if any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+        return None
+    try:
+        folder = paths.log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / "tui.log"
+        handler = logging.FileHandler(target, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return target
+
+
+class OneieApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "oneie"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("t", "switch_theme", "Theme", id="theme"),
+    ]
+
+    def __init__(
+        self,
+        spec_path: Path | None = None,
+        *,
+        store_path: Path | None = None,
+        run_on_start: bool = False,
+        options: RunOptions | None = None,
+        theme: str | None = None,
+        initial_screen_factory: Callable[[], Screen[object]] | None = None,
+        clock: Callable[[], float] | None = None,
+        config: UserConfig | None = None,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.spec_path = spec_path
+        self.store_path = store_path
+        self.run_on_start = run_on_start
+        self.options = options or RunOptions()
+        self._theme_choice = theme
+        self._initial_screen_factory = initial_screen_factory
+        self._clock = clock or time.time
+        self.cursor_blink = cursor_blink
+        if config is None:
+            config, self._config_problems = load_config()
+        else:
+            self._config_problems = []
+        self.user_config = config
+        self.live: LiveRun | None = None
+        self.dashboard: DashboardScreen | None = None
+        self.oneie_themes: list[str] = []
+        self._store: RunStore | None = None
+        self._run_worker: Worker[None] | None = None
+        self.log_file = setup_file_logging()
+
+    # --- start --------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The app's clock (epoch seconds); injected fixed in tests."""
+        return self._clock()
+
+    def on_mount(self) -> None:
+        themes, problems = load_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        self.oneie_themes = [t.name for t in themes]
+        for problem in problems:
+            self.notify(f"theme not loaded: {problem}", severity="warning", timeout=8)
+            log.warning("theme not loaded: %s", problem)
+        for problem in self._config_problems:
+            self.notify(f"config: {problem}", severity="warning", timeout=8)
+            log.warning("config: %s", problem)
+        self._apply_theme_choice()
+        if self.user_config.keymap:
+            self.set_keymap(self.user_config.keymap)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self._initial_screen_factory is not None:
+            self.push_screen(self._initial_screen_factory())
+        elif self.spec_path is not None:
+            self.open_spec(self.spec_path, run=self.run_on_start)
+        else:
+            self.push_screen(PickerScreen())
+
+    def _apply_theme_choice(self) -> None:
+        wanted = self._theme_choice or self.user_config.theme or DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+            return
+        self.notify(
+            f"unknown theme {wanted!r}; known: {', '.join(self.oneie_themes)}",
+            severity="warning",
+            timeout=8,
+        )
+        if DEFAULT_THEME in self.available_themes:
+            self.theme = DEFAULT_THEME
+
+    def _theme_changed(self, _: object) -> None:
+        if self.dashboard is not None and self.dashboard.is_mounted:
+            self.dashboard.redraw()
+
+    # --- specs --------------------------------------------------------------------
+
+    def open_spec(self, path: Path, *, run: bool = False) -> None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.notify(f"{path}: cannot read: {exc}", severity="error")
+            return
+        self.spec_path = path
+        remember_last_spec(path)
+        dashboard = DashboardScreen(text, path.name, cursor_blink=self.cursor_blink)
+        self.dashboard = dashboard
+        if isinstance(self.screen, PickerScreen):
+            self.switch_screen(dashboard)
+        else:
+            self.push_screen(dashboard)
+        if run:
+            self.call_after_refresh(self.start_run_from_text, text)
+
+    def save_spec(self, text: str) -> None:
+        if self.spec_path is None:
+            self.notify("this spec has no file to save to", severity="warning")
+            return
+        try:
+            self.spec_path.write_text(text, encoding="utf-8")  # as typed: comments kept
+        except OSError as exc:
+            self.notify(f"cannot save {self.spec_path}: {exc}", severity="error")
+            return
+        try:
+            parse_spec_text(text, str(self.spec_path))
+            self.notify(f"saved {self.spec_path}")
+        except SpecError as exc:
+            self.notify(f"saved {self.spec_path} (it has an error: {exc})", severity="warning")
+
+    # --- runs ---------------------------------------------------------------------
+
+    @property
+    def store(self) -> RunStore | None:
+        if self._store is None:
+            try:
+                self._store = RunStore(paths.store_path(self.store_path))
+            except StoreError as exc:
+                self.notify(str(exc), severity="error")
+                return None
+        return self._store
+
+    @property
+    def running(self) -> bool:
+        return self._run_worker is not None and self._run_worker.state in (
+            WorkerState.PENDING,
+            WorkerState.RUNNING,
+        )
+
+    def start_run_from_text(self, text: str) -> None:
+        """Run the spec as it is in the editor (ctrl+r)."""
+        self.call_next(self._start_run, text)
+
+    async def _start_run(self, text: str) -> bool:
+        if self.running:
+            self.notify("a run is live: cancel it first (C)", severity="warning")
+            return False
+        label = str(self.spec_path) if self.spec_path else "<editor>"
+        try:
+            spec = parse_spec_text(text, label)
+        except SpecError as exc:
+            self.notify(f"cannot run: {exc}", severity="error", timeout=8)
+            return False
+        store = self.store
+        if store is None:
+            return False
+        try:
+            live = LiveRun(LoadedSpec(spec, self.spec_path, text), self.options, store)
+        except SetupError as exc:
+            self.notify(f"cannot run: {exc}", severity="error", timeout=8)
+            return False
+        self.live = live
+        dashboard = self.dashboard
+        if dashboard is not None:
+            await dashboard.show_bridge(live.bridge)
+            if dashboard.has_class("-narrow"):
+                dashboard.show_editor(False)
+            dashboard.grid.focus_first()
+        log.info("run %s started: %s", live.runner.run_id, label)
+        self._launch(live, None)
+        return True
+
+    def _launch(self, live: LiveRun, agent_ids: list[str] | None) -> None:
+        self._run_worker = self.run_worker(
+            live.run(agent_ids), name=f"run {live.runner.run_id}", group=RUN_GROUP, exit_on_error=False
+        )
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        """Every worker's end and errors, in one place."""
+        worker = event.worker
+        if event.state == WorkerState.ERROR:
+            log.error("worker %s failed: %r", worker.name, worker.error, exc_info=worker.error)
+            self.notify(f"{worker.name} failed: {worker.error}", severity="error", timeout=10)
+        elif event.state == WorkerState.SUCCESS and worker.group == RUN_GROUP:
+            log.info("%s finished", worker.name)
+
+    def on_run_status_changed(self, event: RunStatusChanged) -> None:
+        if event.status in ("completed", "failed", "cancelled") and self.live is not None:
+            summary = self.live.runner.summary()
+            text = f"run {event.status} · speedup {summary['speedup']:.2f}×"
+            if event.reason:
+                text += f" · {event.reason}"
+            severity = "information" if event.status == "completed" else "warning"
+            self.notify(text, severity=severity)
+
+    def apply_events(self, events: Iterable[Event]) -> None:
+        """Show recorded events on the dashboard as if a runner had published them."""
+        if self.dashboard is not None:
+            self.dashboard.bridge.feed(events)
+
+    # --- control (intents from the screens) ----------------------------------------
+
+    def _live_run(self) -> LiveRun | None:
+        if self.live is None:
+            self.notify("no run yet: ctrl+r runs the spec", severity="warning", timeout=3)
+        return self.live
+
+    def _status(self, agent_id: str) -> str:
+        state = self.live.runner.agents.get(agent_id) if self.live else None
+        return state.status if state else "unknown"
+
+    def control_pause(self, agent_id: str) -> None:
+        live = self._live_run()
+        if live is not None and not live.toggle_pause(agent_id):
+            self.notify(f"{agent_id} is {self._status(agent_id)}: nothing to pause", timeout=2)
+
+    def control_cancel(self, agent_id: str) -> None:
+        live = self._live_run()
+        if live is not None and not live.cancel(agent_id):
+            self.notify(f"{agent_id} is {self._status(agent_id)}: nothing to cancel", timeout=2)
+
+    def control_restart(self, agent_id: str) -> None:
+        live = self._live_run()
+        if live is None:
+            return
+        if live.live:
+            if not live.restart(agent_id):
+                self.notify(f"cannot restart {agent_id} now", timeout=2)
+        elif self.running:
+            self.notify("the run is finishing; try again in a moment", timeout=2)
+        else:
+            self._launch(live, [agent_id])  # continue the same run with this agent
+
+    def control_pause_all(self) -> None:
+        live = self._live_run()
+        if live is not None and live.live:
+            self.notify(f"{live.toggle_pause_all()} agents", timeout=2)
+
+    def control_cancel_run(self) -> None:
+        live = self._live_run()
+        if live is not None and live.live:
+            live.cancel_run()
+
+    # --- app actions --------------------------------------------------------------
+
+    def action_switch_theme(self) -> None:
+        names = self.oneie_themes or [DEFAULT_THEME]
+        index = names.index(self.theme) + 1 if self.theme in names else 0
+        self.theme = names[index % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    def open_history(self) -> None:
+        try:
+            from oneie_tui.ui.screens.history import HistoryScreen
+        except ModuleNotFoundError as exc:
+            if exc.name != "oneie_tui.ui.screens.history":
+                raise
+            self.notify("history is not available yet", severity="warning")
+            return
+        store = self.store
+        if store is not None:
+            self.push_screen(HistoryScreen(store))
+
+    async def action_quit(self) -> None:
+        if self.live is not None and self.live.live:
+            self.push_screen(
+                ConfirmScreen("A run is live. Cancel it and quit?", yes="Quit", no="Stay"),
+                self._quit_answered,
+            )
+            return
+        self.exit(0)
+
+    async def _quit_answered(self, yes: bool | None) -> None:
+        if not yes:
+            return
+        if self.live is not None:
+            self.live.cancel_run("quit from the dashboard")
+        worker = self._run_worker
+        if worker is not None:
+            try:
+                await worker.wait()
+            except Exception:  # its error was reported in _worker_state
+                pass
+        self.exit(0)
+
+    async def on_unmount(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from self._dashboard_commands(screen)
+
+    def _dashboard_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        if not isinstance(screen, DashboardScreen):
+            return
+        focused = screen.grid.focused_agent()
+        if focused is not None:
+            yield SystemCommand(f"Pause/resume {focused}", "pause or resume the focused agent (p)",
+                                lambda: self.control_pause(focused))
+            yield SystemCommand(f"Cancel {focused}", "cancel the focused agent (c)",
+                                lambda: self.control_cancel(focused))
+            yield SystemCommand(f"Restart {focused}", "run the focused agent again (r)",
+                                lambda: self.control_restart(focused))
+            yield SystemCommand(f"Zoom {focused}", "full-screen output, events and usage (enter)",
+                                lambda: screen.grid.panels[focused].action_zoom())
+        yield SystemCommand("Run spec", "run the spec as it is in the editor (ctrl+r)", screen.action_run_spec)
+        yield SystemCommand("Save spec", "save the editor's text as typed (ctrl+s)", screen.action_save_spec)
+        yield SystemCommand("Pause/resume all agents", "P", self.control_pause_all)
+        yield SystemCommand("Cancel run", "cancel every agent (C)", self.control_cancel_run)
+        yield SystemCommand("Show/hide editor", "e", screen.action_toggle_editor)
+        yield SystemCommand("Filter timeline", "filter events by agent or action (/)", screen.action_filter)
+        yield SystemCommand("Switch theme", "next oneie theme (t)", self.action_switch_theme)
+        yield SystemCommand("Run history", "past runs (h)", self.open_history)

@@ -1,0 +1,50 @@
+"""A run started from the dashboard: the runner (built by `session.build_runner`, the same
+path as a headless run, so the store gets the same records), its bridge and its view.
+Control goes through here as plain calls on the runner; no widget touches it."""
+
+from __future__ import annotations
+
+from oneie_tui.runner import Runner
+from oneie_tui.runstate import RunView
+from oneie_tui.session import RunOptions, build_runner
+from oneie_tui.specfile import LoadedSpec
+from oneie_tui.store import RunStore
+from oneie_tui.ui.bridge import EventBridge
+
+
+class LiveRun:
+    def __init__(self, loaded: LoadedSpec, options: RunOptions, store: RunStore | None) -> None:
+        self.loaded = loaded
+        self.runner: Runner = build_runner(loaded, options, store)  # SetupError: one line
+        self.view = RunView.for_spec(self.runner.spec, self.runner.run_id)
+        self.bridge = EventBridge(self.view)
+        self.bridge.attach(self.runner.bus)
+
+    @property
+    def live(self) -> bool:
+        return self.runner.live
+
+    async def run(self, agent_ids: list[str] | None = None) -> None:
+        """The worker body: run (or continue) the run to its end."""
+        await self.runner.run(agent_ids)
+
+    # --- control ----------------------------------------------------------------
+
+    def toggle_pause(self, agent_id: str) -> bool:
+        return self.runner.toggle_pause(agent_id)
+
+    def cancel(self, agent_id: str) -> bool:
+        return self.runner.cancel(agent_id)
+
+    def restart(self, agent_id: str) -> bool:
+        """Restart while live; after the run ended the caller continues the run instead."""
+        return self.runner.restart(agent_id)
+
+    def toggle_pause_all(self) -> str:
+        """Pause every running agent, or resume all if none is running."""
+        if any(s.status == "running" for s in self.runner.agents.values()):
+            return f"paused {self.runner.pause_all()}"
+        return f"resumed {self.runner.resume_all()}"
+
+    def cancel_run(self, reason: str = "run cancelled by user") -> None:
+        self.runner.cancel_run(reason)

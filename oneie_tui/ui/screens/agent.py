@@ -1,0 +1,133 @@
+"""One agent full-screen: all of its (capped) output, scrollable; its events; its usage.
+`escape` goes back. Its keys post the same intents as a panel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Log, Static
+
+from oneie_tui.ui import format as fmt
+from oneie_tui.ui.bridge import EventBridge
+from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent
+from oneie_tui.ui.widgets import Timeline, agent_colors
+
+REFRESH_SECONDS = 1 / 15
+
+
+class AgentScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="zoom_back"),
+        Binding("p,space", "pause", "Pause/resume", id="pause"),
+        Binding("c", "cancel", "Cancel", id="cancel"),
+        Binding("r", "restart", "Restart", id="restart"),
+    ]
+
+    def __init__(self, agent_id: str, bridge: EventBridge, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self.agent_id = agent_id
+        self.bridge = bridge
+        self.clock = clock
+        self._shown_lines = 0
+        self._attempt = -1
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="zoom-title")
+        with Horizontal(id="zoom-body"):
+            yield Log(max_lines=self.bridge.scrollback_lines, id="zoom-output", auto_scroll=True)
+            with Vertical(id="zoom-side"):
+                yield Static(id="zoom-usage")
+                yield Timeline(actor=self.agent_id, id="zoom-events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#zoom-output").border_title = "output"
+        self.query_one("#zoom-usage").border_title = "usage"
+        self.query_one("#zoom-events").border_title = "events"
+        self.refresh_from_view()
+        self.set_interval(REFRESH_SECONDS, self.refresh_from_view)
+        self.query_one("#zoom-output").focus()
+
+    def refresh_from_view(self) -> None:
+        self.bridge.flush()  # the dashboard may be behind this screen; folding is shared
+        view = self.bridge.view
+        agent = view.agents.get(self.agent_id)
+        if agent is None:
+            return
+        colors = agent_colors(view, self.app.theme_variables)
+        log = self.query_one("#zoom-output", Log)
+        if agent.attempt != self._attempt or agent.output_lines < self._shown_lines:
+            log.clear()  # a restart starts a fresh output
+            log.write_lines(self.bridge.output_history(self.agent_id))
+            self._attempt = agent.attempt
+            self._shown_lines = agent.output_lines
+        elif agent.output_lines > self._shown_lines:
+            new = agent.output_lines - self._shown_lines
+            history = self.bridge.scrollback.get(self.agent_id) or agent.output
+            log.write_lines(list(history)[-new:])
+            self._shown_lines = agent.output_lines
+        color = colors.get(self.agent_id, "default")
+        title = Text()
+        title.append(f" {agent.id}", style=f"bold {color}")
+        if agent.role:
+            title.append(f" · {agent.role}", style=color)
+        title.append(f"   {fmt.badge(agent)}   {agent.progress:.0f}%")
+        if agent.reason:
+            title.append(f"   {agent.reason}")
+        if agent.task:
+            title.append(f"\n {agent.task}")
+        self.query_one("#zoom-title", Static).update(title)
+        now = self.clock()
+        metrics = view.metrics(now if view.ended_ts is None else view.ended_ts).agents.get(self.agent_id)
+        end = agent.ended_ts if agent.ended_ts is not None else now
+        usage = [
+            f"status      {fmt.badge(agent)}",
+            f"attempt     {agent.attempt}",
+            f"elapsed     {fmt.duration(end - agent.started_ts) if agent.started_ts else '—'}",
+            f"active      {fmt.duration(metrics.active_s) if metrics else '—'}",
+            f"output      {agent.output_lines} lines",
+            f"input       {fmt.tokens(agent.input_tokens)} tok",
+            f"output      {fmt.tokens(agent.output_tokens)} tok",
+            f"cache write {fmt.tokens(agent.cache_write_tokens)} tok",
+            f"cache read  {fmt.tokens(agent.cache_read_tokens)} tok",
+            f"cost        {fmt.money(agent.cost_usd)}",
+            f"tools       {agent.tool_calls}",
+            f"events      {', '.join(agent.events_fired) or '—'}",
+        ]
+        self.query_one("#zoom-usage", Static).update("\n".join(usage))
+        self.query_one(Timeline).refresh_from(view, colors)
+
+    def action_pause(self) -> None:
+        self.post_message(PauseAgent(self.agent_id))
+
+    def action_cancel(self) -> None:
+        self.post_message(CancelAgent(self.agent_id))
+
+    def action_restart(self) -> None:
+        self.post_message(RestartAgent(self.agent_id))
+
+    @on(PauseAgent)
+    def _pause(self, event: PauseAgent) -> None:
+        event.stop()
+        self._app_control("control_pause", event.agent_id)
+
+    @on(CancelAgent)
+    def _cancel(self, event: CancelAgent) -> None:
+        event.stop()
+        self._app_control("control_cancel", event.agent_id)
+
+    @on(RestartAgent)
+    def _restart(self, event: RestartAgent) -> None:
+        event.stop()
+        self._app_control("control_restart", event.agent_id)
+
+    def _app_control(self, method: str, agent_id: str) -> None:
+        control = getattr(self.app, method, None)
+        if control is not None:
+            control(agent_id)

@@ -1,0 +1,257 @@
+"""The dashboard: header, spec editor, agent grid, event timeline, footer.
+
+It shows whatever `EventBridge` it is given: an idle view of the editor's spec, or a
+live run's bridge (`show_bridge`). Once per frame it flushes the bridge and posts itself
+a `RunUpdated` (superseding), and redraws only what changed. Agent intents from the
+panels are handled here and passed to the app's live run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from oneie_tui.runstate import RunView
+from oneie_tui.spec import Spec
+from oneie_tui.ui.bridge import EventBridge
+from oneie_tui.ui.messages import (
+    CancelAgent,
+    PauseAgent,
+    RestartAgent,
+    RunStatusChanged,
+    RunUpdated,
+    SpecEdited,
+    ZoomAgent,
+)
+from oneie_tui.ui.widgets import AgentGrid, RunHeader, SpecEditor, Timeline, agent_colors
+
+if TYPE_CHECKING:
+    from oneie_tui.ui.app import OneieApp
+
+FRAME_SECONDS = 1 / 30
+CLOCK_SECONDS = 0.5  # redraw running agents' times even when they are quiet
+NARROW_WIDTH = 110
+SHORT_HEIGHT = 32
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS = [
+        Binding("P", "pause_all", "Pause all", id="pause_all"),
+        Binding("C", "cancel_run", "Cancel run", id="cancel_run"),
+        Binding("e", "toggle_editor", "Editor", id="toggle_editor"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("h", "history", "History", id="history"),
+        Binding("ctrl+s", "save_spec", "Save", id="save_spec", priority=True),
+        Binding("ctrl+r", "run_spec", "Run", id="run_spec", priority=True),
+    ]
+
+    def __init__(self, text: str, label: str, *, cursor_blink: bool = True) -> None:
+        super().__init__()
+        self._text = text
+        self._label = label
+        self._cursor_blink = cursor_blink
+        self.bridge = EventBridge(RunView())
+        self._colors: dict[str, str] = {}
+        self._idle_spec: Spec | None = None
+        self._last_status = ""
+        self._clock_due = 0.0
+        self.frames = 0
+        self.displayed_seq = 0  # the last event the widgets show (benchmarks measure lag)
+
+    @property
+    def oneie(self) -> OneieApp:
+        from oneie_tui.ui.app import OneieApp
+
+        assert isinstance(self.app, OneieApp)
+        return self.app
+
+    # --- layout -------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        with Horizontal(id="body"):
+            yield SpecEditor(self._text, label=self._label, cursor_blink=self._cursor_blink, id="editor")
+            with Vertical(id="main"):
+                yield AgentGrid(id="grid")
+                with Vertical(id="timeline-box"):
+                    yield Input(placeholder="filter by agent or action (enter/escape to close)", id="filter")
+                    yield Timeline(id="timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#timeline-box").border_title = "events"
+        self.set_interval(FRAME_SECONDS, self.tick)
+        self._fit(self.size.width, self.size.height)
+
+    def on_resize(self, event: Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        self.set_class(0 < width < NARROW_WIDTH, "-narrow")
+        self.set_class(0 < height < SHORT_HEIGHT, "-short")
+
+    @property
+    def grid(self) -> AgentGrid:
+        return self.query_one(AgentGrid)
+
+    @property
+    def editor(self) -> SpecEditor:
+        return self.query_one(SpecEditor)
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.query_one(Timeline)
+
+    @property
+    def header(self) -> RunHeader:
+        return self.query_one(RunHeader)
+
+    @property
+    def view(self) -> RunView:
+        return self.bridge.view
+
+    # --- feeding ------------------------------------------------------------------
+
+    async def show_bridge(self, bridge: EventBridge) -> None:
+        """Show a (new) run: its panels appear at once, then follow its events."""
+        self.bridge = bridge
+        self._colors = agent_colors(bridge.view, self.app.theme_variables)
+        await self.grid.set_roster(bridge.view, self._colors)
+        self.bridge.flush()
+        self.bridge.take_dirty()
+        self.redraw()
+        self.displayed_seq = self.bridge.applied_seq
+
+    def tick(self) -> None:
+        """Once per frame: fold buffered events; post one superseding `RunUpdated`."""
+        changed = self.bridge.flush()
+        now = self.oneie.now()
+        if not changed and self.view.status == "running" and now >= self._clock_due:
+            changed = True  # elapsed times move even when nothing is said
+        if changed:
+            self._clock_due = now + CLOCK_SECONDS
+            self.post_message(RunUpdated())
+
+    def on_run_updated(self, _: RunUpdated) -> None:
+        dirty, timeline, status = self.bridge.take_dirty()
+        view = self.view
+        now = self.oneie.now()
+        metrics = view.metrics(now if view.ended_ts is None else view.ended_ts)
+        if view.status == "running":
+            dirty |= {a.id for a in view.agents.values() if a.status == "running"}
+        self.grid.refresh_from(view, dirty, now, metrics, None)
+        self.header.refresh_from(view, now, metrics)
+        if timeline:
+            self.timeline.refresh_from(view, self._colors)
+        if status and view.status != self._last_status:
+            self._last_status = view.status
+            self.app.post_message(RunStatusChanged(view.status, view.reason))
+        self.frames += 1
+        self.displayed_seq = self.bridge.applied_seq
+
+    def redraw(self) -> None:
+        """Redraw everything from the view (after a theme change, a new run...)."""
+        view = self.view
+        now = self.oneie.now()
+        self._colors = agent_colors(view, self.app.theme_variables)
+        metrics = view.metrics(now if view.ended_ts is None else view.ended_ts)
+        self.grid.refresh_from(view, None, now, metrics, self._colors)
+        self.header.refresh_from(view, now, metrics)
+        self.timeline.refresh_from(view, self._colors)
+
+    @on(SpecEdited)
+    async def _spec_edited(self, event: SpecEdited) -> None:
+        """While idle, the grid previews the agents of the spec being edited."""
+        spec = self.editor.spec
+        if spec is None or self.oneie.live is not None:
+            return
+        if self._idle_spec is not None and spec == self._idle_spec:
+            return
+        self._idle_spec = spec
+        await self.show_bridge(EventBridge(RunView.for_spec(spec)))
+
+    # --- intents from panels ---------------------------------------------------------
+
+    @on(PauseAgent)
+    def _pause(self, event: PauseAgent) -> None:
+        event.stop()
+        self.oneie.control_pause(event.agent_id)
+
+    @on(CancelAgent)
+    def _cancel(self, event: CancelAgent) -> None:
+        event.stop()
+        self.oneie.control_cancel(event.agent_id)
+
+    @on(RestartAgent)
+    def _restart(self, event: RestartAgent) -> None:
+        event.stop()
+        self.oneie.control_restart(event.agent_id)
+
+    @on(ZoomAgent)
+    def _zoom(self, event: ZoomAgent) -> None:
+        event.stop()
+        from oneie_tui.ui.screens.agent import AgentScreen
+
+        self.app.push_screen(AgentScreen(event.agent_id, self.bridge, self.oneie.now))
+
+    # --- actions ------------------------------------------------------------------
+
+    def action_pause_all(self) -> None:
+        self.oneie.control_pause_all()
+
+    def action_cancel_run(self) -> None:
+        self.oneie.control_cancel_run()
+
+    def action_toggle_editor(self) -> None:
+        hidden = not self.has_class("-editor-hidden")
+        self.set_class(hidden, "-editor-hidden")
+        if hidden:
+            if self.editor.has_focus_within or self.focused is None:
+                self.grid.focus_first()
+        else:
+            self.editor.text_area.focus()
+
+    def show_editor(self, visible: bool) -> None:
+        if visible == self.has_class("-editor-hidden"):
+            self.action_toggle_editor()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-visible")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.timeline.filter_text = event.value
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, _: Input.Submitted) -> None:
+        self._close_filter(keep=True)
+
+    def _close_filter(self, keep: bool) -> None:
+        box = self.query_one("#filter", Input)
+        if not keep:
+            box.value = ""
+            self.timeline.filter_text = ""
+        box.set_class(bool(box.value), "-visible")
+        self.timeline.border_subtitle = f"filter: {box.value}" if box.value else None
+        self.grid.focus_first()
+
+    def key_escape(self) -> None:
+        if self.query_one("#filter", Input).has_focus:
+            self._close_filter(keep=False)
+
+    def action_history(self) -> None:
+        self.oneie.open_history()
+
+    def action_save_spec(self) -> None:
+        self.oneie.save_spec(self.editor.text)
+
+    def action_run_spec(self) -> None:
+        self.oneie.start_run_from_text(self.editor.text)

@@ -1,0 +1,333 @@
+"""Replay a stored run: the dashboard's header, panels and timeline, driven by the replay
+clock (`oneie_tui.replay.Replay`) instead of a runner. No agent runs again.
+
+Keys: space play/pause · s speed (1×/4×/16×/instant) · . / , one event forward/back ·
+] / [ one second · home/end · t seek to a time · g the Gantt picture · escape back.
+The replay folds events with `RunView.apply` (as live), reads them from SQLite a page at a
+time, and indexes the run in a background thread so seeking stays fast on huge runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from oneie_tui.replay import SPEEDS, Replay, speed_label
+from oneie_tui.store import RunStore
+from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, ZoomAgent
+from oneie_tui.ui.widgets import AgentGrid, RunHeader, Timeline, agent_colors
+from oneie_tui.ui.widgets.gantt import GanttChart
+
+FRAME_SECONDS = 1 / 30
+GANTT_SECONDS = 0.25  # the Gantt picture is redrawn at most this often while playing
+FOLLOW_SECONDS = 0.2  # how often a followed (live, resumed) run is re-read
+
+
+def parse_time(text: str) -> float | None:
+    """`12`, `12.5s`, `1:30`, `2m` → seconds; None if it is not a time."""
+    text = text.strip().lower()
+    try:
+        if ":" in text:
+            minutes, seconds = text.split(":", 1)
+            return int(minutes) * 60 + float(seconds)
+        if text.endswith("ms"):
+            return float(text[:-2]) / 1000
+        if text.endswith("m"):
+            return float(text[:-1]) * 60
+        return float(text.removesuffix("s"))
+    except ValueError:
+        return None
+
+
+class ScreenActions(Provider):
+    """Every key binding of the current screen, in the command palette too."""
+
+    def _commands(self) -> list[tuple[str, str, str]]:
+        screen = self.screen
+        out = []
+        for binding in getattr(screen, "BINDINGS", []):
+            if isinstance(binding, Binding) and binding.description:
+                out.append((binding.description, binding.action, binding.key))
+        return out
+
+    async def discover(self) -> Hits:
+        for name, action, key in self._commands():
+            yield DiscoveryHit(name, self._runner(action), help=f"key: {key}")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, action, key in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), self._runner(action), help=f"key: {key}")
+
+    def _runner(self, action: str) -> Any:
+        screen = self.screen
+
+        async def run() -> None:
+            await screen.run_action(action)
+
+        return run
+
+
+class ReplayBar(Static):
+    """One line: play state, speed, the clock and the event counter."""
+
+
+class ReplayScreen(Screen[None]):
+    CSS_PATH = "replay.tcss"
+    AUTO_FOCUS = None
+    COMMANDS = {ScreenActions}
+    BINDINGS = [
+        Binding("space", "toggle_play", "Play/pause", id="replay_toggle", priority=True),
+        Binding("s", "cycle_speed", "Speed", id="replay_speed"),
+        Binding("full_stop", "step(1)", "Step +1", id="replay_step_forward"),
+        Binding("comma", "step(-1)", "Step -1", id="replay_step_back"),
+        Binding("right_square_bracket", "jump(1.0)", "+1s", show=False, id="replay_jump_forward"),
+        Binding("left_square_bracket", "jump(-1.0)", "-1s", show=False, id="replay_jump_back"),
+        Binding("home", "to_start", "Start", show=False, id="replay_start"),
+        Binding("end", "to_end", "End", show=False, id="replay_end"),
+        Binding("t", "seek", "Seek", id="replay_seek"),
+        Binding("g", "toggle_gantt", "Gantt", id="replay_gantt"),
+        Binding("escape", "back", "Back", id="replay_back"),
+    ]
+
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        *,
+        speed: float = 1.0,
+        autoplay: bool = True,
+        follow: bool = False,
+        gantt: bool = False,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.run_id = run_id
+        self.replay = Replay(store, run_id)
+        self.replay.set_speed(speed if speed in SPEEDS else 1.0)
+        self._autoplay = autoplay
+        self.follow = follow  # a run resumed from history: keep reading what it writes
+        self._show_gantt = gantt
+        self._colors: dict[str, str] = {}
+        self._last_tick = time.monotonic()
+        self._gantt_due = 0.0
+        self._follow_due = 0.0
+        self._stop_index = threading.Event()
+        self.frames = 0
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        yield ReplayBar(id="replay-bar")
+        yield Input(placeholder="seek to a time: 12.5, 1:30, 2m (enter; escape to cancel)", id="seek")
+        with Horizontal(id="replay-body"):
+            with Vertical(id="replay-main"):
+                yield AgentGrid(id="grid")
+                with Vertical(id="timeline-box"):
+                    yield Timeline(id="timeline")
+            with VerticalScroll(id="gantt-box"):
+                yield GanttChart(id="gantt")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one("#timeline-box").border_title = "events"
+        self.query_one("#gantt-box").border_title = "gantt"
+        self.set_class(self._show_gantt, "-gantt")
+        await self._roster()
+        self.grid.focus_first()  # not the (hidden) seek box
+        if self._autoplay:
+            self.replay.play()
+        self.redraw()
+        self.set_interval(FRAME_SECONDS, self.tick)
+        if self.replay.count > self.replay.checkpoint_every:
+            # once the first frame is on screen: the fold holds the GIL while it works
+            self.call_after_refresh(lambda: self.set_timer(0.3, self._index))
+
+    @work(thread=True, exclusive=True, group="replay-index", exit_on_error=False)
+    def _index(self) -> None:
+        """Fold the whole run once in the background: later seeks start from a checkpoint."""
+        self.replay.build_index(self._stop_index)
+
+    def on_unmount(self) -> None:
+        self._stop_index.set()
+
+    @property
+    def grid(self) -> AgentGrid:
+        return self.query_one(AgentGrid)
+
+    @property
+    def view(self) -> Any:
+        return self.replay.view
+
+    async def _roster(self) -> None:
+        self._colors = agent_colors(self.replay.view, self.app.theme_variables)
+        await self.grid.set_roster(self.replay.view, self._colors)
+
+    # --- the clock ------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        dt, self._last_tick = now - self._last_tick, now
+        if self.follow and now >= self._follow_due:
+            self._follow_due = now + FOLLOW_SECONDS
+            if self.replay.refresh_bounds():
+                self.replay.to_end()
+        if self.replay.tick(dt) or self.follow:
+            self.call_next(self._frame)
+
+    async def _frame(self) -> None:
+        if len(self.replay.view.agents) != len(self.grid.panels):
+            await self._roster()
+            self.redraw()
+            return
+        frame = self.replay.take_frame()
+        view = self.replay.view
+        now = self.replay.now
+        metrics = view.metrics(now)
+        dirty = None if frame.rebuilt else frame.dirty | {
+            a.id for a in view.agents.values() if a.status == "running"
+        }
+        self.grid.refresh_from(view, dirty, now, metrics, None if dirty is not None else self._colors)
+        self.query_one(RunHeader).refresh_from(view, now, metrics)
+        if frame.timeline or frame.rebuilt:
+            self.query_one(Timeline).refresh_from(view, self._colors)
+        if self._show_gantt and (time.monotonic() >= self._gantt_due or not self.replay.playing):
+            self._gantt_due = time.monotonic() + GANTT_SECONDS
+            self.query_one(GanttChart).show(self.replay.gantt())
+        self._bar()
+        self.frames += 1
+
+    def redraw(self) -> None:
+        """Everything from the view (first frame, seek, theme change)."""
+        self.replay.take_frame()
+        view = self.replay.view
+        now = self.replay.now
+        metrics = view.metrics(now)
+        self.grid.refresh_from(view, None, now, metrics, self._colors)
+        self.query_one(RunHeader).refresh_from(view, now, metrics)
+        self.query_one(Timeline).refresh_from(view, self._colors)
+        if self._show_gantt:
+            self.query_one(GanttChart).show(self.replay.gantt())
+        self._bar()
+
+    def _bar(self) -> None:
+        r = self.replay
+        state = "▶ playing" if r.playing else ("■ end" if r.at_end else "❚❚ paused")
+        text = Text()
+        text.append(f" {state} ", style="bold")
+        text.append(f" {speed_label(r.speed):>7} ")
+        text.append(f" {r.t:7.2f}s / {r.duration:.2f}s ")
+        shown = 0 if r.seq == 0 else r.seq - r.first_seq + 1
+        text.append(f" event {shown:,} / {r.count:,} ")
+        if self.follow:
+            text.append(" following the resumed run ", style="bold")
+        text.append(" replay · no agent runs", style="dim")
+        self.query_one(ReplayBar).update(text)
+
+    def _moved(self) -> None:
+        self.call_next(self._frame)
+
+    # --- actions ----------------------------------------------------------------------
+
+    def action_toggle_play(self) -> None:
+        self.replay.toggle()
+        self._last_tick = time.monotonic()
+        self._moved()
+
+    def action_cycle_speed(self) -> None:
+        speed = self.replay.cycle_speed()
+        self.notify(f"speed {speed_label(speed)}", timeout=1.5)
+        self._moved()
+
+    def set_speed(self, speed: float) -> None:
+        self.replay.set_speed(speed)
+        self._moved()
+
+    def action_step(self, n: int) -> None:
+        self.replay.pause()
+        self.replay.step(n)
+        self._moved()
+
+    def action_jump(self, seconds: float) -> None:
+        self.replay.seek_time(self.replay.t + seconds)
+        self._moved()
+
+    def action_to_start(self) -> None:
+        self.replay.pause()
+        self.replay.seek_seq(0)
+        self._moved()
+
+    def action_to_end(self) -> None:
+        self.replay.to_end()
+        self._moved()
+
+    def seek(self, seconds: float) -> None:
+        self.replay.seek_time(seconds)
+        self._moved()
+
+    def action_seek(self) -> None:
+        box = self.query_one("#seek", Input)
+        box.add_class("-visible")
+        box.focus()
+
+    @on(Input.Submitted, "#seek")
+    def _seek_submitted(self, event: Input.Submitted) -> None:
+        seconds = parse_time(event.value)
+        if seconds is None:
+            self.notify(f"not a time: {event.value!r} (try 12.5, 1:30 or 2m)", severity="warning")
+            return
+        self.replay.pause()
+        self.seek(seconds)
+        self._close_seek()
+
+    def _close_seek(self) -> None:
+        box = self.query_one("#seek", Input)
+        box.value = ""
+        box.remove_class("-visible")
+        self.grid.focus_first()
+
+    def action_toggle_gantt(self) -> None:
+        self._show_gantt = not self._show_gantt
+        self.set_class(self._show_gantt, "-gantt")
+        if self._show_gantt:
+            self.query_one(GanttChart).show(self.replay.gantt())
+
+    # --- intents from the panels: a replay runs no agent ---------------------------------
+
+    @on(PauseAgent)
+    @on(CancelAgent)
+    @on(RestartAgent)
+    def _no_runner(self, event: PauseAgent | CancelAgent | RestartAgent) -> None:
+        event.stop()
+        self.notify("this is a replay: no agent runs here (space plays/pauses the replay)", timeout=2)
+
+    @on(ZoomAgent)
+    def _zoom(self, event: ZoomAgent) -> None:
+        """The agent's full screen, as of the replay clock."""
+        event.stop()
+        from oneie_tui.ui.bridge import EventBridge
+        from oneie_tui.ui.screens.agent import AgentScreen
+
+        self.replay.pause()
+        replay = self.replay
+        self.app.push_screen(AgentScreen(event.agent_id, EventBridge(replay.view), lambda: replay.now))
+
+    def action_back(self) -> None:
+        if self.query_one("#seek", Input).has_class("-visible"):
+            self._close_seek()
+            return
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.app.exit(0)

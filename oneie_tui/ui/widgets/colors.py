@@ -1,0 +1,33 @@
+"""Agent colours: the spec's `color` if Rich knows it, else the theme's `agent-N` palette."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+from rich.color import Color, ColorParseError
+
+from oneie_tui.runstate import RunView
+
+PALETTE_SIZE = 8
+FALLBACK = "default"
+
+
+@lru_cache(maxsize=256)
+def _valid(color: str) -> bool:
+    try:
+        Color.parse(color)
+    except ColorParseError:
+        return False
+    return True
+
+
+def agent_colors(view: RunView, theme_variables: Mapping[str, str]) -> dict[str, str]:
+    """agent id → a Rich colour, stable in roster order."""
+    out: dict[str, str] = {}
+    for index, agent in enumerate(view.agents.values()):
+        if agent.color and _valid(agent.color):
+            out[agent.id] = agent.color
+            continue
+        out[agent.id] = theme_variables.get(f"agent-{index % PALETTE_SIZE + 1}", FALLBACK)
+    return out

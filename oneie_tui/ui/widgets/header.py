@@ -1,0 +1,101 @@
+"""The run header: spec name, status, elapsed, overall progress, speedup, utilization,
+tokens and cost. Renders from a `RunView` and a clock value only (live or replay)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from oneie_tui.metrics import RunMetrics
+from oneie_tui.runstate import RunView
+from oneie_tui.ui import format as fmt
+
+STATUS_CLASSES = {
+    "idle": "run-header--idle",
+    "running": "run-header--running",
+    "completed": "run-header--completed",
+    "failed": "run-header--failed",
+    "cancelled": "run-header--cancelled",
+    "interrupted": "run-header--cancelled",
+}
+
+
+class RunHeader(Widget):
+    DEFAULT_CSS = """
+    RunHeader {
+        height: 1;
+        dock: top;
+        background: $panel;
+        color: $foreground;
+        padding: 0 1;
+    }
+    RunHeader > .run-header--name { color: $primary; text-style: bold; }
+    RunHeader > .run-header--idle { color: $foreground-muted; }
+    RunHeader > .run-header--running { color: $primary; text-style: bold; }
+    RunHeader > .run-header--completed { color: $success; text-style: bold; }
+    RunHeader > .run-header--failed { color: $error; text-style: bold; }
+    RunHeader > .run-header--cancelled { color: $warning; text-style: bold; }
+    RunHeader > .run-header--bar { color: $primary; }
+    RunHeader > .run-header--bar-back { color: $foreground-muted; }
+    RunHeader > .run-header--dim { color: $foreground-muted; }
+    """
+    COMPONENT_CLASSES = {
+        "run-header--name", "run-header--bar", "run-header--bar-back", "run-header--dim",
+        *STATUS_CLASSES.values(),
+    }
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._view: RunView | None = None
+        self._now: float | None = None
+        self._metrics: RunMetrics | None = None
+
+    def refresh_from(self, view: RunView, now: float | None, metrics: RunMetrics | None = None) -> None:
+        """Show `view` as of `now` (epoch seconds; the replay clock in replay)."""
+        self._view = view
+        self._now = now
+        self._metrics = metrics
+        self.refresh()
+
+    def elapsed(self) -> float | None:
+        view = self._view
+        if view is None or view.started_ts is None:
+            return None
+        end = view.ended_ts if view.ended_ts is not None else self._now
+        return None if end is None else end - view.started_ts
+
+    def render(self) -> Text:
+        view = self._view
+        if view is None:
+            return Text("oneie")
+        style = self.get_component_rich_style
+        dim = style("run-header--dim")
+        status = view.status
+        status_style = style(STATUS_CLASSES.get(status, "run-header--idle"))
+        pct = view.overall_progress()
+        m = self._metrics or view.metrics(self._now if view.ended_ts is None else view.ended_ts)
+        parts: list[tuple[int, Text]] = []  # (priority: lower survives longer, text)
+        parts.append((0, Text(view.spec_name or "(no spec)", style=style("run-header--name"))))
+        label = status + (f": {view.reason}" if view.reason and status != "running" else "")
+        parts.append((0, Text(f"● {label}", style=status_style)))
+        elapsed = self.elapsed()
+        if elapsed is not None:
+            parts.append((1, Text(f"{fmt.duration(elapsed)} elapsed")))
+        bar = Text()
+        filled = round(pct / 10)
+        bar.append("█" * filled, style("run-header--bar"))
+        bar.append("░" * (10 - filled), style("run-header--bar-back"))
+        bar.append(f" {pct:3.0f}%")
+        parts.append((0, bar))
+        if view.started_ts is not None:
+            parts.append((2, Text(f"speedup {m.speedup:.2f}×")))
+            parts.append((3, Text(f"util {m.utilization * 100:.0f}%")))
+        parts.append((2, Text(f"{fmt.tokens(view.tokens())} tok")))
+        parts.append((1, Text(fmt.money(view.cost()))))
+        width = self.content_size.width or 200
+        sep = Text(" │ ", style=dim)
+        for cutoff in (3, 2, 1, 0):
+            kept = [t for prio, t in parts if prio <= cutoff]
+            if sum(t.cell_len for t in kept) + 3 * (len(kept) - 1) <= width or cutoff == 0:
+                return sep.join(kept)
+        return Text()

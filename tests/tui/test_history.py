@@ -1,0 +1,174 @@
+"""The history screen driven by keys: sort, filter, replay, delete, resume."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from textual.pilot import Pilot
+
+from oneie_tui.store import RunListing, RunStore
+from oneie_tui.ui.app import OneieApp
+from oneie_tui.ui.screens.confirm import ConfirmScreen
+from oneie_tui.ui.screens.history import HistoryScreen, filter_rows, sort_rows
+from oneie_tui.ui.screens.replay import ReplayScreen
+from tests.history_support import T0, record_run, store_ideal_run
+
+pytestmark = pytest.mark.anyio
+
+
+def fill(store: RunStore) -> None:
+    store_ideal_run(store, "course-crud", "20260101-000000-aaaaaa", T0)
+    store_ideal_run(store, "workflow", "20260101-010000-bbbbbb", T0 + 3600)
+    store_ideal_run(store, "auth-system", "20260101-020000-cccccc", T0 + 7200)
+    store_ideal_run(store, "multi-feature", "20260101-030000-dddddd", T0 + 10800)
+    store.create_run("20260101-040000-eeeeee", "Failure cascade", "", None, T0 + 14400)
+    store.finish_run("20260101-040000-eeeeee", T0 + 14401, "failed", {"wall_s": 1.0, "speedup": 0.5, "agents": [{}, {}, {}]})
+
+
+def app_on(store_path: Path, factory: Any) -> OneieApp:
+    return OneieApp(None, store_path=store_path, initial_screen_factory=factory,
+                    clock=lambda: T0, cursor_blink=False)
+
+
+async def wait_until(pilot: Pilot[Any], condition: Any, rounds: int = 600) -> None:
+    for _ in range(rounds):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition never held")
+
+
+def listing(**kw: Any) -> RunListing:
+    base: dict[str, Any] = dict(id="x", spec_name="S", started=0.0, ended=None, status="completed",
+                                agents=None, wall_s=None, speedup=None, tokens=None, cost_usd=None)
+    return RunListing(**{**base, **kw})
+
+
+def test_sort_and_filter_functions() -> None:
+    rows = [
+        listing(id="a", spec_name="Beta", speedup=2.0, started=3.0, status="failed"),
+        listing(id="b", spec_name="alpha", speedup=None, started=1.0),
+        listing(id="c", spec_name="Gamma", speedup=3.5, started=2.0, status="interrupted"),
+    ]
+    assert [r.id for r in sort_rows(rows, "speedup", True)] == ["c", "a", "b"]
+    assert [r.id for r in sort_rows(rows, "speedup", False)] == ["b", "a", "c"]
+    assert [r.id for r in sort_rows(rows, "spec", False)] == ["b", "a", "c"]  # case-insensitive
+    assert [r.id for r in sort_rows(rows, "started", True)] == ["a", "c", "b"]
+    assert [r.id for r in filter_rows(rows, "ALP", "")] == ["b"]
+    assert [r.id for r in filter_rows(rows, "", "interrupted")] == ["c"]
+    assert [r.id for r in filter_rows(rows, "a", "failed")] == ["a"]
+
+
+async def test_table_sorts_by_any_column_and_filters(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+    fill(store)
+    app = app_on(tmp_path / "runs.sqlite3", lambda: HistoryScreen(store))
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        table = screen.query_one("DataTable")
+        assert table.row_count == 5
+        # newest first
+        assert [r.id[-6:] for r in screen.rows] == ["eeeeee", "dddddd", "cccccc", "bbbbbb", "aaaaaa"]
+        # click the speedup header: highest first; click again: lowest first
+        await pilot.click("DataTable", offset=(0, 0))  # focus
+        screen.sort_by("speedup", True)
+        speeds = [r.speedup for r in screen.rows]
+        assert speeds == sorted(speeds, reverse=True)
+        assert str(table.get_row_at(0)[5]) == f"{speeds[0]:.2f}×"
+        await pilot.press("O")
+        assert [r.speedup for r in screen.rows] == sorted(speeds)
+        await pilot.press("o")  # next column: tokens
+        assert screen.sort_key == "tokens"
+        # filter by text
+        await pilot.press("slash", *"work")
+        assert [r.spec_name for r in screen.rows] == ["Payment workflow"]
+        assert table.row_count == 1
+        await pilot.press("escape")
+        assert table.row_count == 5
+        # filter by status
+        await pilot.press("f")
+        assert screen.status == "completed" and table.row_count == 4
+        await pilot.press("f")
+        assert screen.status == "failed" and [r.id[-6:] for r in screen.rows] == ["eeeeee"]
+
+
+async def test_header_click_sorts(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+    fill(store)
+    app = app_on(tmp_path / "runs.sqlite3", lambda: HistoryScreen(store))
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        table = screen.query_one("DataTable")
+        x = sum(table.columns[k].get_render_width(table) for k in list(table.columns)[:1]) + 2
+        await pilot.click("DataTable", offset=(x, 0))  # the "spec" header
+        assert screen.sort_key == "spec" and not screen.sort_reverse  # names: A to Z first
+        names = [r.spec_name for r in screen.rows]
+        assert names == sorted(names, key=str.lower)
+        await pilot.click("DataTable", offset=(x, 0))  # again: Z to A
+        assert [r.spec_name for r in screen.rows] == sorted(names, key=str.lower, reverse=True)
+
+
+async def test_enter_replays_and_delete_asks_first(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+    fill(store)
+    app = app_on(tmp_path / "runs.sqlite3", lambda: HistoryScreen(store))
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        await pilot.press("down")  # the second newest: multi-feature
+        await pilot.press("enter")
+        assert isinstance(app.screen, ReplayScreen) and app.screen.run_id.endswith("dddddd")
+        await pilot.press("escape")
+        assert app.screen is screen
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert store.has_run("20260101-030000-dddddd")
+        await pilot.press("d")
+        await pilot.press("y")
+        await pilot.pause()
+        assert not store.has_run("20260101-030000-dddddd")
+        assert store.count_events("20260101-030000-dddddd") == 0
+        assert len(screen.rows) == 4
+
+
+async def test_resume_key_resumes_an_interrupted_run(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    run_id, _ = await anyio.to_thread.run_sync(record_run, path, "workflow")
+    store = RunStore(path)
+    events = list(store.events(run_id))
+    cut = next(e.seq for e in events if e.type == "agent_completed" and e.actor == "agent-designer")
+    with sqlite3.connect(path) as conn:  # as a SIGKILL after `cut` leaves it
+        conn.execute("DELETE FROM events WHERE run_id=? AND seq>?", (run_id, cut))
+        proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        proc.wait()
+        conn.execute("UPDATE runs SET status='running', ended=NULL, summary=NULL, pid=? WHERE id=?",
+                     (proc.pid, run_id))
+    store_ideal_run(store, "course-crud", "20200101-000000-aaaaaa", T0 - 10**8)
+    app = app_on(path, lambda: HistoryScreen(store))
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        assert screen.rows[0].status == "interrupted"
+        await pilot.press("down")  # the completed one: refused
+        await pilot.press("R")
+        assert app.screen is screen
+        await pilot.press("up", "R")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplayScreen))
+        replay_screen = app.screen
+        assert isinstance(replay_screen, ReplayScreen) and replay_screen.follow
+        await wait_until(pilot, lambda: store.get_run(run_id).status == "completed")
+        await wait_until(pilot, lambda: replay_screen.replay.view.status == "completed")
+        after = list(store.events(run_id))
+        assert [e.seq for e in after] == list(range(1, len(after) + 1))
+        assert not [e for e in after[cut:] if e.actor == "agent-designer"]
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: screen.rows[0].status == "completed")

@@ -1,0 +1,154 @@
+"""The run store: round trip, the batching writer, readers beside it, lookups, and a run
+whose process died reading back as `interrupted`."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import anyio
+import pytest
+
+from oneie_tui.events import Event
+from oneie_tui.store import BATCH, RunStore, StoreError
+from tests.unit.test_runner_kit import agent_toml, sim_runner, spec_of
+
+
+def events_for(run_id: str, n: int) -> list[Event]:
+    return [
+        Event(i, run_id, 1000.0 + i, "agent_output", "a", "t", "g", {"text": f"line {i}", "n": i, "u": "é"})
+        for i in range(1, n + 1)
+    ]
+
+
+def test_round_trip_through_the_writer(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+    store.create_run("r1", "Spec", "[feature]\n", "spec.toml", 1000.0)
+    writer = store.writer()
+    sent = events_for("r1", BATCH * 4 + 7)  # several batches and a remainder
+    for e in sent:
+        writer.put(e)
+    writer.close()
+    assert writer.error is None
+    assert writer.committed_seq == len(sent)
+    assert list(store.events("r1")) == sent
+    assert store.count_events("r1") == len(sent)
+    assert store.last_seq("r1") == len(sent)
+    assert [e.seq for e in store.events("r1", after_seq=10, limit=3)] == [11, 12, 13]
+    store.finish_run("r1", 2000.0, "completed", {"speedup": 2.5, "agents": []})
+    row = store.get_run("r1")
+    assert (row.status, row.ended, row.summary["speedup"], row.spec_path) == ("completed", 2000.0, 2.5, "spec.toml")
+
+
+def test_a_real_run_is_recorded_completely(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+    spec = spec_of(
+        agent_toml("a", emits=["a_ready"], extra="sim = { duration = 0.05, lines_per_second = 2000 }")
+        + agent_toml("b", after=["a_ready"], extra="sim = { duration = 0.02 }")
+    )
+    runner, events = sim_runner(spec, store=store, spec_text="text")
+    anyio.run(runner.run)
+    stored = list(store.events(runner.run_id))
+    assert stored == events
+    row = store.get_run(runner.run_id)
+    assert row.status == "completed"
+    assert row.spec_text == "text"
+    assert row.summary == events[-1].metadata
+    assert row.ended == events[-1].ts
+
+
+def test_readers_never_wait_for_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = RunStore(path)
+    store.create_run("r1", "Spec", "", None, 1.0)
+    writer = store.writer()
+    reader = RunStore(path)  # another connection, as `oneie runs` in another process
+    counts = []
+    for e in events_for("r1", 20 * BATCH):
+        writer.put(e)
+        if e.seq % BATCH == 0:
+            counts.append(reader.count_events("r1"))
+    writer.close()
+    assert counts == sorted(counts)  # it only ever grows, and reading never raised
+    assert reader.count_events("r1") == 20 * BATCH
+
+
+def test_lookups(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+    store.create_run("20260101-aaa", "One", "", None, 1.0)
+    store.create_run("20260101-aab", "Two", "", None, 2.0)
+    store.create_run("20260102_x%", "Three", "", None, 3.0)
+    assert store.get_run("last").id == "20260102_x%"
+    assert store.get_run("20260101-aaa").spec_name == "One"
+    assert store.get_run("20260102").spec_name == "Three"
+    with pytest.raises(StoreError, match="ambiguous"):
+        store.get_run("20260101-aa")
+    with pytest.raises(StoreError, match="no run"):
+        store.get_run("zzz")
+    with pytest.raises(StoreError, match="no run"):
+        store.get_run("2026010_")  # LIKE wildcards are taken literally
+    assert [r.id for r in store.list_runs()] == ["20260102_x%", "20260101-aab", "20260101-aaa"]
+    assert [r.id for r in store.list_runs(limit=1)] == ["20260102_x%"]
+    store.delete_run("20260101-aab")
+    assert len(store.list_runs()) == 2
+
+
+def test_the_store_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "private" / "runs.sqlite3"
+    RunStore(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_an_unusable_path_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot open the run store"):
+        RunStore(blocker / "runs.sqlite3")
+
+
+def test_a_writer_fault_is_reported_not_raised(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+    writer = store.writer()
+    e = events_for("r1", 1)[0]
+    writer.put(e)
+    writer.put(e)  # same (run, seq): the primary key refuses it
+    writer.close()
+    assert isinstance(writer.error, sqlite3.IntegrityError)
+
+
+def test_a_live_run_is_running_and_a_dead_one_interrupted(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = RunStore(path)
+    store.create_run("mine", "Alive", "", None, 1.0)  # this process: alive
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from oneie_tui.store import RunStore
+        RunStore({str(path)!r}).create_run("dead", "Killed", "", None, 2.0)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], timeout=60)
+    assert done.returncode == -9
+    assert store.get_run("mine").status == "running"
+    assert store.get_run("dead").status == "interrupted"
+    assert [r.id for r in store.list_runs(status="interrupted")] == ["dead"]
+    # A finished run never reads as interrupted, whatever became of its process.
+    store.finish_run("dead", 3.0, "completed", {})
+    assert store.get_run("dead").status == "completed"
+
+
+def test_env_and_flag_choose_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from oneie_tui.paths import store_path
+
+    assert store_path() == Path(os.environ["ONEIE_STORE"])
+    assert store_path(tmp_path / "x.db") == tmp_path / "x.db"
+    monkeypatch.delenv("ONEIE_STORE")
+    assert store_path().name == "runs.sqlite3"
+    assert str(store_path()).startswith(os.environ["XDG_DATA_HOME"])
