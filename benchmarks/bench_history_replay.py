@@ -157,6 +157,20 @@ def measure(store_path: str, run_id: str, opens: int = 3) -> dict[str, float]:
             await screen._frame()
             await pilot.pause()
             out["frame_after_seek_s"] = time.perf_counter() - t
+            # The all-events log (virtual, paged from SQLite): open at the tail, jump to
+            # the middle of a million lines.
+            from oneie_tui.ui.screens.replay import EventLog
+
+            t = time.perf_counter()
+            screen.action_toggle_log()
+            await pilot.pause()
+            out["event_log_open_s"] = time.perf_counter() - t
+            log = screen.query_one(EventLog)
+            t = time.perf_counter()
+            log.scroll_to(y=log.virtual_size.height // 2, animate=False)
+            await pilot.pause()
+            out["event_log_jump_middle_s"] = time.perf_counter() - t
+            out["event_log_lines"] = float(log.virtual_size.height)
             out["checkpoints"] = float(len(replay._checkpoint_seqs))
             out["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             await pilot.press("q")

@@ -16,6 +16,7 @@ The client half (`send`) is stdlib only, so `oneie emit` starts fast.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -36,6 +37,15 @@ ENV_TOKEN = "ONEIE_AGENT_TOKEN"
 MAX_REQUEST = 256 * 1024
 CLIENT_TIMEOUT = 10.0
 _SUN_PATH_MAX = 100  # sockaddr_un holds ~104-108 bytes depending on the OS
+
+
+_open_dirs: set[Path] = set()  # removed at interpreter exit if a run could not clean up
+
+
+@atexit.register
+def _remove_leftovers() -> None:
+    for folder in list(_open_dirs):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class ControlUnavailable(Exception):
@@ -109,6 +119,7 @@ class ControlChannel:
             return self.path
         base = None if len(tempfile.gettempdir()) < _SUN_PATH_MAX - 40 else "/tmp"  # short path: AF_UNIX limit
         self.dir = Path(tempfile.mkdtemp(prefix="oneie-", dir=base))  # mode 0700
+        _open_dirs.add(self.dir)
         self.path = self.dir / "control.sock"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(str(self.path))
@@ -151,7 +162,7 @@ class ControlChannel:
             metadata = request.get("metadata") or {}
             if not isinstance(metadata, dict):
                 return {"ok": False, "error": "metadata must be a JSON object"}
-            event = ctx.emit(action, {**metadata, "via": "oneie emit"})
+            event = ctx.emit(action, {"via": "oneie emit", **metadata})
             return {"ok": True, "seq": event.seq}
         if op == "progress":
             percent = request.get("percent")
@@ -210,4 +221,5 @@ class ControlChannel:
         self._agents.clear()
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
+            _open_dirs.discard(self.dir)
         self.dir = self.path = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 from typing import IO, Any
 
 import anyio
@@ -17,6 +18,7 @@ from oneie_tui.events import Event
 from oneie_tui.runner import Runner, RunnerError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_STREAM_TYPES = frozenset({"agent_output", "agent_progress"})
 
 STATUS_STYLE = {
     "queued": "dim",
@@ -99,14 +101,22 @@ class JsonSink:
     """One NDJSON line per event. A closed pipe (`| head`) silences it; the run goes on
     and is still recorded, rather than every agent failing on a write."""
 
+    FLUSH_EVERY = 0.1  # seconds: a CI log sees output lines live, without a flush per line
+
     def __init__(self, stream: IO[str]) -> None:
         self.stream: IO[str] | None = stream
+        self._flushed = time.monotonic()
 
     def __call__(self, e: Event) -> None:
         if self.stream is None:
             return
         try:
             self.stream.write(e.to_json() + "\n")
+            now = time.monotonic()
+            # Lifecycle and coordination events go out at once; output in 0.1 s batches.
+            if e.type not in _STREAM_TYPES or now - self._flushed >= self.FLUSH_EVERY:
+                self.stream.flush()
+                self._flushed = now
         except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
             self.stream = None
 

@@ -142,21 +142,37 @@ class Replay:
         self._apply_to(target)
         self.t = self._t_of_seq(target)
 
+    def step_target(self, n: int) -> int:
+        """The event `n` steps from here (negative: back); 0 is before the first."""
+        if self.seq == 0 and n > 0:
+            return min(self.last_seq, self.first_seq + n - 1)
+        if self.seq + n < self.first_seq:
+            return 0
+        return max(0, min(self.last_seq, self.seq + n))
+
     def step(self, n: int = 1) -> None:
         """Move `n` events forward (negative: back)."""
-        if self.seq == 0 and n > 0:
-            self.seek_seq(self.first_seq + n - 1)
-        elif self.seq + n < self.first_seq:
-            self.seek_seq(0)
-        else:
-            self.seek_seq(self.seq + n)
+        self.seek_seq(self.step_target(n))
+
+    def time_target(self, t: float) -> tuple[int, float]:
+        """(the last event at or before `t` seconds, `t` clamped to the run)."""
+        t = max(0.0, min(self.duration, t))
+        target = self.store.seq_at_time(self.run_id, self.origin + t) if self.last_seq else 0
+        return target, t
 
     def seek_time(self, t: float) -> None:
         """Show the state as of `t` seconds after the first event."""
-        t = max(0.0, min(self.duration, t))
-        target = self.store.seq_at_time(self.run_id, self.origin + t) if self.last_seq else 0
+        target, t = self.time_target(t)
         self.seek_seq(target)
         self.t = t
+
+    def fold_cost(self, target: int) -> int:
+        """How many events a seek to `target` must fold (from here or a checkpoint)."""
+        target = max(0, min(self.last_seq, target))
+        base = self._nearest_checkpoint(target)
+        if self.seq <= target:
+            base = max(base, self.seq)
+        return max(0, target - base)
 
     def to_end(self) -> None:
         self.seek_seq(self.last_seq)

@@ -18,26 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from oneie_tui.agents.claude_code import SESSIONS_KEY
-from oneie_tui.control import ControlChannel
 from oneie_tui.events import TERMINAL_TYPES, Event
-from oneie_tui.worktree import (
-    DEFAULT_DIR,
-    Worktree,
-    WorktreeError,
-    create,
-    diff_stat,
-    project_root,
-    worktrees_dir,
-)
 
+# control and worktree are imported where used: a sim run pays nothing for them.
 if TYPE_CHECKING:
     from oneie_tui.agents.base import AgentContext
+    from oneie_tui.control import ControlChannel
     from oneie_tui.runner import Runner, Service
     from oneie_tui.spec import AgentSpec, Spec
     from oneie_tui.store import RunStore
+    from oneie_tui.worktree import Worktree
 
 PROCESS_BACKENDS = frozenset({"command", "claude-code"})
+SESSIONS_KEY = "claude_code_sessions"  # RunOptions.extra: agent id → session id to resume
 DIFF_TIMEOUT = 30.0
 
 
@@ -89,6 +82,8 @@ class RunSupport:
             receive.close()
 
     async def _record(self, runner: Runner, agent_id: str) -> None:
+        from oneie_tui.worktree import WorktreeError, diff_stat
+
         wt = self.worktrees[agent_id]
         try:
             stat = await anyio.to_thread.run_sync(diff_stat, wt.path, wt.base)
@@ -110,6 +105,9 @@ def prepare_run(
     worktree_dir: str | None = None,
 ) -> RunSupport:
     """Worktrees made, control channel ready (bound lazily), hooks to hand the runner."""
+    from oneie_tui.control import ControlChannel
+    from oneie_tui.worktree import DEFAULT_DIR, WorktreeError, create, project_root, worktrees_dir
+
     project = Path(project_dir) if project_dir else Path.cwd()
     support = RunSupport(run_id, project)
     isolated = [a for a in spec.agents if isolation_of(spec, a) == "worktree"]

@@ -129,6 +129,8 @@ class Runner:
         self.metrics = MetricsBuilder()
         self.bus.subscribe(self.metrics.add)
         self.agents: dict[str, AgentState] = {a.id: AgentState(a) for a in spec.agents}
+        self._group_of = {a.id: a.race or "" for a in spec.agents}  # an event's `group`
+        self._target_of = {a.id: a.role or a.id for a in spec.agents}  # a task_event's target
         self._emitters = spec.emitters()
         self._tg: TaskGroup | None = None
         self._writer: EventWriter | None = None
@@ -148,6 +150,7 @@ class Runner:
         # While the run closes, the clock stands still: the summary, run_finished and the
         # store's `ended` all describe the same instant.
         self._end_ts: float | None = None
+        self._live: dict[str, AgentState] = {}  # launched, not yet ended
 
     # --- time -------------------------------------------------------------------
 
@@ -190,11 +193,19 @@ class Runner:
         target: str = "",
         metadata: dict[str, Any] | None = None,
     ) -> Event:
-        state = self.agents.get(actor)
-        group = (state.spec.race or "") if state else ""
-        if type == EventType.TASK_EVENT and state is not None:
-            target = target or state.spec.role or state.id
-        return self.bus.publish(type, actor, target=target, group=group, metadata=metadata)
+        # The hot path (every output line): two dict lookups, no attribute chains.
+        if type == "task_event" and not target:
+            target = self._target_of.get(actor, "")
+        return self.bus.publish(
+            type, actor, target=target, group=self._group_of.get(actor, ""), metadata=metadata
+        )
+
+    def publish_output(self, agent_id: str, text: str, stream: str) -> Event:
+        """`publish("agent_output", ...)` without the detours, for AgentContext.output."""
+        return self.bus.publish(
+            "agent_output", agent_id, group=self._group_of.get(agent_id, ""),
+            metadata={"text": text, "stream": stream},
+        )
 
     async def gate(self, agent_id: str) -> None:
         state = self.agents[agent_id]
@@ -376,7 +387,8 @@ class Runner:
 
     def restore(self, events: Iterable[Event]) -> list[str]:
         """Load a stored run's events (resume): fired events stay fired, finished agents stay
-        finished, and seq continues. Returns the agents to launch again (no terminal event)."""
+        finished, and seq continues. Returns the agents to launch again: those with no
+        terminal event, or whose only end was an interruption of the whole process."""
         last = 0
         for e in events:
             last = max(last, e.seq)
@@ -390,6 +402,11 @@ class Runner:
                 state.attempt = max(state.attempt, int(e.metadata.get("attempt", 1)))
                 state.status = "queued"
             elif e.type.startswith("agent_") and e.type[6:] in TERMINAL:
+                if e.metadata.get("interrupted"):
+                    # Cancelled only because the process was told to stop (SIGTERM/SIGHUP):
+                    # its work is unfinished, so resume runs it again.
+                    state.status = "queued"
+                    continue
                 state.status = e.type[6:]  # type: ignore[assignment]
                 state.reason = str(e.metadata.get("reason", ""))
                 state.race_lost = bool(e.metadata.get("race_lost", False))
@@ -412,6 +429,7 @@ class Runner:
         state.progress = 0.0
         state.status = "queued"
         state.reason = ""
+        self._live[state.id] = state
         self.bus.mark_possible(state.spec.emits)
         self.publish(EventType.AGENT_QUEUED, state.id, metadata={"attempt": state.attempt})
         self._tg.start_soon(self._lifecycle, state, state.scope)
@@ -458,14 +476,20 @@ class Runner:
         self._end(state, outcome[0], outcome[1])
 
     async def _acquire_slot(self, state: AgentState, *, resumed: bool) -> None:
+        # No yield on the way when a slot is free: with 200 agents launched at once, a
+        # yield here would let every agent start only after all the others took a step.
+        await anyio.lowlevel.checkpoint_if_cancelled()
         while True:
-            await self.gate(state.id)  # a paused agent neither takes nor queues for a slot
-            if self._limiter.available_tokens < 1:
+            if state.paused:  # a paused agent neither takes nor queues for a slot
+                await self.gate(state.id)
+            try:
+                self._limiter.acquire_on_behalf_of_nowait(state)
+            except anyio.WouldBlock:
                 state.status = "queued"
                 self.publish(
                     EventType.AGENT_QUEUED, state.id, metadata={"attempt": state.attempt, "slot": True}
                 )
-            await self._limiter.acquire_on_behalf_of(state)
+                await self._limiter.acquire_on_behalf_of(state)
             state.holds_slot = True
             if not state.paused:
                 break
@@ -505,7 +529,9 @@ class Runner:
         )
         # The timeout counts active time: pausing or waiting lifts the deadline (_stop_clock)
         # and running again sets it to what was left (_start_clock).
-        state.timeout_left = agent.timeout / self.speed if agent.timeout else math.inf
+        if not agent.timeout:  # no scope to enter and leave: agent start-up stays cheap
+            return (await backend.run(ctx)).summary
+        state.timeout_left = agent.timeout / self.speed
         with anyio.CancelScope(deadline=anyio.current_time() + state.timeout_left) as limit:
             state.timeout_scope = limit
             try:
@@ -550,6 +576,7 @@ class Runner:
             meta["race_lost"] = True
         if status == "cancelled" and self._interrupted:
             meta["interrupted"] = True  # resume relaunches these
+        self._live.pop(state.id, None)
         self.publish(f"agent_{status}", state.id, metadata=meta)
         self._note_halt()
 
@@ -598,11 +625,11 @@ class Runner:
             if action not in self.bus.fired
             and all(self._will_not_run(self.agents[e]) for e in emitters)
         ]
-        states = self.agents.values()
-        if self._tg is not None and not any(self._can_act(s) for s in states):
+        live = self._live.values()  # launched and not ended; usually the first can act
+        if self._tg is not None and not any(self._can_act(s) for s in live):
             # Nobody can fire anything any more (every live agent waits): whatever is still
             # awaited, declared or not, will never come. Blocked beats hanging.
-            dead += [a for s in states if not s.terminal for a in s.waiting_for]
+            dead += [a for s in live for a in s.waiting_for]
         self.bus.mark_impossible(dead)
 
     def _can_act(self, state: AgentState) -> bool:
@@ -688,6 +715,7 @@ class Runner:
                 state.status = "cancelled"
                 state.reason = self._run_failed_reason or "run ended"
                 self.publish(EventType.AGENT_CANCELLED, state.id, metadata={"reason": state.reason})
+        self._live.clear()  # everything has ended now
         self.status = self.run_status()
         self._end_ts = self._now()
         metrics = self.metrics.result(self._end_ts)

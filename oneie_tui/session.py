@@ -73,9 +73,17 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None
                 raise SetupError(str(exc)) from None
             configure = getattr(backend, "configure", None)
             if configure is not None:
-                configure(spec, options)
+                try:
+                    configure(spec, options)
+                except SetupError:
+                    raise
+                except Exception as exc:  # one line for the user, not a traceback
+                    raise SetupError(f"backend {name!r}: {exc}") from None
             instances[name] = backend
         return instances[name]
+
+    for agent in spec.agents:  # load and configure every backend now: a bad one is exit 2
+        backend_for(agent)
 
     # Worktrees, the `oneie emit` socket and agent folders for process/isolated agents.
     from oneie_tui.run_support import RunSupportError, hooks_for

@@ -74,7 +74,22 @@ def parse_theme(text: str, fallback_name: str) -> Theme:
     variables = data.get("variables", {})
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ThemeFileError("[variables]: expected name = \"value\" strings")
-    return Theme(name=name.strip(), dark=dark, variables=dict(variables), **colors)
+    return Theme(
+        name=name.strip(),
+        dark=dark,
+        variables=dict(variables),
+        primary=colors["primary"],
+        secondary=colors.get("secondary"),
+        accent=colors.get("accent"),
+        warning=colors.get("warning"),
+        error=colors.get("error"),
+        success=colors.get("success"),
+        foreground=colors.get("foreground"),
+        background=colors.get("background"),
+        surface=colors.get("surface"),
+        panel=colors.get("panel"),
+        boost=colors.get("boost"),
+    )
 
 
 def load_theme_file(path: Path) -> Theme:

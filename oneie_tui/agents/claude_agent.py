@@ -1,6 +1,7 @@
 """One `claude` agent's conversation: the system prompt, the tool loop, budgets, the end.
 
-Ending: `finish(status="success")` or a reply without tool calls completes the agent;
+Ending: `finish(status="success")` or a reply without tool calls completes the agent
+(a first `finish` before the agent emitted its declared `emits` is answered with a reminder);
 `finish(status="failed")` fails it; `max_turns` turns without an end fail it; a budget
 crossed cancels it (see `claude.py`). Whatever the end, an `agent_info` event records the
 model, turns and cache figures, and the HTTP client is closed.
@@ -45,6 +46,20 @@ def block_param(block: Any) -> dict[str, Any] | None:
     return dumped
 
 
+def move_cache_breakpoint(messages: list[dict[str, Any]]) -> None:
+    """Mark the newest message as the end of the cached prefix (and unmark older ones), so
+    each turn reads the conversation so far from the cache: 2 breakpoints in all, of 4."""
+    for message in messages:
+        if isinstance(message["content"], list):
+            for block in message["content"]:
+                block.pop("cache_control", None)
+    last = messages[-1]
+    if isinstance(last["content"], str):
+        last["content"] = [{"type": "text", "text": last["content"]}]
+    if last["content"]:
+        last["content"][-1]["cache_control"] = {"type": "ephemeral"}
+
+
 class ClaudeAgentRun:
     def __init__(self, backend: ClaudeBackend, ctx: AgentContext, key: str) -> None:
         assert backend.prices is not None
@@ -59,6 +74,8 @@ class ClaudeAgentRun:
         self.spend = Usage()
         self.savings = CacheSavings()
         self.turns = 0
+        self.emitted: set[str] = set()
+        self.nudged = False
 
     # ------------------------------------------------------------------ prompt
 
@@ -124,6 +141,8 @@ class ClaudeAgentRun:
                 await self.backend.warmup.before_first_request(ctx, self.options.warmup)
             self.turns += 1
             self.backend.run_spend.turns += 1
+            if self.options.cache:
+                move_cache_breakpoint(messages)
             message = (await turner.run(request, turn)).message
             content = [p for p in (block_param(b) for b in message.content) if p is not None]
             text = "".join(b.text for b in message.content if b.type == "text").strip()
@@ -134,6 +153,22 @@ class ClaudeAgentRun:
                 results, finish = await self._tools(tool_uses, turn)
                 if finish is not None:
                     out = await run_tool(ctx, "finish", finish.input, turn)
+                    missing = [e for e in self.agent.emits if e not in self.emitted]
+                    if missing and not out.failed and not self.nudged:
+                        # Others may be waiting on these: ask once before letting it end.
+                        self.nudged = True
+                        note = f"not finished: emit {', '.join(missing)} first (other agents wait for it), then call finish again"
+                        ctx.output(f"  ↳ {note}")
+                        results.append(
+                            {
+                                "type": "tool_result",
+                                "tool_use_id": finish.id,
+                                "content": note,
+                                "is_error": True,
+                            }
+                        )
+                        messages.append({"role": "user", "content": results})
+                        continue
                     if out.failed:
                         raise AgentFailure(out.summary or "the agent reported failure")
                     ctx.progress(100, "finished")
@@ -165,6 +200,8 @@ class ClaudeAgentRun:
             }
             if out.is_error:
                 result["is_error"] = True
+            elif block.name == "emit_event":
+                self.emitted.add(str(block.input.get("action")))
             results.append(result)
             await self.ctx.checkpoint()
         return results, finish

@@ -22,6 +22,7 @@ from oneie_tui.agents.process import describe_exit, process_env, resolve_cwd, ru
 from oneie_tui.agents.procgroup import ProcessGroup
 from oneie_tui.context import render_agent_brief
 from oneie_tui.profiles import Profile, ProfileError, load_profile
+from oneie_tui.run_support import SESSIONS_KEY
 
 if TYPE_CHECKING:
     from oneie_tui.spec import Spec
@@ -35,7 +36,6 @@ SHORT = 160
 SIGNAL_TOOLS = ("Bash(oneie emit:*)", "Bash(oneie progress:*)")
 # Offline-friendly defaults for a CLI run by an orchestrator; claude_code.env overrides.
 QUIET_ENV = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
-SESSIONS_KEY = "claude_code_sessions"  # RunOptions.extra: agent id → session id to resume
 
 
 class ClaudeCodeMissing(AgentFailure):
@@ -174,6 +174,7 @@ class StreamJson:
         self.ctx = ctx
         self.prices = prices
         self.session_id = ""
+        self.initialized = False  # the CLI printed system/init: the session really began
         self.result: dict[str, Any] | None = None
         self.reported = Usage()
         self.turns = 0
@@ -204,6 +205,7 @@ class StreamJson:
         # Other kinds (hook events, partial messages, status) carry nothing we show.
 
     def _init(self, obj: dict[str, Any]) -> None:
+        self.initialized = True
         self.session_id = str(obj.get("session_id", ""))
         info = {
             "session_id": self.session_id,
@@ -372,8 +374,15 @@ class ClaudeCodeBackend:
         )
         summary = _clip(str(result.get("result", "")), 300)
         if not ok:
-            reason = summary or (last_error[0] if last_error else describe_exit(code))
-            raise AgentFailure(f"claude {subtype or 'error'}: {reason}")
+            errors = result.get("errors")
+            first_error = str(errors[0]) if isinstance(errors, list) and errors else ""
+            reason = summary or first_error or (last_error[0] if last_error else describe_exit(code))
+            if resume_id and not stream.initialized:
+                # The session could not be resumed (its transcript is gone): forget it, so
+                # a restart begins afresh instead of failing the same way for ever.
+                self._sessions.pop(ctx.agent_id, None)
+                reason += "; restart the agent to begin a new session"
+            raise AgentFailure(f"claude {subtype or 'error'}: {_clip(reason, 300)}")
         self._sessions.pop(ctx.agent_id, None)
         return AgentResult(
             summary=summary,

@@ -70,10 +70,14 @@ def all_processes() -> list[ProcInfo]:
     return out
 
 
-def members(leader: int) -> dict[int, ProcInfo]:
-    """Live (non-zombie) processes of the leader's group or session, and its descendants."""
+def members(leader: int, tree: bool = True) -> dict[int, ProcInfo]:
+    """Live (non-zombie) processes of the leader's group or session and, with `tree`,
+    the leader and its descendants. (Once the leader is reaped its pid may be reused, so
+    callers then pass tree=False: its children were reparented anyway.)"""
     procs = all_processes()
     found = {p.pid: p for p in procs if p.state != "Z" and (p.pgid == leader or p.sid == leader)}
+    if not tree:
+        return found
     children: dict[int, list[ProcInfo]] = {}
     for p in procs:
         children.setdefault(p.ppid, []).append(p)
@@ -143,7 +147,7 @@ class ProcessGroup:
     def _refresh(self) -> dict[int, ProcInfo]:
         """Every live process of ours: the group, the session, descendants, and those seen
         before whose pid still names the same process."""
-        current = members(self.pid)
+        current = members(self.pid, tree=self.process.returncode is None)
         for pid, info in list(self._seen.items()):
             again = current.get(pid) or read_stat(pid)
             if again is None or again.start != info.start or again.state == "Z":

@@ -78,7 +78,6 @@ class SimBackend:
         mi = 0
         output = ctx.output
 
-        ctx.progress(0, "started")
         while mi < len(marks) or line_t < inf:
             await ctx.checkpoint()
             now = ctx.active_elapsed()

@@ -112,9 +112,9 @@ class OneieApp(App[int]):
         for problem in problems:
             self.notify(f"theme not loaded: {problem}", severity="warning", timeout=8)
             log.warning("theme not loaded: %s", problem)
-        for problem in self._config_problems:
-            self.notify(f"config: {problem}", severity="warning", timeout=8)
-            log.warning("config: %s", problem)
+        for config_problem in self._config_problems:
+            self.notify(f"config: {config_problem}", severity="warning", timeout=8)
+            log.warning("config: %s", config_problem)
         self._apply_theme_choice()
         if self.user_config.keymap:
             self.set_keymap(self.user_config.keymap)
@@ -250,8 +250,7 @@ class OneieApp(App[int]):
             text = f"run {event.status} · speedup {summary['speedup']:.2f}×"
             if event.reason:
                 text += f" · {event.reason}"
-            severity = "information" if event.status == "completed" else "warning"
-            self.notify(text, severity=severity)
+            self.notify(text, severity="information" if event.status == "completed" else "warning")
 
     def apply_events(self, events: Iterable[Event]) -> None:
         """Show recorded events on the dashboard as if a runner had published them."""

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from oneie_tui.events import Event, EventBus, Subscription
 from oneie_tui.runstate import TIMELINE_TYPES, RunView
 
-SCROLLBACK = 5000  # output lines kept per agent for the zoom screen
+SCROLLBACK = 2000  # output lines kept per agent for the zoom screen (bounded memory)
 RUN_TYPES = frozenset({"run_started", "run_finished", "run_failed"})
 
 

@@ -9,8 +9,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import anyio
 import pytest
 
 from oneie_tui.runner import Runner
@@ -26,6 +28,7 @@ from tests.fakes.process_tools import (
     of_type,
     outputs,
     run_spec,
+    spec_text,
     status_of,
     wait_until,
 )
@@ -129,9 +132,12 @@ def test_three_cli_agents_in_worktrees_coordinate_through_oneie_emit(tmp_path: P
         assert len(sessions) == 1, infos
         final = next(i for i in infos if "total_cost_usd" in i)
         assert final["status"] == "success" and final["num_turns"] >= 3 and final["session_done"]
-        cost = sum(e.metadata["cost_usd"] for e in stored if e.actor == agent and e.type == "usage")
+        usage = [e.metadata for e in stored if e.actor == agent and e.type == "usage"]
+        cost = sum(u["cost_usd"] for u in usage)
         assert cost > 0
-        assert cost == pytest.approx(final["total_cost_usd"], rel=1e-6, abs=1e-6)
+        # Stored events round cost to 6 decimals; the runner's own total is exact.
+        assert cost == pytest.approx(final["total_cost_usd"], abs=1e-6 * len(usage))
+        assert runner.agents[agent].usage.cost_usd == pytest.approx(final["total_cost_usd"], rel=1e-9)
         tokens = sum(e.metadata["output_tokens"] for e in stored if e.actor == agent and e.type == "usage")
         assert tokens > 0
         diff = [i for i in infos if "diff_stat" in i]
@@ -246,3 +252,110 @@ def test_the_shipped_squad_spec_runs_headless_through_the_oneie_command(tmp_path
         wt = repo / ".oneie/worktrees" / run_id / agent
         # squad.toml was never committed, so the worktrees (made from HEAD) lack it.
         assert sorted(p.name for p in wt.iterdir() if p.name != ".git") == sorted(["README.md", name])
+
+
+def test_an_interrupted_headless_run_resumes_the_cli_session(tmp_path: Path) -> None:
+    """`oneie run` dies mid-run (SIGKILL: the run is left interrupted); `oneie resume`
+    continues the agent's Claude Code session with --resume, the session id coming from the
+    store."""
+    import signal
+    import time
+
+    cli = claude_cli()
+    repo = git_repo(tmp_path / "repo")
+    (repo / "spec.toml").write_text(
+        spec_text([_agent("agent-solo", cli, emits=["solo_done"])], backend="claude-code", isolation="worktree")
+    )
+    resumed: list[int] = []
+
+    def script(req):  # type: ignore[no-untyped-def]
+        if "You were interrupted" in req.text():
+            resumed.append(len(req.tool_results))
+            return bash("oneie emit solo_done") if len(req.tool_results) < 2 else text("Resumed and done.")
+        if "You are agent-solo," not in req.text():
+            return text("ok")
+        if not req.tool_results:
+            return bash("echo one > one.txt && echo wrote")
+        return text("never sent", delay=60)  # stalls until the run is killed
+
+    def stored_info() -> list[dict[str, object]]:
+        store = RunStore(os.environ["ONEIE_STORE"])
+        try:
+            rows = store.list_runs()
+            if not rows:
+                return []
+            return [e.metadata for e in store.events(rows[0].id) if e.type == "agent_info"]
+        finally:
+            store.close()
+
+    # A killed oneie cannot remove its control socket folder: keep it in a short private
+    # TMPDIR (AF_UNIX paths are short) that the test removes.
+    private_tmp = tempfile.mkdtemp(prefix="oneie-test-", dir="/tmp")
+    env = {**os.environ, "PATH": str(Path(cli).parent) + os.pathsep + os.environ["PATH"], "TMPDIR": private_tmp}
+    with ScriptedAnthropicServer(script) as srv:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "oneie_tui", "run", "spec.toml", "--headless", "--json", "--base-url", srv.base_url],
+            cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        pid = 0
+        try:
+            deadline = time.monotonic() + 120
+            while not (
+                len([r for r in srv.message_requests() if "You are agent-solo," in r.text()]) >= 2
+                and any("session_id" in i for i in stored_info())
+            ):
+                assert first.poll() is None, "oneie run ended early"
+                assert time.monotonic() < deadline, "the CLI never reached its second turn"
+                time.sleep(0.1)
+            infos = stored_info()
+            pid = int(str(next(i["pid"] for i in infos if "pid" in i)))
+            session = next(i["session_id"] for i in infos if "session_id" in i)
+            first.kill()  # no cleanup at all: the run is left behind as interrupted
+            first.wait(timeout=30)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+            if pid:  # a killed oneie cannot end its agents: end the orphaned CLI here,
+                # politely first so it writes its session transcript out.
+                for signum, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+                    try:
+                        os.killpg(pid, signum)
+                    except ProcessLookupError:
+                        break
+                    until = time.monotonic() + wait
+                    while group_members(pid) and time.monotonic() < until:
+                        time.sleep(0.05)
+        left_behind = set(Path(private_tmp).glob("oneie-*"))  # the killed run's socket folder
+        again = subprocess.run(
+            [sys.executable, "-m", "oneie_tui", "resume", "last", "--json", "--base-url", srv.base_url],
+            cwd=repo, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )
+    after = set(Path(private_tmp).glob("oneie-*"))
+    shutil.rmtree(private_tmp, ignore_errors=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(left_behind) == 1 and after == left_behind  # the resumed run removed its own
+    later = [json.loads(line) for line in again.stdout.splitlines()]
+    infos = [e["metadata"] for e in later if e.get("type") == "agent_info"]
+    assert any(i.get("resumed_session") == session for i in infos)
+    assert later[-1]["status"] == "completed"
+    assert {e["metadata"]["action"] for e in later if e.get("type") == "task_event"} == {"solo_done"}
+    assert resumed and resumed[0] >= 1  # the earlier Bash call and its result came back
+    assert (repo / ".oneie/worktrees" / later[-1]["run_id"] / "agent-solo" / "one.txt").exists()
+
+
+def test_a_session_that_cannot_be_resumed_fails_once_then_starts_afresh(tmp_path: Path) -> None:
+    cli = claude_cli()
+    spec = loaded([_agent("agent-solo", cli)], backend="claude-code")
+    gone = "3f1c2d8e-1111-4222-8333-944455556666"
+    with ScriptedAnthropicServer(by_agent_and_step({"agent-solo": [text("Fresh start, done.")]})) as srv:
+        runner, events = run_spec(
+            spec, tmp_path, extra={"base_url": srv.base_url, "claude_code_sessions": {"agent-solo": gone}}
+        )
+        failure = runner.agents["agent-solo"].reason
+        runner.bus.subscribe(events.append)
+        anyio.run(runner.run, ["agent-solo"])  # the same runner, run again (a restart)
+    assert "No conversation found" in failure and "begin a new session" in failure
+    assert runner.agents["agent-solo"].status == "completed"
+    assert runner.agents["agent-solo"].attempt == 2
+    assert "Fresh start, done." in outputs(events, "agent-solo")

@@ -46,6 +46,8 @@ Reply builders (all module-level functions)
                                          text chunks, then an ``event: error`` and closes.
 ``disconnect(*chunks)``                  streams the chunks, then half an event and a TCP reset
                                          (the client sees a connection error).
+``bad_request(message)``, ``unauthorized(message)`` 400 ``invalid_request_error`` and 401
+                                         ``authentication_error``.
 
 Every turn builder accepts ``usage=Usage(...)`` (explicit figures for ``message_start`` /
 ``message_delta``; fields left ``None`` are estimated), ``chunk_delay`` (seconds to sleep
@@ -69,6 +71,12 @@ Requests
 the streamed body, for ordering checks), ``disconnected`` (the client closed the connection
 before the reply was complete, e.g. a cancelled stream) and helpers ``system_text``,
 ``user_texts``, ``tool_results``, ``text()``, ``tool_names``.
+
+Server helpers: ``srv.message_requests()`` (POST /v1/messages only),
+``srv.wait_for_requests(n, timeout=10)`` (block until n arrived; for sync tests and threads),
+``srv.add(*replies)`` (append to a list script while running), ``srv.port``, ``srv.base_url``.
+``find_agent(req, ids)`` is the routing rule ``per_agent`` uses: the first user message, then
+the system blocks after the first, then all text; longest id first.
 
 Other endpoints: ``POST /v1/messages/count_tokens`` answers ``{"input_tokens": N}``;
 ``GET /v1/models`` lists one model; any other path answers ``200 {}`` (and is recorded), so
@@ -498,7 +506,10 @@ class ScriptedAnthropicServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="fake-anthropic", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-anthropic",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -234,3 +234,74 @@ async def test_agent_failure_marks_it_failed_and_the_app_stays_up(make_app: Any,
         assert "column group_id missing" in view.agents["agent-backend"].reason
         assert view.agents["agent-frontend"].status == "cancelled"
         assert app.is_running
+
+
+async def test_no_spec_opens_the_picker_then_the_dashboard(make_app: Any) -> None:
+    from oneie_tui.ui.screens.dashboard import DashboardScreen
+    from oneie_tui.ui.screens.picker import PickerScreen
+
+    app = make_app(None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, PickerScreen)
+        names = [p.name for p in app.screen.specs]
+        assert "course-crud.toml" in names
+        await pilot.press(*["down"] * names.index("course-crud.toml"), "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        assert app.dashboard.editor.spec is not None
+        assert app.dashboard.editor.spec.feature.name == "Course CRUD"
+
+
+async def test_every_dashboard_action_is_in_the_command_palette(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.dashboard.grid.focus_first()
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in (
+            "Pause/resume agent-backend", "Cancel agent-backend", "Restart agent-backend",
+            "Zoom agent-backend", "Run spec", "Save spec", "Pause/resume all agents", "Cancel run",
+            "Show/hide editor", "Filter timeline", "Switch theme", "Run history",
+        ):
+            assert wanted in titles
+
+
+async def test_h_opens_history(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.dashboard.grid.focus_first()
+        await pilot.press("h")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HistoryScreen"
+
+
+async def test_ctrl_s_saves_the_text_as_typed(make_app: Any, tmp_path: Path) -> None:
+    spec = tmp_path / "mine.toml"
+    spec.write_text(LONG_SPEC, encoding="utf-8")
+    app = make_app(spec)
+    async with app.run_test(size=(120, 40)) as pilot:
+        area = app.dashboard.editor.text_area
+        area.focus()
+        area.move_cursor((0, 0))
+        await pilot.press(*"# kept comment", "enter", "ctrl+s")
+        await pilot.pause()
+    assert spec.read_text(encoding="utf-8") == "# kept comment\n" + LONG_SPEC
+
+
+async def test_escape_leaves_the_editor_and_e_brings_it_back_at_80x24(make_app: Any) -> None:
+    from tests.tui.scenario import crud_halfway
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.apply_events(crud_halfway().events)
+        dash = app.dashboard
+        dash.editor.text_area.focus()
+        await pilot.pause()
+        assert dash.has_class("-narrow") and not dash.query_one("#main").display
+        await pilot.press("escape")
+        assert isinstance(app.focused, AgentPanel)
+        assert dash.query_one("#main").display and not dash.editor.display
+        await pilot.press("e")
+        assert dash.editor.display and app.focused is dash.editor.text_area
+        await pilot.press("escape", "q")
+        await wait_until(pilot, lambda: not app.is_running)

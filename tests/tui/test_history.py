@@ -72,16 +72,15 @@ async def test_table_sorts_by_any_column_and_filters(tmp_path: Path) -> None:
     async with app.run_test(size=(140, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, HistoryScreen)
-        table = screen.query_one("DataTable")
+        table = screen.table
         assert table.row_count == 5
         # newest first
         assert [r.id[-6:] for r in screen.rows] == ["eeeeee", "dddddd", "cccccc", "bbbbbb", "aaaaaa"]
-        # click the speedup header: highest first; click again: lowest first
-        await pilot.click("DataTable", offset=(0, 0))  # focus
+        assert table.line_text(0).split()[2:4] == ["Failure", "cascade"]
         screen.sort_by("speedup", True)
         speeds = [r.speedup for r in screen.rows]
         assert speeds == sorted(speeds, reverse=True)
-        assert str(table.get_row_at(0)[5]) == f"{speeds[0]:.2f}×"
+        assert f"{speeds[0]:.2f}×" in table.line_text(0)
         await pilot.press("O")
         assert [r.speedup for r in screen.rows] == sorted(speeds)
         await pilot.press("o")  # next column: tokens
@@ -106,13 +105,12 @@ async def test_header_click_sorts(tmp_path: Path) -> None:
     async with app.run_test(size=(140, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, HistoryScreen)
-        table = screen.query_one("DataTable")
-        x = sum(table.columns[k].get_render_width(table) for k in list(table.columns)[:1]) + 2
-        await pilot.click("DataTable", offset=(x, 0))  # the "spec" header
+        x = 1 + 19 + 2 + 1  # just inside the "spec" column
+        await pilot.click("#runs-header", offset=(x, 0))
         assert screen.sort_key == "spec" and not screen.sort_reverse  # names: A to Z first
         names = [r.spec_name for r in screen.rows]
         assert names == sorted(names, key=str.lower)
-        await pilot.click("DataTable", offset=(x, 0))  # again: Z to A
+        await pilot.click("#runs-header", offset=(x, 0))  # again: Z to A
         assert [r.spec_name for r in screen.rows] == sorted(names, key=str.lower, reverse=True)
 
 
@@ -125,6 +123,17 @@ async def test_enter_replays_and_delete_asks_first(tmp_path: Path) -> None:
         assert isinstance(screen, HistoryScreen)
         await pilot.press("down")  # the second newest: multi-feature
         await pilot.press("enter")
+        assert isinstance(app.screen, ReplayScreen) and app.screen.run_id.endswith("dddddd")
+        await pilot.press("escape")
+        await pilot.press("G")  # the Gantt picture of the selected run, at its end
+        gantt_screen = app.screen
+        assert isinstance(gantt_screen, ReplayScreen) and gantt_screen.has_class("-gantt")
+        assert gantt_screen.replay.at_end and gantt_screen.run_id.endswith("dddddd")
+        await pilot.press("escape")
+        await pilot.click("#runs", offset=(5, 2))  # a click selects, a second click opens
+        assert screen.selected_id() == "20260101-020000-cccccc"
+        await pilot.click("#runs", offset=(5, 1))
+        await pilot.click("#runs", offset=(5, 1))
         assert isinstance(app.screen, ReplayScreen) and app.screen.run_id.endswith("dddddd")
         await pilot.press("escape")
         assert app.screen is screen
@@ -172,3 +181,20 @@ async def test_resume_key_resumes_an_interrupted_run(tmp_path: Path) -> None:
         assert not [e for e in after[cut:] if e.actor == "agent-designer"]
         await pilot.press("escape")
         await wait_until(pilot, lambda: screen.rows[0].status == "completed")
+
+
+async def test_a_long_history_shows_the_newest_first_then_loads_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oneie_tui.ui.screens import history
+
+    monkeypatch.setattr(history, "FIRST_PAGE", 2)
+    store = RunStore(tmp_path / "runs.sqlite3")
+    fill(store)
+    app = app_on(tmp_path / "runs.sqlite3", lambda: HistoryScreen(store))
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        await wait_until(pilot, lambda: screen.complete)
+        assert len(screen.all_rows) == 5 and screen.table.row_count == 5
+        assert "5 of 5 runs" in str(screen.query_one("#history-title").render())

@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 from oneie_tui.replay import initial_view
 from oneie_tui.store import RunStore
 from oneie_tui.ui.app import OneieApp
-from oneie_tui.ui.screens.replay import ReplayScreen, parse_time
+from oneie_tui.ui.screens.replay import EventLog, ReplayScreen, parse_time
 from oneie_tui.ui.widgets import AgentPanel, RunHeader, Timeline
 from oneie_tui.ui.widgets.gantt import GanttChart
 from tests.history_support import T0, record_run, store_ideal_run
@@ -100,8 +100,8 @@ async def test_keys_step_seek_speed_and_gantt(tmp_path: Path) -> None:
         assert view.agents["agent-quality"].status == "completed"  # 1.0 s exactly
         assert view.agents["agent-frontend"].status == "running"
         assert view.agents["agent-frontend"].progress == 50.0
-        assert "50%" in str(screen.grid.panels["agent-frontend"].render())
-        assert "100%" in str(screen.grid.panels["agent-quality"].render())
+        picture = app.export_screenshot()
+        assert "50%" in picture and "100%" in picture and "1.00s&#160;/&#160;2.00s" in picture
         # a bad time is refused, nothing moves
         await pilot.press("t", *"soon", "enter")
         assert replay.t == pytest.approx(1.0)
@@ -125,3 +125,78 @@ async def test_keys_step_seek_speed_and_gantt(tmp_path: Path) -> None:
         assert {k: a.status for k, a in replay.view.agents.items()} == {
             k: a.status for k, a in initial_view(store.get_run(replay.run_id)).agents.items()
         }
+
+
+async def test_every_replay_key_is_in_the_command_palette(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = RunStore(path)
+    store_ideal_run(store, "course-crud", "20260101-000000-aaaaaa")
+    app = app_on(path, lambda: ReplayScreen(store, "20260101-000000-aaaaaa", autoplay=False))
+    async with app.run_test(size=(160, 44)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ReplayScreen)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Gantt")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.has_class("-gantt"))
+
+
+async def test_all_events_log_pages_from_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = RunStore(path)
+    events = store_ideal_run(store, "workflow", "20260101-000000-aaaaaa")
+    app = app_on(path, lambda: ReplayScreen(store, "20260101-000000-aaaaaa", autoplay=False))
+    async with app.run_test(size=(160, 44)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ReplayScreen)
+        await pilot.press("l")
+        log = screen.query_one(EventLog)
+        assert log.display and not screen.query_one(Timeline).display
+        assert log.virtual_size.height == 0
+        screen.seek(2.2)
+        await pilot.pause()
+        upto = [e for e in events if e.ts <= T0 + 2.2]
+        assert log.virtual_size.height == len(upto)
+        log.PAGE = 7  # small pages: lines come from several range reads
+        log._pages.clear()
+        assert [log._event(i) for i in range(len(upto))] == upto
+        await pilot.pause()
+        assert log.scroll_offset.y == len(upto) - log.size.height  # it follows the clock
+        picture = app.export_screenshot()
+        assert "agent_output" in picture and "#" + str(upto[-1].seq) in picture
+        await pilot.press("l")
+        assert screen.query_one(Timeline).display
+
+
+async def test_a_long_seek_runs_in_a_worker_and_lands_on_the_right_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oneie_tui.ui.screens import replay as replay_screen
+
+    monkeypatch.setattr(replay_screen, "FOREGROUND_FOLD", 5)
+    path = tmp_path / "runs.sqlite3"
+    store = RunStore(path)
+    events = store_ideal_run(store, "workflow", "20260101-000000-aaaaaa")
+    app = app_on(path, lambda: ReplayScreen(store, "20260101-000000-aaaaaa", autoplay=False))
+    async with app.run_test(size=(160, 44)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ReplayScreen)
+        await pilot.press("full_stop", "full_stop")  # small moves stay in the foreground
+        assert screen.replay.seq == 2 and not screen.busy
+        await pilot.press("end")
+        await wait_until(pilot, lambda: not screen.busy and screen.replay.at_end)
+        expected = initial_view(store.get_run(screen.run_id))
+        expected.apply_all(events)
+        assert {k: a.comparable() for k, a in screen.replay.view.agents.items()} == {
+            k: a.comparable() for k, a in expected.agents.items()
+        }
+        await pilot.pause()
+        assert "■ end" in str(screen.query_one("#replay-bar").render())
+        # instant speed goes through the same path
+        await pilot.press("home")
+        await wait_until(pilot, lambda: not screen.busy and screen.replay.seq == 0)
+        screen.set_speed(float("inf"))
+        await pilot.press("space")
+        await wait_until(pilot, lambda: not screen.busy and screen.replay.at_end)

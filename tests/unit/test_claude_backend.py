@@ -454,3 +454,59 @@ def test_wait_for_events_timeout_returns_to_the_model(tmp_path: Path) -> None:
     assert '"timed_out": true' in second.tool_results[-1]["content"]
     # The slot came back after the timeout: agent-a resumed running and finished.
     assert run.of("agent_resumed", "agent-a")
+
+
+def test_finish_before_emitting_declared_events_is_answered_with_a_reminder_once(
+    tmp_path: Path,
+) -> None:
+    spec = write_spec(
+        tmp_path,
+        '[run]\nbackend = "claude"\n\n[[agents]]\nid = "agent-a"\nemits = ["schema_ready"]\n'
+        '\n[[agents]]\nid = "agent-b"\nafter = ["schema_ready"]\n',
+    )
+    script = per_agent(
+        {
+            "agent-a": [finish("done early"), emit_event("schema_ready"), finish("done")],
+            "agent-b": [finish("b done")],
+        }
+    )
+    run = run_claude(tmp_path, spec, script)
+    assert run.status("agent-a")[0] == "completed" and run.status("agent-b")[0] == "completed"
+    reminder = run.requests_of("agent-a")[1].tool_results[-1]
+    assert reminder["is_error"] is True and "emit schema_ready first" in reminder["content"]
+    assert run.of("agent_completed", "agent-a")[0].metadata["summary"] == "done"
+
+
+def test_finish_is_accepted_the_second_time_even_without_the_event(tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path,
+        '[run]\nbackend = "claude"\n\n[[agents]]\nid = "agent-a"\nemits = ["schema_ready"]\n',
+    )
+    run = run_claude(tmp_path, spec, [finish("no"), finish("really done")])
+    assert run.status("agent-a")[0] == "completed"
+    assert len(run.server.message_requests()) == 2
+
+
+def test_the_conversation_prefix_is_cached_turn_by_turn(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, '[run]\nbackend = "claude"\n\n[[agents]]\nid = "agent-a"\n')
+    run = run_claude(tmp_path, spec, [report_progress(10), report_progress(50), finish("done")])
+    for req in run.server.message_requests():
+        marked = [
+            (i, j)
+            for i, m in enumerate(req.messages)
+            if isinstance(m["content"], list)
+            for j, b in enumerate(m["content"])
+            if "cache_control" in b
+        ]
+        last = len(req.messages) - 1
+        assert marked == [(last, len(req.messages[last]["content"]) - 1)]
+        assert sum("cache_control" in b for b in req.system_blocks) == 1
+    # cache_control = false: nothing is marked at all.
+    spec2 = write_spec(
+        tmp_path,
+        '[run]\nbackend = "claude"\n\n[[agents]]\nid = "agent-a"\nclaude = { cache = false }\n',
+        "s2.toml",
+    )
+    (tmp_path / "second").mkdir()
+    run2 = run_claude(tmp_path / "second", spec2, [report_progress(10), finish("done")])
+    assert "cache_control" not in repr([r.body for r in run2.server.message_requests()])

@@ -55,26 +55,26 @@ def test_text_and_tool_use_stream_through_the_real_sdk() -> None:
 
     async def main() -> None:
         async with ScriptedAnthropicServer(script) as srv:
-            client = _client(srv)
-            m1 = await _stream(client)
-            assert m1.content[0].text == "Hello world"
-            assert (m1.usage.input_tokens, m1.usage.output_tokens) == (10, 5)
-            assert m1.usage.cache_read_input_tokens == 7
-            m2 = await _stream(client)
-            assert m2.stop_reason == "tool_use"
-            assert m2.content[0].name == "emit_event"
-            assert m2.content[0].input == {"action": "schema_ready", "metadata": {"tables": 2}}
-            m3 = await _stream(client)
-            assert m3.content[0].name == "Bash"
-            assert m3.content[0].input == {"command": "echo hi > out.txt"}
-            # Script ran out: the default reply.
-            m4 = await _stream(client)
-            assert m4.content[0].text == "ok"
-            assert srv.script_exhausted == 1
-            req = srv.message_requests()[0]
-            assert req.headers["authorization"] == "Bearer sk-ant-fake"
-            assert req.body["stream"] is True
-            assert req.system_blocks == CACHED_SYSTEM
+            async with _client(srv) as client:
+                m1 = await _stream(client)
+                assert m1.content[0].text == "Hello world"
+                assert (m1.usage.input_tokens, m1.usage.output_tokens) == (10, 5)
+                assert m1.usage.cache_read_input_tokens == 7
+                m2 = await _stream(client)
+                assert m2.stop_reason == "tool_use"
+                assert m2.content[0].name == "emit_event"
+                assert m2.content[0].input == {"action": "schema_ready", "metadata": {"tables": 2}}
+                m3 = await _stream(client)
+                assert m3.content[0].name == "Bash"
+                assert m3.content[0].input == {"command": "echo hi > out.txt"}
+                # Script ran out: the default reply.
+                m4 = await _stream(client)
+                assert m4.content[0].text == "ok"
+                assert srv.script_exhausted == 1
+                req = srv.message_requests()[0]
+                assert req.headers["authorization"] == "Bearer sk-ant-fake"
+                assert req.body["stream"] is True
+                assert req.system_blocks == CACHED_SYSTEM
 
     anyio.run(main)
 
@@ -82,13 +82,15 @@ def test_text_and_tool_use_stream_through_the_real_sdk() -> None:
 def test_cache_simulation_writes_once_then_reads() -> None:
     async def main() -> None:
         async with ScriptedAnthropicServer() as srv:
-            client = _client(srv)
-            first = await _stream(client)
-            second = await _stream(client)
-            assert first.usage.cache_creation_input_tokens > 0
-            assert first.usage.cache_read_input_tokens == 0
-            assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
-            assert second.usage.cache_creation_input_tokens == 0
+            async with _client(srv) as client:
+                first = await _stream(client)
+                second = await _stream(client)
+                assert first.usage.cache_creation_input_tokens > 0
+                assert first.usage.cache_read_input_tokens == 0
+                assert (
+                    second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
+                )
+                assert second.usage.cache_creation_input_tokens == 0
 
     anyio.run(main)
 
@@ -98,15 +100,15 @@ def test_faults_reach_the_sdk_as_the_real_api_would() -> None:
 
     async def main() -> None:
         async with ScriptedAnthropicServer(script) as srv:
-            client = _client(srv)
-            with pytest.raises(anthropic.RateLimitError) as rl:
-                await _stream(client)
-            assert rl.value.response.headers["retry-after"] == "2.5"
-            with pytest.raises(anthropic.APIStatusError) as mid:
-                await _stream(client)
-            assert mid.value.status_code == 200
-            with pytest.raises((httpx2.TransportError, anthropic.APIConnectionError)):
-                await _stream(client)
+            async with _client(srv) as client:
+                with pytest.raises(anthropic.RateLimitError) as rl:
+                    await _stream(client)
+                assert rl.value.response.headers["retry-after"] == "2.5"
+                with pytest.raises(anthropic.APIStatusError) as mid:
+                    await _stream(client)
+                assert mid.value.status_code == 200
+                with pytest.raises((httpx2.TransportError, anthropic.APIConnectionError)):
+                    await _stream(client)
 
     anyio.run(main)
 
@@ -116,14 +118,14 @@ def test_per_agent_scripts_route_by_agent_id_and_other_endpoints_answer() -> Non
 
     async def main() -> None:
         async with ScriptedAnthropicServer(script) as srv:
-            client = _client(srv)
-            assert (await _stream(client, "You are agent-ab")).content[0].text == "for ab"
-            assert (await _stream(client, "You are agent-a")).content[0].text == "for a"
-            assert (await _stream(client, "You are agent-a")).content[0].text == "ok"
-            count = await client.messages.count_tokens(
-                model="claude-sonnet-5-5", messages=[{"role": "user", "content": "x" * 40}]
-            )
-            assert count.input_tokens > 0
+            async with _client(srv) as client:
+                assert (await _stream(client, "You are agent-ab")).content[0].text == "for ab"
+                assert (await _stream(client, "You are agent-a")).content[0].text == "for a"
+                assert (await _stream(client, "You are agent-a")).content[0].text == "ok"
+                count = await client.messages.count_tokens(
+                    model="claude-sonnet-5-5", messages=[{"role": "user", "content": "x" * 40}]
+                )
+                assert count.input_tokens > 0
 
     anyio.run(main)
 

@@ -181,3 +181,30 @@ def test_bypass_permissions_as_root_is_refused(tmp_path: Path, monkeypatch: pyte
     spec = loaded([{"id": "a", "claude_code": {"permission_mode": "bypassPermissions"}}], backend="claude-code")
     with pytest.raises(SetupError, match="refuses .*bypassPermissions.* as root"):
         build_runner(spec, RunOptions(extra={"project_dir": str(tmp_path)}), None)
+
+
+def test_a_resumed_run_hands_unfinished_sessions_to_the_backend(tmp_path: Path) -> None:
+    from oneie_tui.agents.claude_code import SESSIONS_KEY, ClaudeCodeBackend
+    from oneie_tui.events import Event
+    from oneie_tui.run_support import hooks_for
+    from oneie_tui.store import RunStore
+
+    store = RunStore(tmp_path / "runs.sqlite3")
+    try:
+        store.create_run("run-9", "x", "", None, 1.0)
+        store.insert_events(
+            [
+                Event(1, "run-9", 1.0, "agent_info", "a", metadata={"session_id": "sess-a"}),
+                Event(2, "run-9", 1.1, "agent_info", "b", metadata={"session_id": "sess-b"}),
+                Event(3, "run-9", 1.2, "agent_info", "b", metadata={"session_id": "sess-b", "session_done": True}),
+            ]
+        )
+        spec = loaded([{"id": "a"}, {"id": "b"}], backend="claude-code").spec
+        extra: dict[str, Any] = {"project_dir": str(tmp_path)}
+        hooks_for(spec, "run-9", extra, store)
+    finally:
+        store.close()
+    assert extra[SESSIONS_KEY] == {"a": "sess-a"}  # b finished its session: not resumed
+    backend = ClaudeCodeBackend()
+    backend.configure(spec, RunOptions(extra=extra))
+    assert backend._sessions == {"a": "sess-a"}

@@ -197,3 +197,23 @@ def test_an_empty_run_replays_to_nothing(tmp_path: Path) -> None:
     replay.seek_time(5.0)
     assert replay.seq == 0 and not replay.playing
     assert replay.timeline_page() == []
+
+
+def test_playing_skips_a_long_silence_but_seeking_reaches_it(tmp_path: Path) -> None:
+    from oneie_tui.events import Event
+
+    store = RunStore(tmp_path / "runs.sqlite3")
+    store.create_run("gap", "Gap", "", None, 1000.0)
+    store.insert_events([
+        Event(1, "gap", 1000.0, "run_started", metadata={"agents": ["a"]}),
+        Event(2, "gap", 1000.1, "agent_output", "a", metadata={"text": "before"}),
+        Event(3, "gap", 1900.0, "run_started", metadata={"agents": ["a"], "resumed": True}),
+        Event(4, "gap", 1900.1, "agent_output", "a", metadata={"text": "after"}),
+    ])
+    replay = Replay(store, "gap")
+    replay.play()
+    for _ in range(10):
+        replay.tick(0.05)
+    assert replay.seq == 4 and not replay.playing  # 900 s of nothing took no time
+    replay.seek_time(450.0)
+    assert replay.seq == 2 and replay.t == pytest.approx(450.0)

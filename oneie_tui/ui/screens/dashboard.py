@@ -7,6 +7,8 @@ panels are handled here and passed to the app's live run."""
 
 from __future__ import annotations
 
+import math
+import time
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -17,6 +19,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
+from oneie_tui.metrics import RunMetrics
 from oneie_tui.runstate import RunView
 from oneie_tui.spec import Spec
 from oneie_tui.ui.bridge import EventBridge
@@ -35,6 +38,12 @@ if TYPE_CHECKING:
     from oneie_tui.ui.app import OneieApp
 
 FRAME_SECONDS = 1 / 30
+# Panels redraw every frame while output is calm. Under a flood of output (thousands of
+# events/s) or when frames arrive late (a busy loop), they redraw less often, down to
+# 5 Hz, so the runner and the keys keep their share of the loop. The view is still folded
+# every frame; header and timeline still redraw every frame.
+PANEL_MAX_SECONDS = 0.25
+CALM_EVENTS_PER_SECOND = 1500.0
 CLOCK_SECONDS = 0.5  # redraw running agents' times even when they are quiet
 NARROW_WIDTH = 110
 SHORT_HEIGHT = 32
@@ -63,6 +72,15 @@ class DashboardScreen(Screen[None]):
         self._clock_due = 0.0
         self.frames = 0
         self.displayed_seq = 0  # the last event the widgets show (benchmarks measure lag)
+        self._pending: set[str] = set()
+        self._panels_due = 0.0
+        self._times_due = 0.0
+        self._drawn_at: dict[str, float] = {}
+        self._drawn_seq: dict[str, int] = {}
+        self._last_tick = 0.0
+        self._tick_gap = FRAME_SECONDS
+        self._rate = 0.0  # events folded per second (smoothed)
+        self._rate_mark = (0.0, 0)
 
     @property
     def oneie(self) -> OneieApp:
@@ -130,6 +148,10 @@ class DashboardScreen(Screen[None]):
 
     def tick(self) -> None:
         """Once per frame: fold buffered events; post one superseding `RunUpdated`."""
+        mark = time.perf_counter()
+        if self._last_tick:
+            self._tick_gap = 0.8 * self._tick_gap + 0.2 * (mark - self._last_tick)
+        self._last_tick = mark
         changed = self.bridge.flush()
         now = self.oneie.now()
         if not changed and self.view.status == "running" and now >= self._clock_due:
@@ -143,9 +165,14 @@ class DashboardScreen(Screen[None]):
         view = self.view
         now = self.oneie.now()
         metrics = view.metrics(now if view.ended_ts is None else view.ended_ts)
-        if view.status == "running":
-            dirty |= {a.id for a in view.agents.values() if a.status == "running"}
-        self.grid.refresh_from(view, dirty, now, metrics, None)
+        mark = time.perf_counter()
+        if view.status == "running" and mark >= self._times_due:
+            self._times_due = mark + CLOCK_SECONDS  # running agents' clocks move
+            dirty |= {a.id for a in view.agents.values() if a.started_ts is not None and not a.terminal}
+        self._pending |= dirty
+        if mark >= self._panels_due:
+            self._panels_due = mark + FRAME_SECONDS
+            self._draw_panels(view, now, metrics, mark, everything=bool(status))
         self.header.refresh_from(view, now, metrics)
         if timeline:
             self.timeline.refresh_from(view, self._colors)
@@ -153,7 +180,41 @@ class DashboardScreen(Screen[None]):
             self._last_status = view.status
             self.app.post_message(RunStatusChanged(view.status, view.reason))
         self.frames += 1
-        self.displayed_seq = self.bridge.applied_seq
+
+    def _draw_panels(self, view: RunView, now: float, metrics: RunMetrics, mark: float, everything: bool) -> None:
+        """Redraw the longest-waiting dirty panels, spread over the frames of one panel
+        interval, so no frame redraws the whole grid at once (no long block of the loop)."""
+        pending = self._pending
+        if not pending:
+            self.displayed_seq = self.bridge.applied_seq
+            return
+        interval = self._panel_interval(mark)
+        if everything:
+            batch = list(pending)
+        else:
+            frame = max(FRAME_SECONDS, self._tick_gap)
+            share = max(1, math.ceil(len(pending) * frame / interval))
+            drawn = self._drawn_at
+            batch = sorted(pending, key=lambda a: drawn.get(a, 0.0))[:share]
+        self.grid.refresh_from(view, set(batch), now, metrics, None)
+        seq = self.bridge.applied_seq
+        for agent_id in batch:
+            self._drawn_at[agent_id] = mark
+            self._drawn_seq[agent_id] = seq
+        pending.difference_update(batch)
+        # What the screen shows is as recent as its stalest panel still waiting to redraw.
+        self.displayed_seq = min((self._drawn_seq.get(a, 0) for a in pending), default=seq)
+
+    def _panel_interval(self, mark: float) -> float:
+        then, applied = self._rate_mark
+        if then:
+            instant = (self.bridge.events_applied - applied) / max(1e-3, mark - then)
+            self._rate = 0.7 * self._rate + 0.3 * instant
+        self._rate_mark = (mark, self.bridge.events_applied)
+        late = max(0.0, self._tick_gap - FRAME_SECONDS)
+        flood = min(1.0, max(0.0, self._rate / CALM_EVENTS_PER_SECOND - 1.0) / 3.0)
+        interval = FRAME_SECONDS + 4 * late + flood * PANEL_MAX_SECONDS
+        return min(PANEL_MAX_SECONDS, interval)
 
     def redraw(self) -> None:
         """Redraw everything from the view (after a theme change, a new run...)."""
@@ -216,6 +277,12 @@ class DashboardScreen(Screen[None]):
                 self.grid.focus_first()
         else:
             self.editor.text_area.focus()
+
+    def leave_editor(self) -> None:
+        """Escape in the editor: back to the panels (hiding the editor where both cannot fit)."""
+        if self.has_class("-narrow"):
+            self.show_editor(False)
+        self.grid.focus_first()
 
     def show_editor(self, visible: bool) -> None:
         if visible == self.has_class("-editor-hidden"):

@@ -2,27 +2,39 @@
 clock (`oneie_tui.replay.Replay`) instead of a runner. No agent runs again.
 
 Keys: space play/pause · s speed (1×/4×/16×/instant) · . / , one event forward/back ·
-] / [ one second · home/end · t seek to a time · g the Gantt picture · escape back.
+] / [ one second · home/end · t seek to a time · g the Gantt picture · l every event
+(a virtual log paged from SQLite) instead of the lifecycle timeline · escape back.
 The replay folds events with `RunView.apply` (as live), reads them from SQLite a page at a
 time, and indexes the run in a background thread so seeking stays fast on huge runs.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Size
+from textual.message import Message
 from textual.screen import Screen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.widgets import Footer, Input, Static
 
+from oneie_tui.events import Event
 from oneie_tui.replay import SPEEDS, Replay, speed_label
+from oneie_tui.report import detail
+from oneie_tui.runstate import RunView
 from oneie_tui.store import RunStore
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, ZoomAgent
 from oneie_tui.ui.widgets import AgentGrid, RunHeader, Timeline, agent_colors
@@ -31,6 +43,10 @@ from oneie_tui.ui.widgets.gantt import GanttChart
 FRAME_SECONDS = 1 / 30
 GANTT_SECONDS = 0.25  # the Gantt picture is redrawn at most this often while playing
 FOLLOW_SECONDS = 0.2  # how often a followed (live, resumed) run is re-read
+INDEX_DELAY_S = 1.0  # the background index starts this long after the first paint
+# A seek that must fold more events than this (far ahead before the index is built, in
+# a huge run) runs in a worker; the screen says "seeking" and keeps answering keys.
+FOREGROUND_FOLD = 20_000
 
 
 def parse_time(text: str) -> float | None:
@@ -80,6 +96,72 @@ class ScreenActions(Provider):
         return run
 
 
+class EventLog(ScrollView, can_focus=True):
+    """Every event of the run up to the replay clock, output lines included: virtual and
+    paged from SQLite. Seq is gap-free, so line k is seq first+k: any line is one indexed
+    range read away, however long the run (a million events scroll like a hundred)."""
+
+    DEFAULT_CSS = """
+    EventLog { height: 1fr; background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
+    EventLog > .event-log--time { color: $foreground-muted; }
+    EventLog > .event-log--event { color: $accent; text-style: bold; }
+    """
+    COMPONENT_CLASSES = {"event-log--time", "event-log--event"}
+    PAGE = 200
+    PAGES_KEPT = 32
+
+    def __init__(self, replay: Replay, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.replay = replay
+        self._pages: dict[int, list[Event]] = {}
+        self._upto = 0
+
+    def follow_clock(self) -> None:
+        """Show events up to the replay's current event; stay at the tail if there."""
+        upto = self.replay.seq
+        if upto == self._upto:
+            return
+        at_tail = self.scroll_offset.y >= self.max_scroll_y - 1
+        self._upto = upto
+        count = 0 if upto == 0 else upto - self.replay.first_seq + 1
+        self.virtual_size = Size(self.size.width, count)
+        if at_tail:  # after the new virtual size is laid out
+            self.call_after_refresh(
+                lambda: self.scroll_to(y=max(0, count - self.size.height), animate=False)
+            )
+        self.refresh()
+
+    def _event(self, index: int) -> Event | None:
+        page = index // self.PAGE
+        found = self._pages.get(page)
+        if found is None:
+            first = self.replay.first_seq + page * self.PAGE
+            found = self.replay.store.events_range(self.replay.run_id, first, first + self.PAGE - 1)
+            if len(self._pages) >= self.PAGES_KEPT:
+                self._pages.pop(next(iter(self._pages)))
+            self._pages[page] = found
+        offset = index - page * self.PAGE
+        return found[offset] if offset < len(found) else None
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.size.width
+        base = self.rich_style
+        e = self._event(index) if self._upto and index <= self._upto - self.replay.first_seq else None
+        if e is None:
+            return Strip([Segment(" " * width, base)], width)
+        time_style = self.get_component_rich_style("event-log--time", partial=True)
+        kind_style = self.get_component_rich_style("event-log--event", partial=True) \
+            if e.type == "task_event" else Style()
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{e.ts - self.replay.origin:9.3f}s #{e.seq:<8}", style=time_style)
+        text.append(f"{e.actor[:18]:<18} ")
+        text.append(f"{e.type:<16} ", style=kind_style)
+        text.append(" ".join(detail(e).split()))
+        text.truncate(width, overflow="ellipsis", pad=True)
+        return Strip(text.render(self.app.console), width).apply_style(base)
+
+
 class ReplayBar(Static):
     """One line: play state, speed, the clock and the event counter."""
 
@@ -99,6 +181,7 @@ class ReplayScreen(Screen[None]):
         Binding("end", "to_end", "End", show=False, id="replay_end"),
         Binding("t", "seek", "Seek", id="replay_seek"),
         Binding("g", "toggle_gantt", "Gantt", id="replay_gantt"),
+        Binding("l", "toggle_log", "All events", id="replay_log"),
         Binding("escape", "back", "Back", id="replay_back"),
     ]
 
@@ -111,6 +194,7 @@ class ReplayScreen(Screen[None]):
         autoplay: bool = True,
         follow: bool = False,
         gantt: bool = False,
+        at_end: bool = False,
     ) -> None:
         super().__init__()
         self.store = store
@@ -120,11 +204,14 @@ class ReplayScreen(Screen[None]):
         self._autoplay = autoplay
         self.follow = follow  # a run resumed from history: keep reading what it writes
         self._show_gantt = gantt
+        self._show_log = False
+        self._at_end = at_end
         self._colors: dict[str, str] = {}
         self._last_tick = time.monotonic()
         self._gantt_due = 0.0
         self._follow_due = 0.0
         self._stop_index = threading.Event()
+        self.busy = False  # a background seek owns the replay
         self.frames = 0
 
     def compose(self) -> ComposeResult:
@@ -136,6 +223,7 @@ class ReplayScreen(Screen[None]):
                 yield AgentGrid(id="grid")
                 with Vertical(id="timeline-box"):
                     yield Timeline(id="timeline")
+                    yield EventLog(self.replay, id="event-log")
             with VerticalScroll(id="gantt-box"):
                 yield GanttChart(id="gantt")
         yield Footer()
@@ -146,13 +234,15 @@ class ReplayScreen(Screen[None]):
         self.set_class(self._show_gantt, "-gantt")
         await self._roster()
         self.grid.focus_first()  # not the (hidden) seek box
+        if self._at_end:
+            self.action_to_end()
         if self._autoplay:
             self.replay.play()
         self.redraw()
         self.set_interval(FRAME_SECONDS, self.tick)
         if self.replay.count > self.replay.checkpoint_every:
             # once the first frame is on screen: the fold holds the GIL while it works
-            self.call_after_refresh(lambda: self.set_timer(0.3, self._index))
+            self.call_after_refresh(lambda: self.set_timer(INDEX_DELAY_S, self._index))
 
     @work(thread=True, exclusive=True, group="replay-index", exit_on_error=False)
     def _index(self) -> None:
@@ -179,14 +269,56 @@ class ReplayScreen(Screen[None]):
     def tick(self) -> None:
         now = time.monotonic()
         dt, self._last_tick = now - self._last_tick, now
+        if self.busy:
+            return
+        replay = self.replay
         if self.follow and now >= self._follow_due:
             self._follow_due = now + FOLLOW_SECONDS
-            if self.replay.refresh_bounds():
-                self.replay.to_end()
-        if self.replay.tick(dt) or self.follow:
+            if replay.refresh_bounds():
+                self.go_to(replay.last_seq, replay.duration)
+                return
+        if replay.playing and math.isinf(replay.speed):
+            replay.pause()  # instant: straight to the end (maybe a long fold)
+            self.go_to(replay.last_seq, replay.duration)
+            return
+        if replay.tick(dt) or self.follow:
             self.call_next(self._frame)
 
+    def go_to(self, target: int, t: float | None = None) -> None:
+        """Move the replay to event `target` (clock `t`, else that event's time): at once
+        when it is cheap, else in a worker thread."""
+        if self.busy:
+            self.notify("still seeking…", timeout=1)
+            return
+        if self.replay.fold_cost(target) <= FOREGROUND_FOLD:
+            self.replay.seek_seq(target)
+            if t is not None:
+                self.replay.t = t
+            self._moved()
+            return
+        self.busy = True
+        self._bar()
+        self._seek_worker(target, t)
+
+    class SeekDone(Message):
+        """A background seek finished (or failed; the app reports worker errors)."""
+
+    @work(thread=True, exclusive=True, group="replay-seek", exit_on_error=False)
+    def _seek_worker(self, target: int, t: float | None) -> None:
+        try:
+            self.replay.seek_seq(target)
+            if t is not None:
+                self.replay.t = t
+        finally:
+            self.post_message(self.SeekDone())
+
+    def on_replay_screen_seek_done(self, _: SeekDone) -> None:
+        self.busy = False
+        self._moved()
+
     async def _frame(self) -> None:
+        if self.busy:  # a worker is folding into the view
+            return
         if len(self.replay.view.agents) != len(self.grid.panels):
             await self._roster()
             self.redraw()
@@ -202,6 +334,8 @@ class ReplayScreen(Screen[None]):
         self.query_one(RunHeader).refresh_from(view, now, metrics)
         if frame.timeline or frame.rebuilt:
             self.query_one(Timeline).refresh_from(view, self._colors)
+        if self._show_log:
+            self.query_one(EventLog).follow_clock()
         if self._show_gantt and (time.monotonic() >= self._gantt_due or not self.replay.playing):
             self._gantt_due = time.monotonic() + GANTT_SECONDS
             self.query_one(GanttChart).show(self.replay.gantt())
@@ -210,6 +344,8 @@ class ReplayScreen(Screen[None]):
 
     def redraw(self) -> None:
         """Everything from the view (first frame, seek, theme change)."""
+        if self.busy:
+            return
         self.replay.take_frame()
         view = self.replay.view
         now = self.replay.now
@@ -224,6 +360,8 @@ class ReplayScreen(Screen[None]):
     def _bar(self) -> None:
         r = self.replay
         state = "▶ playing" if r.playing else ("■ end" if r.at_end else "❚❚ paused")
+        if self.busy:
+            state = "… seeking"
         text = Text()
         text.append(f" {state} ", style="bold")
         text.append(f" {speed_label(r.speed):>7} ")
@@ -241,6 +379,8 @@ class ReplayScreen(Screen[None]):
     # --- actions ----------------------------------------------------------------------
 
     def action_toggle_play(self) -> None:
+        if self.busy:
+            return
         self.replay.toggle()
         self._last_tick = time.monotonic()
         self._moved()
@@ -256,25 +396,21 @@ class ReplayScreen(Screen[None]):
 
     def action_step(self, n: int) -> None:
         self.replay.pause()
-        self.replay.step(n)
-        self._moved()
+        self.go_to(self.replay.step_target(n))
 
     def action_jump(self, seconds: float) -> None:
-        self.replay.seek_time(self.replay.t + seconds)
-        self._moved()
+        self.go_to(*self.replay.time_target(self.replay.t + seconds))
 
     def action_to_start(self) -> None:
         self.replay.pause()
-        self.replay.seek_seq(0)
-        self._moved()
+        self.go_to(0)
 
     def action_to_end(self) -> None:
-        self.replay.to_end()
-        self._moved()
+        self.go_to(self.replay.last_seq, self.replay.duration)
 
     def seek(self, seconds: float) -> None:
-        self.replay.seek_time(seconds)
-        self._moved()
+        """Show the run as of `seconds` after its first event."""
+        self.go_to(*self.replay.time_target(seconds))
 
     def action_seek(self) -> None:
         box = self.query_one("#seek", Input)
@@ -323,6 +459,15 @@ class ReplayScreen(Screen[None]):
         replay = self.replay
         self.app.push_screen(AgentScreen(event.agent_id, EventBridge(replay.view), lambda: replay.now))
 
+    def action_toggle_log(self) -> None:
+        """The events panel: lifecycle and coordination (as live) or every event (paged)."""
+        self._show_log = not self._show_log
+        self.set_class(self._show_log, "-log")
+        box = self.query_one("#timeline-box")
+        box.border_title = "all events (paged from the store)" if self._show_log else "events"
+        if self._show_log:
+            self.query_one(EventLog).follow_clock()
+
     def action_back(self) -> None:
         if self.query_one("#seek", Input).has_class("-visible"):
             self._close_seek()
@@ -331,3 +476,37 @@ class ReplayScreen(Screen[None]):
             self.app.pop_screen()
         else:
             self.app.exit(0)
+
+
+class GanttScreen(Screen[None]):
+    """The Gantt picture of a live run, redrawn a few times a second from its view.
+
+    For the dashboard: `GanttScreen(lambda: bridge.view, app.now)`; escape goes back.
+    (Replays show the same picture with `g` on the replay screen.)"""
+
+    CSS_PATH = "replay.tcss"
+    COMMANDS = {ScreenActions}
+    BINDINGS = [Binding("escape,g", "back", "Back", id="gantt_back")]
+
+    def __init__(self, view: Callable[[], RunView], clock: Callable[[], float]) -> None:
+        super().__init__()
+        self._view = view
+        self._clock = clock
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="gantt-live"):
+            yield GanttChart(id="gantt")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#gantt-live").border_title = "gantt"
+        self.redraw()
+        self.set_interval(GANTT_SECONDS, self.redraw)
+
+    def redraw(self) -> None:
+        view = self._view()
+        now = self._clock() if view.ended_ts is None else view.ended_ts
+        self.query_one(GanttChart).refresh_from(view, now)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -4,8 +4,13 @@ time, tokens, cost). It renders from an `AgentView` only; its keys post intents.
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 
 from oneie_tui.metrics import AgentMetrics
@@ -46,11 +51,13 @@ class AgentPanel(Widget, can_focus=True):
         "agent-panel--bar", "agent-panel--bar-done", "agent-panel--bar-back",
         "agent-panel--tail", "agent-panel--reason", "agent-panel--stats",
     }
+    # priority: a focused panel's keys act on the app's first look at the key, not after
+    # a round trip through the focus chain (they only apply while a panel has focus).
     BINDINGS = [
-        Binding("p,space", "pause", "Pause/resume", id="pause"),
-        Binding("c", "cancel", "Cancel", id="cancel"),
-        Binding("r", "restart", "Restart", id="restart"),
-        Binding("enter", "zoom", "Zoom", id="zoom"),
+        Binding("p,space", "pause", "Pause/resume", id="pause", priority=True),
+        Binding("c", "cancel", "Cancel", id="cancel", priority=True),
+        Binding("r", "restart", "Restart", id="restart", priority=True),
+        Binding("enter", "zoom", "Zoom", id="zoom", priority=True),
     ]
 
     def __init__(self, agent: AgentView, color: str, *, id: str | None = None) -> None:
@@ -60,6 +67,9 @@ class AgentPanel(Widget, can_focus=True):
         self._color = color
         self._now: float | None = None
         self._active: float | None = None
+        self._strips: list[Strip] | None = None
+        self._strips_width = 0
+        self._style_cache: dict[str, Style] | None = None
         self._set_title()
 
     def _set_title(self) -> None:
@@ -79,49 +89,83 @@ class AgentPanel(Widget, can_focus=True):
         self._agent = agent
         self._now = now
         self._active = metrics.active_s if metrics is not None else None
+        self._strips = None
         if color is not None and color != self._color:
             self._color = color
             self._set_title()
         self.refresh()
 
-    # --- rendering ----------------------------------------------------------------
+    # --- rendering (line API: strips built once per change, no markup parsing) -----
 
-    def render(self) -> Text:
+    def _styles(self) -> dict[str, Style]:
+        if self._style_cache is None:
+            base = self.rich_style
+            self._style_cache = {
+                name: self.get_component_rich_style(f"agent-panel--{name}")
+                for name in (*STATUSES, "bar", "bar-done", "bar-back", "tail", "reason", "stats")
+            }
+            self._style_cache[""] = base
+        return self._style_cache
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_cache = None
+        self._strips = None
+
+    def on_resize(self) -> None:
+        self._strips = None
+
+    def _line(self, parts: list[tuple[str, Style]], width: int) -> Strip:
+        segments = [Segment(text, style) for text, style in parts if text]
+        return Strip(segments).adjust_cell_length(width, self._styles()[""])
+
+    def _build(self, width: int, height: int) -> list[Strip]:
         a = self._agent
-        style = self.get_component_rich_style
-        width = max(10, self.content_size.width)
-        height = max(1, self.content_size.height)
+        st = self._styles()
         badge_name = fmt.BADGE.get(a.status, a.status)
-        badge = fmt.badge(a)
-        out = Text(no_wrap=True, overflow="ellipsis")
-        label = f" {badge} "
+        label = f" {fmt.badge(a)} "
         max_label = max(8, width // 2)
         if len(label) > max_label:
-            label = label[: max_label - 1] + "… "
-        out.append(label, style(f"agent-panel--{badge_name}"))
-        bar_width = max(0, width - len(label) - 6)
+            label = label[: max_label - 2] + "… "
+        bar_width = max(0, width - cell_len(label) - 6)
         filled = round(bar_width * a.progress / 100)
-        out.append(" ")
-        bar_style = style("agent-panel--bar-done" if a.status == "completed" else "agent-panel--bar")
-        out.append("━" * filled, bar_style)
-        out.append("━" * (bar_width - filled), style("agent-panel--bar-back"))
-        out.append(f"{a.progress:4.0f}%")
-        body = height - 2  # badge line and stats line
-        tail_style = style("agent-panel--tail")
-        extra = [Text(a.reason, style("agent-panel--reason"))] if a.reason and a.terminal else []
+        bar_style = st["bar-done" if a.status == "completed" else "bar"]
+        strips = [
+            self._line(
+                [
+                    (label, st.get(badge_name, st[""])),
+                    (" ", st[""]),
+                    ("━" * filled, bar_style),
+                    ("━" * (bar_width - filled), st["bar-back"]),
+                    (f"{a.progress:4.0f}%", st[""]),
+                ],
+                width,
+            )
+        ]
+        body = max(0, height - 2)  # between the badge line and the stats line
+        extra = [(a.reason, st["reason"])] if a.reason and a.terminal else []
         tail_count = max(0, body - len(extra))
-        tail = list(a.output)[-tail_count:] if tail_count else []
-        lines = [Text(line, tail_style) for line in tail] + extra
-        for line in lines[-body:] if body > 0 else []:
-            out.append("\n")
-            line.truncate(width, overflow="ellipsis")
-            out.append_text(line)
-        for _ in range(max(0, body - len(lines))):
-            out.append("\n")
+        output = a.output
+        tail = [output[i] for i in range(max(0, len(output) - tail_count), len(output))] if tail_count else []
+        lines = [(line, st["tail"]) for line in tail] + extra
+        for text, style in lines[-body:] if body else []:
+            if cell_len(text) > width:
+                text = set_cell_size(text, width - 1) + "…"
+            strips.append(self._line([(text, style)], width))
+        blank = Strip.blank(width, st[""])
+        strips.extend(blank for _ in range(body - min(body, len(lines))))
         if height >= 2:
-            out.append("\n")
-            out.append_text(Text(self._stats(), style("agent-panel--stats")))
-        return out
+            strips.append(self._line([(self._stats(), st["stats"])], width))
+        return strips[:height]
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.content_size
+        if self._strips is None or len(self._strips) != height or self._strips_width != width:
+            self._strips = self._build(width, height)
+            self._strips_width = width
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(width, self._styles()[""])
 
     def _stats(self) -> str:
         """Elapsed, active, tokens, cost; the least useful go first when narrow."""
@@ -145,15 +189,21 @@ class AgentPanel(Widget, can_focus=True):
         return text
 
     # --- intents ------------------------------------------------------------------
+    # Posted straight to the screen (one hop, not one per container on the way up):
+    # key-to-runner latency matters most when the loop is busiest.
+
+    def _intent(self, message: Message) -> None:
+        target = self.screen if self.is_attached else self
+        target.post_message(message)
 
     def action_pause(self) -> None:
-        self.post_message(PauseAgent(self.agent_id))
+        self._intent(PauseAgent(self.agent_id))
 
     def action_cancel(self) -> None:
-        self.post_message(CancelAgent(self.agent_id))
+        self._intent(CancelAgent(self.agent_id))
 
     def action_restart(self) -> None:
-        self.post_message(RestartAgent(self.agent_id))
+        self._intent(RestartAgent(self.agent_id))
 
     def action_zoom(self) -> None:
-        self.post_message(ZoomAgent(self.agent_id))
+        self._intent(ZoomAgent(self.agent_id))

@@ -88,7 +88,11 @@ class SpecEditor(Vertical):
 
     def key_escape(self) -> None:
         """Leave the editor (its letters are text; outside it they are commands)."""
-        self.screen.focus_next()
+        leave = getattr(self.screen, "leave_editor", None)
+        if leave is not None:
+            leave()
+        else:
+            self.screen.focus_next()
 
     @property
     def text_area(self) -> SpecTextArea:
