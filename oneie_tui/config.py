@@ -3,9 +3,9 @@
 ```toml
 theme = "light"              # any theme name (bundled, user, or Textual's)
 
-[keymap]                     # binding id = keys (comma-separated); see `oneie tui --keys`
-pause = "x,space"
-cancel_run = "ctrl+k"
+[keymap]                     # binding id = keys (comma-separated)
+pause = "x,space"            # ids: pause cancel restart zoom pause_all cancel_run
+cancel_run = "ctrl+k"        # toggle_editor filter history save_spec run_spec quit theme
 ```
 
 A bad config file never stops the app: `load_config` returns the problems to show.

@@ -52,6 +52,7 @@ class AgentState:
     waiting_for: list[str] = field(default_factory=list)
     wait_all: list[str] = field(default_factory=list)  # what the current wait needs: all of
     wait_any: list[str] = field(default_factory=list)  # ... and one of (if any)
+    wait_timed: bool = False  # the current wait has a timeout
     usage: Usage = field(default_factory=Usage)
     summary: str = ""
     race_lost: bool = False
@@ -237,6 +238,7 @@ class Runner:
             state.status = "waiting"
         state.waiting_for = list(actions)
         state.wait_all, state.wait_any = (list(actions), []) if mode == "all" else ([], list(actions))
+        state.wait_timed = timeout is not None  # it ends by itself: not part of a deadlock
         self.publish(EventType.AGENT_WAITING, agent_id, metadata={"waiting_for": actions, "mode": mode})
         self._release_slot(state)
         self._note_halt()
@@ -253,6 +255,7 @@ class Runner:
                 events = [self.bus.fired[a] for a in actions if a in self.bus.fired]
         finally:
             state.waiting_for, state.wait_all, state.wait_any = [], [], []
+            state.wait_timed = False
             await self._acquire_slot(state, resumed=True)
         return events
 
@@ -641,6 +644,8 @@ class Runner:
         if status in ("running", "queued"):
             return True
         if status == "waiting":
+            if state.wait_timed:
+                return True
             fired = self.bus.fired
             return all(a in fired for a in state.wait_all) and (
                 not state.wait_any or any(a in fired for a in state.wait_any)

@@ -371,3 +371,4 @@ class OneieApp(App[int]):
         yield SystemCommand("Filter timeline", "filter events by agent or action (/)", screen.action_filter)
         yield SystemCommand("Switch theme", "next oneie theme (t)", self.action_switch_theme)
         yield SystemCommand("Run history", "past runs (h)", self.open_history)
+        yield SystemCommand("Gantt", "lanes, critical path, sequential vs parallel (g)", screen.action_gantt)

@@ -68,6 +68,8 @@ class Driven:
                 return AgentResult(summary="done")
             elif kind == "fail":
                 raise AgentFailure(command[1])
+            elif kind == "wait" and len(command) > 3:
+                await ctx.wait_for(command[1], command[2], timeout=command[3])
             elif kind == "wait":
                 await ctx.wait_for(command[1], command[2] if len(command) > 2 else "all")
 

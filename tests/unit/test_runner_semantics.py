@@ -502,3 +502,16 @@ def test_running_twice_continues_the_same_run() -> None:
     drive(runner, first)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert runner.agents["a"].attempt == 2
+
+
+def test_a_timed_wait_is_not_taken_for_a_deadlock() -> None:
+    spec = spec_of(A("a"))
+    runner, backend, _, events = driven_runner(spec)
+
+    async def script() -> None:
+        backend.send("a", "wait", ["y_done"], "all", 0.05)  # nobody emits it; it times out
+        backend.send("a", "done")
+
+    drive(runner, script)
+    assert statuses(runner) == {"a": "completed"}
+    assert [e.type for e in events if e.actor == "a"][-3:] == ["agent_waiting", "agent_resumed", "agent_completed"]

@@ -56,6 +56,7 @@ class DashboardScreen(Screen[None]):
         Binding("e", "toggle_editor", "Editor", id="toggle_editor"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("h", "history", "History", id="history"),
+        Binding("g", "gantt", "Gantt", id="gantt"),
         Binding("ctrl+s", "save_spec", "Save", id="save_spec", priority=True),
         Binding("ctrl+r", "run_spec", "Run", id="run_spec", priority=True),
     ]
@@ -316,6 +317,12 @@ class DashboardScreen(Screen[None]):
 
     def action_history(self) -> None:
         self.oneie.open_history()
+
+    def action_gantt(self) -> None:
+        """The Gantt picture of the run on screen, redrawn live from the same view."""
+        from oneie_tui.ui.screens.replay import GanttScreen
+
+        self.app.push_screen(GanttScreen(lambda: self.bridge.view, self.oneie.now))
 
     def action_save_spec(self) -> None:
         self.oneie.save_spec(self.editor.text)

@@ -181,6 +181,8 @@ class AgentPanel(Widget, can_focus=True):
         parts.append((0, fmt.money(a.cost_usd)))
         if a.attempt > 1:
             parts.append((1, f"try {a.attempt}"))
+        if a.extra.get("diff_stat"):  # worktree isolation: what this agent changed
+            parts.append((1, str(a.extra["diff_stat"])))
         width = max(10, self.content_size.width)
         for cutoff in (2, 1, 0):
             text = " · ".join(t for prio, t in parts if prio <= cutoff)
