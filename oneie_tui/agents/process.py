@@ -29,6 +29,7 @@ from oneie_tui.agents.lineproto import (
     parse_line,
 )
 from oneie_tui.agents.procgroup import ProcessGroup
+from oneie_tui.pathguard import PathEscape, confine
 
 if TYPE_CHECKING:
     from oneie_tui.spec import Spec
@@ -69,9 +70,12 @@ def process_env(ctx: AgentContext, extra: Mapping[str, str], *, inherit: bool = 
 
 
 def resolve_cwd(ctx: AgentContext, cwd: str | None) -> Path:
-    """The agent's folder (worktree or project), or `cwd` relative to it."""
+    """The agent's folder (worktree or project), or `cwd` inside it (never outside)."""
     base = Path(ctx.workdir) if ctx.workdir else Path.cwd()
-    path = base / cwd if cwd else base
+    try:
+        path = confine(cwd, base, "command.cwd") if cwd else base
+    except PathEscape as exc:
+        raise AgentFailure(str(exc)) from None
     if not path.is_dir():
         raise AgentFailure(f"working folder {path} does not exist")
     return path
@@ -268,10 +272,17 @@ class CommandBackend:
 
 def preflight(spec: Spec, options: Any) -> None:
     """Refuse before anything starts: a command agent without a command, or a program that
-    is not on PATH."""
+    is not on PATH, or a `cwd` that leaves the project folder."""
+    extra = getattr(options, "extra", None) or {}
+    project = extra.get("project_dir") or os.getcwd()
     for i, agent in enumerate(spec.agents):
         if spec.backend_of(agent) != "command":
             continue
+        if agent.command.cwd:
+            try:
+                confine(agent.command.cwd, project, "command.cwd")
+            except PathEscape as exc:
+                raise ValueError(f"agents[{i}] ({agent.id}): {exc}") from None
         argv = agent.command.argv
         if not argv:
             raise ValueError(

@@ -66,3 +66,50 @@ def read_events_raw(db: Path, run_id: str) -> list[tuple[int, str, str]]:
 
 def no_traceback(text: str) -> bool:
     return "Traceback (most recent call last)" not in text
+
+
+# A command agent that streams and spawns a child which streams too (issue 7, items 2, 4, 12).
+# argv: pid_file duration [stubborn]; "stubborn" makes the child ignore SIGTERM.
+STREAMER = r"""
+import os, signal, subprocess, sys, time
+from pathlib import Path
+pid_file, duration = Path(sys.argv[1]), float(sys.argv[2])
+stubborn = len(sys.argv) > 3 and sys.argv[3] == "stubborn"
+child_code = (
+    "import signal, sys, time\n"
+    + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if stubborn else "")
+    + "end = time.monotonic() + float(sys.argv[1])\n"
+    + "n = 0\n"
+    + "while time.monotonic() < end:\n"
+    + "    n += 1\n"
+    + "    print(f'child line {n}', flush=True)\n"
+    + "    time.sleep(0.02)\n"
+)
+child = subprocess.Popen([sys.executable, "-c", child_code, str(duration)])
+pid_file.write_text(f"{os.getpid()} {child.pid}")
+print(f"pids {os.getpid()} {child.pid}", flush=True)
+end = time.monotonic() + duration
+n = 0
+while time.monotonic() < end:
+    n += 1
+    print(f"line {n}", flush=True)
+    time.sleep(0.02)
+child.wait()
+print("done", flush=True)
+"""
+
+
+def write_streamer(folder: Path) -> Path:
+    path = folder / "streamer.py"
+    path.write_text(STREAMER, encoding="utf-8")
+    return path
+
+
+def read_pids(pid_file: Path) -> list[int]:
+    """The (leader, child) pids a STREAMER wrote, or [] before it wrote them."""
+    try:
+        text = pid_file.read_text()
+    except OSError:
+        return []
+    parts = text.split()
+    return [int(p) for p in parts] if len(parts) == 2 else []
