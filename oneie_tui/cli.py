@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With no command, opens the dashboard on the most recent spec.",
     )
     parser.add_argument("--version", action="version", version="oneie 0.1.0")
+    parser.add_argument(
+        "--debug", action="store_true",
+        help="debug logging to a file in the log folder (also: ONEIE_LOG_LEVEL=DEBUG)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -50,6 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit:
             parser.print_help()
             return 2
+    log_file = None
+    from oneie_tui.logsetup import configure, wanted_level
+
+    level = wanted_level(bool(getattr(args, "debug", False)))
+    if level is not None:
+        log_file = configure(level)
     try:
         code = handler(args)
     except KeyboardInterrupt:
@@ -57,7 +67,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: one redacted line here, the traceback in the log file
+        return _crashed(exc, log_file)
     return int(code or 0)
+
+
+def _crashed(exc: Exception, log_file: object) -> int:
+    import logging
+
+    from oneie_tui.redact import redact
+
+    logging.getLogger("oneie.cli").error("internal error", exc_info=exc)
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    where = f"; details in {log_file}" if log_file else "; run with --debug to log the details"
+    sys.stderr.write(redact(f"oneie: internal error: {type(exc).__name__}: {first}{where}") + "\n")
+    return 1
 
 
 def entry() -> None:

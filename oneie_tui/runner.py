@@ -24,6 +24,7 @@ from anyio.abc import TaskGroup
 from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, Usage
 from oneie_tui.events import Event, EventBus, EventImpossible, EventType, Subscription
 from oneie_tui.metrics import MetricsBuilder, RunMetrics
+from oneie_tui.redact import redact
 from oneie_tui.spec import AgentSpec, Spec
 from oneie_tui.store import EventWriter, RunStore, StoreError
 
@@ -760,4 +761,4 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         return _one_line(exc.exceptions[0])
     text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
+    return redact((text[0] if text else type(exc).__name__)[:300])  # reasons are stored and shown

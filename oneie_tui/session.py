@@ -82,10 +82,8 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None
             instances[name] = backend
         return instances[name]
 
-    for agent in spec.agents:  # load and configure every backend now: a bad one is exit 2
-        backend_for(agent)
-
     # Worktrees, the `oneie emit` socket and agent folders for process/isolated agents.
+    # First: it adds what backends configure from (the sessions a resumed run continues).
     from oneie_tui.run_support import RunSupportError, hooks_for
     from oneie_tui.runner import new_run_id
 
@@ -94,6 +92,9 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None
         services, prepare_context = hooks_for(spec, run_id, options.extra, store)
     except RunSupportError as exc:
         raise SetupError(str(exc)) from None
+
+    for agent in spec.agents:  # load and configure every backend now: a bad one is exit 2
+        backend_for(agent)
     return Runner(
         spec,
         backend_for,

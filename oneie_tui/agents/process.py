@@ -30,6 +30,7 @@ from oneie_tui.agents.lineproto import (
 )
 from oneie_tui.agents.procgroup import ProcessGroup
 from oneie_tui.pathguard import PathEscape, confine
+from oneie_tui.redact import redact
 
 if TYPE_CHECKING:
     from oneie_tui.spec import Spec
@@ -178,8 +179,9 @@ async def run_group(
                 finally:
                     done.set()
 
-            tg.start_soon(pump, started.stdout, on_stdout, out_done)
-            tg.start_soon(pump, started.stderr, on_stderr, err_done)
+            # A process may print a key from its environment: mask it before it is an event.
+            tg.start_soon(pump, started.stdout, lambda line: on_stdout(redact(line)), out_done)
+            tg.start_soon(pump, started.stderr, lambda line: on_stderr(redact(line)), err_done)
             code = await started.wait()
             # What a finished command left running is an orphan: end it, which also
             # closes the pipes it held, so reading can finish.

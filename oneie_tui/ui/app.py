@@ -9,7 +9,9 @@ keymap from the user's config file. Logs go to a file under `paths.log_dir()`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,7 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from oneie_tui import paths
+from oneie_tui import paths, redact
 from oneie_tui.config import UserConfig, load_config, remember_last_spec
 from oneie_tui.events import Event
 from oneie_tui.session import RunOptions, SetupError
@@ -38,20 +40,28 @@ RUN_GROUP = "run"
 
 
 def setup_file_logging() -> Path | None:
-    """App logs go to a file, never to the screen."""
+    """App logs go to a file, never to the screen; keys are masked before they get there."""
+    redact.install()
     logger = logging.getLogger("oneie")
-    if any(isinstance(h, logging.FileHandler) for h in logger.handlers):
-        return None
     try:
         folder = paths.log_dir()
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / "tui.log"
+    except OSError:
+        return None
+    for old in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
+        if Path(old.baseFilename) == target.absolute():
+            return target
+        logger.removeHandler(old)  # an earlier app of this process logged elsewhere
+        old.close()
+    try:
         handler = logging.FileHandler(target, encoding="utf-8")
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    # INFO, or DEBUG when `oneie --debug` / ONEIE_LOG_LEVEL asked for it.
+    logger.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
     logger.propagate = False
     return target
 
@@ -96,6 +106,7 @@ class OneieApp(App[int]):
         self.oneie_themes: list[str] = []
         self._store: RunStore | None = None
         self._run_worker: Worker[None] | None = None
+        self._signals: list[int] = []
         self.log_file = setup_file_logging()
 
     # --- start --------------------------------------------------------------------
@@ -105,6 +116,7 @@ class OneieApp(App[int]):
         return self._clock()
 
     def on_mount(self) -> None:
+        self._catch_signals()
         themes, problems = load_themes()
         for theme in themes:
             self.register_theme(theme)
@@ -342,7 +354,41 @@ class OneieApp(App[int]):
                 pass
         self.exit(0)
 
+    # --- SIGTERM / SIGHUP -----------------------------------------------------------
+
+    def _catch_signals(self) -> None:
+        """SIGTERM/SIGHUP would kill the app with the terminal still in the alternate screen
+        and mouse modes on; instead interrupt the run (resumable) and exit cleanly."""
+        if self.is_headless:  # under run_test: leave the test process's signals alone
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(signum, self._on_signal, signum)
+                self._signals.append(signum)
+            except (NotImplementedError, RuntimeError, ValueError):  # not Unix, not main thread
+                pass
+
+    def _on_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        log.warning("%s received: interrupting the run and leaving", name)
+        if self.live is not None and self.live.live:
+            self.live.runner.cancel_run(f"interrupted ({name})", interrupted=True)
+        self.call_next(self._leave_after_signal)
+
+    async def _leave_after_signal(self) -> None:
+        worker = self._run_worker
+        if worker is not None:
+            try:
+                await worker.wait()  # the run's cleanup is shielded and time-bounded
+            except Exception:  # its error was reported in _worker_state
+                pass
+        self.exit(130)
+
     async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._signals:
+            loop.remove_signal_handler(signum)
         if self._store is not None:
             self._store.close()
 
