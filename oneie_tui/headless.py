@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from oneie_tui.events import Event
+from oneie_tui.pricing import CacheSavings
 from oneie_tui.runner import Runner, RunnerError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -59,9 +60,17 @@ class ProgressSink:
         )
         self.tasks: dict[str, TaskID] = {}
         width = max((len(a) for a in runner.agents), default=10)
-        for agent_id in runner.agents:
+        for agent_id, state in runner.agents.items():
+            # A resumed run shows the agents that ended before as they ended, not pending.
+            ended = state.terminal
+            style = STATUS_STYLE.get(state.status, "dim")
             self.tasks[agent_id] = self.progress.add_task(
-                agent_id, total=100, agent=agent_id.ljust(width), status="[dim]pending[/]", start=False
+                agent_id,
+                total=100,
+                completed=100 if state.status == "completed" else state.progress,
+                agent=agent_id.ljust(width),
+                status=f"[{style}]{state.status}[/]" if ended else "[dim]pending[/]",
+                start=False,
             )
 
     def __call__(self, e: Event) -> None:
@@ -239,6 +248,9 @@ def run_headless(
     else:
         sink = ProgressSink(runner, console)
         runner.bus.subscribe(sink)
+    # The reference's "token savings": cache figures of this run, from its usage events.
+    savings = CacheSavings()
+    runner.bus.subscribe(lambda e: savings.add_usage_metadata(e.metadata), "usage")
     error: str | None = None
     try:
         if sink is not None:
@@ -251,10 +263,15 @@ def run_headless(
     error = error or state["error"]
     summary = runner.summary()
     if as_json:
-        stream.write(json.dumps(json_summary(runner, summary)) + "\n")
+        line = json_summary(runner, summary)
+        if savings.cache_write_tokens or savings.cache_read_tokens:
+            line["cache"] = savings.to_dict()
+        stream.write(json.dumps(line) + "\n")
         stream.flush()
     else:
         console.print(summary_table(summary))
+        if savings.cache_write_tokens or savings.cache_read_tokens:
+            console.print(f"  {savings.line()}", highlight=False)
     if error:
         sys.stderr.write(f"oneie: error: run {runner.run_id} failed: {error}\n")  # one unwrapped line
         return EXIT_FAILED

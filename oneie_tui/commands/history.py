@@ -15,11 +15,23 @@ from typing import Any
 
 from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_store
 
+RUN_STATUSES = ["running", "completed", "failed", "cancelled", "interrupted"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("runs", help="list recorded runs, newest first")
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--status", help="only runs with this status (running, completed, failed, cancelled, interrupted)")
+    p.add_argument("--limit", type=_positive_int, default=20, help="at most this many runs (default 20)")
+    p.add_argument("--status", choices=RUN_STATUSES, help="only runs with this status")
     p.add_argument("--json", action="store_true", help="one JSON object per run")
     add_store_arg(p)
     p.set_defaults(handler=guarded(cmd_runs))
@@ -98,14 +110,20 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"runs in {store.path}", title_justify="left")
-    for col in ("id", "started", "spec", "status", "agents", "wall", "speedup", "cost"):
-        table.add_column(col, justify="right" if col in ("agents", "wall", "speedup", "cost") else "left")
+    table = Table(title=f"runs in {store.path}", title_justify="left", box=None, header_style="bold underline")
+    # Ids and statuses never wrap (they are copied and grepped); the spec name gives way.
+    # The id starts with the start time (YYYYMMDD-HHMMSS), so it is the "started" column.
+    table.add_column("id (started)", no_wrap=True, min_width=22)
+    console = Console()
+    # What the fixed columns leave (73 cells with gaps) goes to the spec name.
+    table.add_column("spec", overflow="ellipsis", no_wrap=True, max_width=max(8, console.width - 73))
+    table.add_column("status", no_wrap=True, min_width=11)
+    for col, width in (("agents", 6), ("wall", 6), ("speedup", 7), ("cost", 7)):
+        table.add_column(col, justify="right", no_wrap=True, min_width=width)
     for row in rows:
         r = run_record(row)
         table.add_row(
             r["id"],
-            _when(r["started"]),
             r["spec"],
             r["status"],
             str(r["agents"] or "—"),
@@ -113,9 +131,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
             "—" if r["speedup"] is None else f"{r['speedup']:.2f}x",
             f"${r['cost_usd']:.4f}",
         )
-    Console().print(table)
     if not rows:
-        print("no runs yet: try `oneie run specs/course-crud.toml --headless`")
+        if args.status:
+            print(f"no {args.status} runs in {store.path}")
+        else:
+            print("no runs yet: try `oneie run specs/course-crud.toml --headless`")
+        return 0
+    console.print(table)
     return 0
 
 

@@ -66,11 +66,17 @@ def _run(args: argparse.Namespace) -> int:
     if not headless:
         from oneie_tui.cli import main
 
+        # Every option `run` shares with `tui` goes along (see add_run_options).
         forwarded = ["tui", args.spec, "--run", "--speed", str(args.speed)]
-        if args.store:
-            forwarded += ["--store", args.store]
-        if args.backend:
-            forwarded += ["--backend", args.backend]
+        for flag, value in (
+            ("--store", args.store),
+            ("--backend", args.backend),
+            ("--seed", args.seed),
+            ("--max-parallel", args.max_parallel),
+            ("--base-url", args.base_url),
+        ):
+            if value is not None:
+                forwarded += [flag, str(value)]
         return main(forwarded)
 
     from oneie_tui.headless import run_headless

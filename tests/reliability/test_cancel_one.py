@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from oneie_tui.runner import Runner
-from tests.fakes.process_tools import PY, alive, group_members, loaded, run_spec, status_of, wait_until
+from tests.fakes.process_tools import (
+    PY,
+    alive,
+    group_members,
+    loaded,
+    run_spec,
+    status_of,
+    wait_until,
+)
 from tests.reliability.helpers import read_pids, write_streamer
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
@@ -39,7 +48,7 @@ def test_cancel_one_of_eight_command_agents(tmp_path: Path, grace: float, victim
             argv.append(victim_mode)
         agents.append({"id": agent_id, "command": {"argv": argv, "grace_seconds": grace}})
     spec = loaded(agents, on_failure="continue")
-    measured: dict[str, object] = {}
+    measured: dict[str, Any] = {}
 
     async def cancel_victim(runner: Runner) -> None:
         streaming: set[str] = set()  # agents whose child has printed (its handlers are set)
@@ -65,7 +74,7 @@ def test_cancel_one_of_eight_command_agents(tmp_path: Path, grace: float, victim
     assert measured["seconds"] < GUARANTEE_S, measured
     assert measured["alive"] == [] and measured["group"] == [], measured
     # The other seven were still running when the victim ended, and then finished normally.
-    assert all(s == "running" for s in measured["others"].values()), measured  # type: ignore[union-attr]
+    assert all(s == "running" for s in measured["others"].values()), measured
     assert status_of(events, VICTIM) == "cancelled"
     for agent_id in pid_files:
         if agent_id != VICTIM:

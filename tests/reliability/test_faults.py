@@ -45,7 +45,7 @@ RUNNER_BUG = (
 
 
 def _run_cli_with(patch: str, args: list[str]) -> subprocess.CompletedProcess[str]:
-    code = patch + "import sys\nfrom oneie_tui.cli import main\nsys.exit(main(%r))\n" % (args,)
+    code = patch + f"import sys\nfrom oneie_tui.cli import main\nsys.exit(main({args!r}))\n"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
 
 

@@ -7,8 +7,8 @@ import json
 import os
 import random
 import signal
-import threading
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -26,7 +26,7 @@ def _kill_run(spec: Path, db: Path, seed: int) -> str:
     proc = spawn_oneie("run", str(spec), "--headless", "--json", "--store", str(db), "--seed", str(seed))
     assert proc.stdout is not None
     first = proc.stdout.readline()  # run_started: the run exists and is writing
-    run_id = json.loads(first)["run_id"]
+    run_id = str(json.loads(first)["run_id"])
     # Keep the pipe drained so the run streams freely until the kill.
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     time.sleep(rng.uniform(0.05, 1.2))

@@ -12,7 +12,6 @@ Every file under the test's folder (store, logs, config, exports) is scanned."""
 from __future__ import annotations
 
 import html
-import json
 import logging
 import os
 import re
@@ -24,7 +23,13 @@ from typing import Any
 import pytest
 
 from oneie_tui import paths, redact
-from tests.fakes.anthropic_server import ScriptedAnthropicServer, emit_event, finish, http_error, per_agent
+from tests.fakes.anthropic_server import (
+    ScriptedAnthropicServer,
+    emit_event,
+    finish,
+    http_error,
+    per_agent,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-ant-TESTSECRET"

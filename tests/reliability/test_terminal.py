@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -21,7 +22,6 @@ import sqlite3
 import struct
 import sys
 import termios
-import fcntl
 import time
 from pathlib import Path
 from typing import Any
