@@ -67,7 +67,7 @@ class ProgressSink:
             self.tasks[agent_id] = self.progress.add_task(
                 agent_id,
                 total=100,
-                completed=100 if state.status == "completed" else state.progress,
+                completed=100 if state.status == "completed" else round(state.progress),
                 agent=agent_id.ljust(width),
                 status=f"[{style}]{state.status}[/]" if ended else "[dim]pending[/]",
                 start=False,
