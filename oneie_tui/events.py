@@ -43,6 +43,24 @@ class EventType(StrEnum):
 
 _TASK_EVENT = "task_event"
 
+# The agent status each lifecycle event leaves behind: one table for the runner's
+# readers (metrics, dashboard view, headless progress, Gantt).
+TERMINAL_STATUS_OF: dict[str, str] = {
+    "agent_completed": "completed",
+    "agent_failed": "failed",
+    "agent_cancelled": "cancelled",
+    "agent_blocked": "blocked",
+}
+ACTIVE_STATUS_OF: dict[str, str] = {
+    "agent_queued": "queued",
+    "agent_waiting": "waiting",
+    "agent_started": "running",
+    "agent_resumed": "running",
+    "agent_paused": "paused",
+}
+STATUS_OF: dict[str, str] = {**ACTIVE_STATUS_OF, **TERMINAL_STATUS_OF}
+TERMINAL_STATUSES = frozenset(TERMINAL_STATUS_OF.values())
+
 TERMINAL_TYPES = frozenset(
     {
         EventType.AGENT_COMPLETED,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from oneie_tui.events import Event
+from oneie_tui.events import TERMINAL_STATUSES, Event
 from oneie_tui.metrics import AgentMetrics, RunMetrics
 from oneie_tui.runstate import RunView
 
@@ -45,7 +45,7 @@ STYLE = {
 CRITICAL_STYLE = "bold dark_orange"
 MARKER_STYLE = "bold bright_white"
 LABEL = {"completed": "done"}  # the words for the lane states
-TERMINAL = frozenset({"completed", "failed", "cancelled", "blocked"})
+TERMINAL = TERMINAL_STATUSES
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from oneie_tui.events import Event
+from oneie_tui.events import STATUS_OF, Event
 from oneie_tui.pricing import CacheSavings
 from oneie_tui.runner import Runner, RunnerError
 
@@ -31,17 +31,7 @@ STATUS_STYLE = {
     "cancelled": "bright_black",
     "blocked": "red",
 }
-_STATUS_EVENTS = {
-    "agent_queued": "queued",
-    "agent_waiting": "waiting",
-    "agent_started": "running",
-    "agent_resumed": "running",
-    "agent_paused": "paused",
-    "agent_completed": "completed",
-    "agent_failed": "failed",
-    "agent_cancelled": "cancelled",
-    "agent_blocked": "blocked",
-}
+_STATUS_EVENTS = STATUS_OF
 
 
 class ProgressSink:

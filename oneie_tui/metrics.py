@@ -16,22 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from oneie_tui.events import ACTIVE_STATUS_OF as STATE_OF
+from oneie_tui.events import TERMINAL_STATUS_OF as TERMINAL
 from oneie_tui.events import Event
 
-TERMINAL = {
-    "agent_completed": "completed",
-    "agent_failed": "failed",
-    "agent_cancelled": "cancelled",
-    "agent_blocked": "blocked",
-}
 _STREAM = frozenset({"agent_output", "agent_progress"})
-STATE_OF = {
-    "agent_queued": "queued",
-    "agent_waiting": "waiting",
-    "agent_started": "running",
-    "agent_resumed": "running",
-    "agent_paused": "paused",
-}
 
 
 @dataclass

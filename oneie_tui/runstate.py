@@ -10,25 +10,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from oneie_tui.events import Event
+from oneie_tui.events import STATUS_OF, Event
+from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
 from oneie_tui.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.spec import Spec
 
 OUTPUT_TAIL = 200  # lines kept per agent: bounded memory however long the run
 TIMELINE_TAIL = 2000
 
-STATUS_OF = {
-    "agent_queued": "queued",
-    "agent_waiting": "waiting",
-    "agent_started": "running",
-    "agent_resumed": "running",
-    "agent_paused": "paused",
-    "agent_completed": "completed",
-    "agent_failed": "failed",
-    "agent_cancelled": "cancelled",
-    "agent_blocked": "blocked",
-}
-TERMINAL = frozenset({"completed", "failed", "cancelled", "blocked"})
 # Events shown on the timeline: lifecycle and coordination, not the output stream.
 TIMELINE_TYPES = frozenset(
     {*STATUS_OF, "task_event", "run_started", "run_finished", "run_failed", "retry",
