@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -55,11 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
     log_file = None
-    from oneie_tui.logsetup import configure, wanted_level
+    if getattr(args, "debug", False) or os.environ.get("ONEIE_LOG_LEVEL"):
+        from oneie_tui.logsetup import configure, wanted_level
 
-    level = wanted_level(bool(getattr(args, "debug", False)))
-    if level is not None:
-        log_file = configure(level)
+        level = wanted_level(bool(getattr(args, "debug", False)))
+        if level is not None:
+            log_file = configure(level)
     try:
         code = handler(args)
     except KeyboardInterrupt:

@@ -43,7 +43,7 @@ def test_cancel_one_of_eight_command_agents(tmp_path: Path, grace: float, victim
     pid_files = {f"agent-{i}": tmp_path / f"agent-{i}.pids" for i in range(8)}
     agents = []
     for agent_id, pid_file in pid_files.items():
-        argv = [PY, str(streamer), str(pid_file), "3.0"]
+        argv = [PY, str(streamer), str(pid_file), "4.5"]  # long enough that the others outlive the cancel
         if agent_id == VICTIM:
             argv.append(victim_mode)
         agents.append({"id": agent_id, "command": {"argv": argv, "grace_seconds": grace}})

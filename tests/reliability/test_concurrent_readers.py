@@ -52,3 +52,49 @@ def test_readers_see_consistent_prefixes_while_writer_runs(tmp_path: Path) -> No
     streamed = [json.loads(line) for line in streamed_lines if line.startswith("{")]
     assert streamed[-1]["type"] == "summary"
     assert [e["seq"] for e in streamed[:-1]] == list(range(1, final + 1))
+
+
+TIGHT_READER = r"""
+import json, sys
+from oneie_tui.store import RunStore
+store = RunStore(sys.argv[1])
+run_id = sys.argv[2]
+reads, holes, longest, last = 0, 0, 0, 0
+while True:
+    status = store.get_run(run_id).status
+    seqs = [e.seq for e in store.events(run_id)]
+    reads += 1
+    if seqs != list(range(1, len(seqs) + 1)):
+        holes += 1
+    if len(seqs) < last:
+        holes += 1  # a read went backwards
+    last = len(seqs)
+    if status != "running":
+        break
+print(json.dumps({"reads": reads, "holes": holes, "last": last}))
+"""
+
+
+def test_a_tight_reader_process_never_sees_a_hole(tmp_path: Path) -> None:
+    """A second process reads the live run's events back to back, as fast as it can, for
+    the whole run: every read is a gap-free prefix, never shorter than the one before."""
+    spec = streaming_spec(tmp_path / "s.toml", agents=8, duration=2.0, lines_per_second=400)
+    db = tmp_path / "runs.sqlite3"
+    proc = spawn_oneie("run", str(spec), "--headless", "--json", "--store", str(db))
+    assert proc.stdout is not None
+    run_id = json.loads(proc.stdout.readline())["run_id"]
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    import subprocess
+    import sys
+
+    reader = subprocess.run([sys.executable, "-c", TIGHT_READER, str(db), run_id],
+                            capture_output=True, text=True, timeout=60)
+    proc.wait(timeout=60)
+    assert reader.returncode == 0, reader.stderr
+    result = json.loads(reader.stdout)
+    assert result["reads"] >= 5, result  # it really read while the run was live
+    assert result["holes"] == 0, result
+    assert proc.returncode == 0
+    store = RunStore(db)
+    assert store.get_run(run_id).status == "completed"
+    assert store.last_seq(run_id) == store.count_events(run_id) >= result["last"]

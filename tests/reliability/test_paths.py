@@ -108,7 +108,10 @@ def test_spec_path_escaping_the_project_is_refused(tmp_path: Path, kind: str, at
     env = {**os.environ, "ANTHROPIC_API_KEY": "sk-ant-TESTSECRET", "ONEIE_STORE": str(tmp_path / "runs.sqlite3")}
     env.pop("ANTHROPIC_BASE_URL", None)
     result = subprocess.run(
-        [sys.executable, "-c", AUDIT, str(outside), str(evil), "run", "spec.toml", "--headless", "--json"],
+        # The base URL is a dead loopback port: were a profile wrongly accepted, the run
+        # would fail there, never reach the network.
+        [sys.executable, "-c", AUDIT, str(outside), str(evil), "run", "spec.toml", "--headless", "--json",
+         "--base-url", "http://127.0.0.1:9"],
         cwd=proj, env=env, capture_output=True, text=True, timeout=60,
     )
     assert "OPENED-OUTSIDE" not in result.stderr, result.stderr

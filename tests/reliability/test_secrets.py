@@ -170,6 +170,29 @@ def test_command_agent_printing_its_key(tmp_path: Path, env: dict[str, str], iso
     _assert_nowhere(tmp_path, run.stdout + run.stderr, exported)
 
 
+def test_wal_of_a_killed_run_holds_no_key(tmp_path: Path, env: dict[str, str]) -> None:
+    """kill -9 while a command agent prints its key: the -wal file left behind is clean."""
+    script = tmp_path / "prints_key_forever.py"
+    script.write_text(PRINTS_KEY + "import time\nwhile True:\n    print('x-api-key:', key, flush=True)\n    time.sleep(0.01)\n")
+    spec = _spec(tmp_path, f'[run]\nbackend = "command"\n[[agents]]\nid = "leaky"\ncommand = {{ argv = [{sys.executable!r}, {str(script)!r}] }}\n')
+    store = Path(env["ONEIE_STORE"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oneie_tui", "--debug", "run", str(spec), "--headless", "--json"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+    )
+    assert proc.stdout is not None
+    seen = 0
+    for line in proc.stdout:
+        seen += "[redacted]" in line
+        if seen >= 50:
+            break
+    os.killpg(proc.pid, 9)
+    proc.wait(timeout=10)
+    wal = Path(str(store) + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0, "the kill left a WAL behind"
+    _assert_nowhere(tmp_path)
+
+
 @pytest.mark.parametrize("crash", ["agent_raises", "runner_bug", "internal_crash"])
 def test_crashing_runs(tmp_path: Path, env: dict[str, str], isolated_dirs: Path, crash: str) -> None:
     patch = {"agent_raises": AGENT_RAISES, "runner_bug": RUNNER_BUG, "internal_crash": INTERNAL_CRASH}[crash]

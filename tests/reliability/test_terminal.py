@@ -192,3 +192,27 @@ def test_signal_to_the_app_in_a_pty_restores_the_terminal(
     assert len(ends) == 3 and all(m.get("interrupted") for m in ends)
     # ... and no process of an agent survived the app.
     assert alive(pids) == []
+
+
+@pytest.mark.parametrize("switch", ["--debug", "ONEIE_LOG_LEVEL=DEBUG"])
+def test_cli_debug_logging_goes_to_a_file_never_to_the_terminal(
+    tmp_path: Path, isolated_dirs: Path, switch: str
+) -> None:
+    import subprocess
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[feature]\nname = "debug"\n[[agents]]\nid = "a"\nsim = { duration = 0.2 }\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("ONEIE_LOG_LEVEL", "ANTHROPIC_LOG")}
+    env["PYTHONPATH"] = str(ROOT)
+    args = ["run", str(spec), "--headless", "--json", "--store", str(tmp_path / "runs.sqlite3")]
+    if switch == "--debug":
+        args.insert(0, "--debug")
+    else:
+        env["ONEIE_LOG_LEVEL"] = "DEBUG"
+    done = subprocess.run([sys.executable, "-m", "oneie_tui", *args], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    log = paths.log_dir() / "oneie.log"
+    assert " DEBUG " in log.read_text()  # e.g. asyncio's "Using selector" record
+    assert " DEBUG " not in done.stderr + done.stdout and done.stderr == ""
+    assert oct(log.stat().st_mode & 0o777) == oct(0o600)
