@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         runner = build_runner(loaded, options, store)
     except SetupError as exc:
-        die(str(exc), 2)
+        die(f"{args.spec}: {exc}", 2)  # name the file: the problem is in what it asks for
     try:
         return run_headless(runner, as_json=args.json)
     finally:

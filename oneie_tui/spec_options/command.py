@@ -22,6 +22,7 @@ class CommandOptions(StrictTyped):
         default=True, description="read `::oneie event|progress|usage` lines on stdout"
     )
     ok_exit_codes: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    # 1.5 s: a cancelled agent is gone within 2 s even if it ignores SIGTERM.
     grace_seconds: float = Field(
-        default=3.0, ge=0.0, le=300.0, description="SIGTERM to SIGKILL on cancel"
+        default=1.5, ge=0.0, le=300.0, description="SIGTERM to SIGKILL on cancel"
     )

@@ -34,11 +34,12 @@ GUARANTEE_S = 2.0
 @pytest.mark.parametrize(
     ("grace", "victim_mode"),
     [
-        (3.0, "polite"),  # the default grace; every process exits on SIGTERM
-        (1.0, "stubborn"),  # the victim's child ignores SIGTERM: SIGKILL after the grace
+        (None, "polite"),  # the default grace; every process exits on SIGTERM
+        (None, "stubborn"),  # the default grace; the child ignores SIGTERM: SIGKILL after it
+        (1.0, "stubborn"),
     ],
 )
-def test_cancel_one_of_eight_command_agents(tmp_path: Path, grace: float, victim_mode: str) -> None:
+def test_cancel_one_of_eight_command_agents(tmp_path: Path, grace: float | None, victim_mode: str) -> None:
     streamer = write_streamer(tmp_path)
     pid_files = {f"agent-{i}": tmp_path / f"agent-{i}.pids" for i in range(8)}
     agents = []
@@ -46,7 +47,10 @@ def test_cancel_one_of_eight_command_agents(tmp_path: Path, grace: float, victim
         argv = [PY, str(streamer), str(pid_file), "4.5"]  # long enough that the others outlive the cancel
         if agent_id == VICTIM:
             argv.append(victim_mode)
-        agents.append({"id": agent_id, "command": {"argv": argv, "grace_seconds": grace}})
+        command: dict[str, Any] = {"argv": argv}
+        if grace is not None:
+            command["grace_seconds"] = grace
+        agents.append({"id": agent_id, "command": command})
     spec = loaded(agents, on_failure="continue")
     measured: dict[str, Any] = {}
 
