@@ -5,6 +5,10 @@ fire; `max_parallel` queues the excess; a race group's first success cancels the
 `on_failure = "cancel"` cascades; an agent waiting for an event that can no longer fire
 ends `blocked` at once. Control (pause, resume, cancel, restart) comes in as plain method
 calls; everything that happens goes out as events on the bus. The runner knows no backend.
+
+This module is longer than most (~700 lines) on purpose: it is one state machine, and its
+rules (slots, waits, pause, races, cascade, blocked detection, timeouts) read and change
+the same fields of the same run. Per-agent state lives in `agent_state.py`.
 """
 
 from __future__ import annotations
@@ -14,24 +18,21 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 import anyio
 from anyio.abc import TaskGroup
 
+from oneie_tui.agent_state import AgentState
 from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, Usage
+from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
 from oneie_tui.events import Event, EventBus, EventImpossible, EventType, Subscription
 from oneie_tui.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.redact import redact
 from oneie_tui.spec import AgentSpec, Spec
 from oneie_tui.store import EventWriter, RunStore, StoreError
 
-TERMINAL = frozenset({"completed", "failed", "cancelled", "blocked"})
-Status = Literal[
-    "pending", "queued", "waiting", "running", "paused", "completed", "failed", "cancelled", "blocked"
-]
 CLEANUP_SECONDS = 10.0
 
 
@@ -41,44 +42,6 @@ def new_run_id() -> str:
 
 class RunnerError(Exception):
     """The runner itself failed (a bug or a store fault). One line for the user."""
-
-
-@dataclass(eq=False)  # identity-hashed: it is the slot borrower token
-class AgentState:
-    spec: AgentSpec
-    status: Status = "pending"
-    reason: str = ""
-    progress: float = 0.0
-    attempt: int = 0
-    waiting_for: list[str] = field(default_factory=list)
-    wait_all: list[str] = field(default_factory=list)  # what the current wait needs: all of
-    wait_any: list[str] = field(default_factory=list)  # ... and one of (if any)
-    wait_timed: bool = False  # the current wait has a timeout
-    usage: Usage = field(default_factory=Usage)
-    summary: str = ""
-    race_lost: bool = False
-    # internals
-    scope: anyio.CancelScope | None = None
-    ctx: AgentContext | None = None
-    cancel_reason: str = ""
-    cancel_type: str = "cancelled"
-    paused: bool = False
-    paused_from: Status = "running"  # what resume() returns to
-    unpaused: anyio.Event = field(default_factory=anyio.Event)
-    holds_slot: bool = False
-    run_since: float | None = None
-    attempt_active: float = 0.0
-    relaunch: bool = False
-    timeout_scope: anyio.CancelScope | None = None
-    timeout_left: float = math.inf
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL
 
 
 BackendFor = Callable[[AgentSpec], AgentBackend]
@@ -630,28 +593,11 @@ class Runner:
             and all(self._will_not_run(self.agents[e]) for e in emitters)
         ]
         live = self._live.values()  # launched and not ended; usually the first can act
-        if self._tg is not None and not any(self._can_act(s) for s in live):
+        if self._tg is not None and not any(s.can_act(self.bus.fired) for s in live):
             # Nobody can fire anything any more (every live agent waits): whatever is still
             # awaited, declared or not, will never come. Blocked beats hanging.
             dead += [a for s in live for a in s.waiting_for]
         self.bus.mark_impossible(dead)
-
-    def _can_act(self, state: AgentState) -> bool:
-        """Could this agent still fire an event: it runs (or is paused while running), is
-        queued, or waits for events that have all fired but has not woken up yet."""
-        if state.relaunch:
-            return True
-        status = state.paused_from if state.paused else state.status
-        if status in ("running", "queued"):
-            return True
-        if status == "waiting":
-            if state.wait_timed:
-                return True
-            fired = self.bus.fired
-            return all(a in fired for a in state.wait_all) and (
-                not state.wait_any or any(a in fired for a in state.wait_any)
-            )
-        return False
 
     def _will_not_run(self, state: AgentState) -> bool:
         """Ended for good, or never launched in this run (so its events cannot fire)."""
