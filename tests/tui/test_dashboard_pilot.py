@@ -174,11 +174,16 @@ async def test_timeline_filter_by_agent(make_app: Any) -> None:
         app.dashboard.grid.focus_first()
         timeline = app.dashboard.timeline
         assert {e.actor for e in timeline.shown} == {"runner", "agent-backend", "agent-frontend", "agent-quality"}
+        # pause(): the filter follows the Input's Changed messages, which a loaded machine
+        # may still be delivering when press() returns.
         await pilot.press("slash", *"quality", "enter")
+        await pilot.pause()
         assert timeline.shown and {e.actor for e in timeline.shown} == {"agent-quality"}
         await pilot.press("slash", *"schema")
+        await pilot.pause()
         assert [e.action for e in timeline.shown] == ["schema_ready"]
         await pilot.press("escape")
+        await pilot.pause()
         assert len(timeline.shown) == 10
 
 
