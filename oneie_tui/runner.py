@@ -30,7 +30,7 @@ from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
 from oneie_tui.events import Event, EventBus, EventImpossible, EventType, Subscription
 from oneie_tui.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.redact import redact
-from oneie_tui.spec import AgentSpec, Spec
+from oneie_tui.spec import AgentSpec, Budget, Spec
 from oneie_tui.store import EventWriter, RunStore, StoreError
 
 CLEANUP_SECONDS = 10.0
@@ -105,6 +105,7 @@ class Runner:
         self.reason = ""
         self._run_cancelled = False
         self._interrupted = False
+        self._budget_stopped = False  # the run budget has been crossed once already
         self._run_failed_reason = ""
         self._resumed = False
         self.env: dict[str, str] = {}
@@ -184,7 +185,32 @@ class Runner:
         return state.attempt_active + running
 
     def add_usage(self, agent_id: str, usage: Usage) -> None:
-        self.agents[agent_id].usage.add(usage)
+        state = self.agents[agent_id]
+        state.usage.add(usage)
+        self._check_budgets(state)
+
+    def _check_budgets(self, state: AgentState) -> None:
+        """Token and cost budgets for backends that do not keep them at their own turn
+        boundaries (`enforces_budgets`, as the claude backend does): checked as usage is
+        reported. Crossing the agent's budget cancels it; crossing the run's stops all."""
+        if getattr(self._backend_for(state.spec), "enforces_budgets", False):
+            return
+        crossed = _budget_crossed(state.spec.budget, state.usage)
+        if crossed and not state.terminal and not state.cancel_reason:
+            reason = f"budget_exceeded: agent {crossed}"
+            self.publish(EventType.BUDGET_EXCEEDED, state.id, metadata={"scope": "agent", "reason": reason})
+            self.cancel(state.id, reason)
+        if self._budget_stopped:
+            return
+        total = Usage()
+        for other in self.agents.values():
+            total.add(other.usage)
+        crossed = _budget_crossed(self.spec.run.budget, total)
+        if crossed:
+            self._budget_stopped = True
+            reason = f"budget_exceeded: run {crossed}"
+            self.publish(EventType.BUDGET_EXCEEDED, metadata={"scope": "run", "reason": reason})
+            self.cancel_run(reason)
 
     def set_progress(self, agent_id: str, percent: float) -> None:
         self.agents[agent_id].progress = percent
@@ -701,6 +727,15 @@ class Runner:
             **data,
             "agents": agents,
         }
+
+
+def _budget_crossed(budget: Budget, usage: Usage) -> str:
+    """Which limit `usage` has gone past ('max_cost_usd 0.51 > 0.5'), or ''."""
+    if budget.max_tokens is not None and usage.total_tokens > budget.max_tokens:
+        return f"max_tokens {usage.total_tokens} > {budget.max_tokens}"
+    if budget.max_cost_usd is not None and usage.cost_usd > budget.max_cost_usd:
+        return f"max_cost_usd {usage.cost_usd:.4f} > {budget.max_cost_usd}"
+    return ""
 
 
 def _one_line(exc: BaseException) -> str:

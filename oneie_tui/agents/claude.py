@@ -197,6 +197,8 @@ class RunSpend:
 
 class ClaudeBackend:
     name = "claude"
+    # Budgets are kept here, at turn boundaries (and max_turns too): the runner leaves them to us.
+    enforces_budgets = True
 
     def __init__(self) -> None:
         self.prices: PriceTable | None = None

@@ -116,8 +116,9 @@ def build_argv(
     argv = [cli, "-p", prompt, "--output-format", "stream-json", "--verbose"]
     if model:
         argv += ["--model", model]
-    if opts.max_turns:
-        argv += ["--max-turns", str(opts.max_turns)]
+    max_turns = opts.max_turns or ctx.agent.budget.max_turns  # the CLI keeps the turn budget
+    if max_turns:
+        argv += ["--max-turns", str(max_turns)]
     tools = list(dict.fromkeys([*opts.allowed_tools, *SIGNAL_TOOLS]))
     # One comma-separated value: the option is variadic and would swallow what follows.
     argv.append("--allowedTools=" + ",".join(tools))
