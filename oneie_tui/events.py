@@ -170,11 +170,14 @@ class EventBus:
         """Continue numbering at `next_seq` (a resumed run keeps its seq gap-free)."""
         self._next_seq = next_seq
 
-    def subscribe(self, handler: Handler, type_glob: str = "*", path_glob: str = "*") -> Subscription:
+    def subscribe(
+        self, handler: Handler, type_glob: str = "*", path_glob: str = "*", *, first: bool = False
+    ) -> Subscription:
         """Call `handler` for events whose type matches `type_glob` and whose
-        `actor/action` matches `path_glob` (for example `agent-backend/*`)."""
+        `actor/action` matches `path_glob` (for example `agent-backend/*`). `first`: ahead
+        of every other handler (the store, so no failing display can keep an event out)."""
         sub = Subscription(type_glob, path_glob, handler)
-        self._subs = (*self._subs, sub)
+        self._subs = (sub, *self._subs) if first else (*self._subs, sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:

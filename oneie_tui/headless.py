@@ -4,6 +4,7 @@ NDJSON events, a summary, and the exit code. No Textual here."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -32,6 +33,18 @@ STATUS_STYLE = {
     "blocked": "red",
 }
 _STATUS_EVENTS = STATUS_OF
+
+
+class PipeSafeConsole(Console):
+    """A console that goes quiet when its reader leaves (`oneie run ... | head`) instead of
+    raising SystemExit from inside the event bus, in the middle of an agent's work."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        try:
+            self.file = open(os.devnull, "w")  # lives as long as the console
+        except OSError:
+            pass
 
 
 class ProgressSink:
@@ -231,7 +244,7 @@ def run_headless(
     `agent_ids`/`resume`: launch only these agents of a restored run (`oneie resume`)."""
     stream = out or sys.stdout
     state: dict[str, Any] = {"interrupted": False, "error": None}
-    console = Console(file=stream if not as_json else sys.stderr, highlight=False)
+    console = PipeSafeConsole(file=stream if not as_json else sys.stderr, highlight=False)
     sink: ProgressSink | None = None
     if as_json:
         runner.bus.subscribe(JsonSink(stream))

@@ -34,12 +34,16 @@ def options_of(first_start: dict[str, Any], spec_backend: str, run_id: str) -> R
     backend = first_start.get("backend")
     sequential = bool(first_start.get("sequential", False))
     max_parallel = first_start.get("max_parallel")
+    extra = {k: first_start[k] for k in ("project_dir", "worktree_dir") if first_start.get(k)}
+    seed = first_start.get("seed")
     return RunOptions(
         speed=float(first_start.get("speed", 1.0) or 1.0),
+        seed=None if seed is None else int(seed),
         sequential=sequential,
         backend=str(backend) if backend and backend != spec_backend else None,
         max_parallel=None if sequential or max_parallel is None else int(max_parallel),
         run_id=run_id,
+        extra=extra,  # the same project folder, wherever `oneie resume` is typed
     )
 
 

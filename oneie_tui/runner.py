@@ -109,6 +109,8 @@ class Runner:
         self._run_failed_reason = ""
         self._resumed = False
         self.env: dict[str, str] = {}
+        # Facts a resume needs to run the same way (project folder, ...): in run_started.
+        self.run_info: dict[str, Any] = {}
         # The run timeout counts active run time: not the stretches where the user has
         # paused agents and nothing else runs.
         self._halt_since: float | None = None
@@ -337,7 +339,10 @@ class Runner:
         self._end_ts = None
         for agent_id in ids:  # resolve backends first: a bad one fails before anything starts
             self._backend_for(self.agents[agent_id].spec)
-        self._open_store()
+        try:
+            self._open_store()
+        except StoreError as exc:  # one line for the user, like every other runner failure
+            raise RunnerError(str(exc)) from None
         self.live = True
         self.status = "running"
         self.publish(
@@ -350,7 +355,9 @@ class Runner:
                 "max_parallel": self.max_parallel,
                 "sequential": self.sequential,
                 "speed": self.speed,
+                "seed": self.seed,
                 "pid": os.getpid(),
+                **self.run_info,
                 **({"resumed": True} if resume else {}),
             },
         )
@@ -405,6 +412,17 @@ class Runner:
                 state.race_lost = bool(e.metadata.get("race_lost", False))
             elif e.type == EventType.AGENT_PROGRESS:
                 state.progress = float(e.metadata.get("percent", 0.0))
+            elif e.type == EventType.USAGE:  # budgets count what was spent before, too
+                md = e.metadata
+                state.usage.add(
+                    Usage(
+                        input_tokens=int(md.get("input_tokens", 0)),
+                        output_tokens=int(md.get("output_tokens", 0)),
+                        cache_write_tokens=int(md.get("cache_write_tokens", 0)),
+                        cache_read_tokens=int(md.get("cache_read_tokens", 0)),
+                        cost_usd=float(md.get("cost_usd", 0.0)),
+                    )
+                )
         self.bus.seek(last + 1)
         self._resumed = True
         return [a for a, s in self.agents.items() if not s.terminal]
@@ -668,7 +686,7 @@ class Runner:
             raise StoreError(f"cannot record the run in {self._store.path}: {_one_line(exc)}") from None
         writer = self._store.writer()
         self._writer = writer
-        self._writer_sub = self.bus.subscribe(writer.put)
+        self._writer_sub = self.bus.subscribe(writer.put, first=True)
 
     def run_status(self) -> str:
         if self._run_failed_reason:
@@ -707,13 +725,20 @@ class Runner:
             if self._writer_sub is not None:
                 self.bus.unsubscribe(self._writer_sub)
             await anyio.to_thread.run_sync(writer.close)
+            # A last batch that failed (or never finished) means events are missing: the
+            # run row must say failed, not what the agents did.
+            if writer.error is not None and not self._run_failed_reason:
+                self._run_failed_reason = f"run store write failed: {_one_line(writer.error)}"
+            elif writer.busy and not self._run_failed_reason:
+                self._run_failed_reason = "run store write failed: the writer did not finish in time"
+            if self._run_failed_reason:
+                self.status = "failed"
+                summary = {**summary, "status": "failed", "reason": self._run_failed_reason}
             try:
                 self._store.finish_run(self.run_id, self._now(), self.status, summary)
             except Exception as exc:
                 if not self._run_failed_reason:
                     self._run_failed_reason = f"run store write failed: {_one_line(exc)}"
-            if writer.error is not None and not self._run_failed_reason:
-                self._run_failed_reason = f"run store write failed: {_one_line(writer.error)}"
         self._end_ts = None
 
     def summary(self, metrics: RunMetrics | None = None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ so a run started from the dashboard writes the same records as a headless run.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from oneie_tui.agents import BACKENDS, UnknownBackend, backend_module, load_backend
@@ -95,7 +96,7 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None
 
     for agent in spec.agents:  # load and configure every backend now: a bad one is exit 2
         backend_for(agent)
-    return Runner(
+    runner = Runner(
         spec,
         backend_for,
         run_id=run_id,
@@ -110,3 +111,8 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None
         max_parallel=options.max_parallel,
         shared_context=render_shared_context(spec),
     )
+    # Where the run's agents work, so `oneie resume` from any folder works in the same place.
+    runner.run_info["project_dir"] = str(Path(options.extra.get("project_dir") or Path.cwd()).resolve())
+    if options.extra.get("worktree_dir"):
+        runner.run_info["worktree_dir"] = str(options.extra["worktree_dir"])
+    return runner

@@ -549,5 +549,6 @@ class EventWriter:
             self._thread.join(timeout)
 
     @property
-    def alive(self) -> bool:
+    def busy(self) -> bool:
+        """Still writing after `close` gave up waiting."""
         return self._thread.is_alive()

@@ -178,7 +178,21 @@ class ClaudeAgentRun:
             if message.stop_reason in ("max_tokens", "pause_turn"):
                 if content:
                     messages.append({"role": "assistant", "content": content})
-                    messages.append({"role": "user", "content": "Continue."})
+                    # A tool call cut off by max_tokens has incomplete input: it is answered
+                    # as an error (the API refuses a tool_use without its tool_result).
+                    cut = [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": block["id"],
+                            "content": "cut off by max_tokens before its input was complete; call it again",
+                            "is_error": True,
+                        }
+                        for block in content
+                        if isinstance(block, dict) and block.get("type") == "tool_use"
+                    ]
+                    messages.append(
+                        {"role": "user", "content": [*cut, {"type": "text", "text": "Continue."}] if cut else "Continue."}
+                    )
                 continue
             ctx.progress(100, "done")
             return AgentResult(summary=last_text[:SUMMARY_CHARS])

@@ -103,7 +103,7 @@ async def pump_lines(stream: ByteReceiveStream, handle: LineHandler, max_line: i
                 if len(buffer) > max_line:
                     handle(_decode(buffer[:max_line]) + " …[line cut]")
                     buffer.clear()
-                    skipping = end < 0
+                    skipping = True  # the rest of this line, up to its newline, is dropped
             if end < 0:
                 break
             if not skipping:

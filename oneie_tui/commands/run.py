@@ -14,6 +14,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["sim", "claude", "command", "claude-code"], help="run every agent on this backend")
     p.add_argument("--max-parallel", type=int, default=None, metavar="N", help="override run.max_parallel (0 = no limit)")
     p.add_argument("--base-url", default=None, help="Anthropic API base URL (else $ANTHROPIC_BASE_URL)")
+    p.add_argument("--sequential", action="store_true", help="one agent at a time, for comparison")
 
 
 def register(sub: Any) -> None:
@@ -21,7 +22,6 @@ def register(sub: Any) -> None:
     p.add_argument("spec", help="spec file (TOML)")
     p.add_argument("--headless", action="store_true", help="no dashboard: live progress bars, then a summary")
     p.add_argument("--json", action="store_true", help="print NDJSON events, then a summary line (implies --headless)")
-    p.add_argument("--sequential", action="store_true", help="one agent at a time, for comparison")
     add_run_options(p)
     from oneie_tui.commands.common import add_store_arg
 
@@ -77,6 +77,8 @@ def _run(args: argparse.Namespace) -> int:
         ):
             if value is not None:
                 forwarded += [flag, str(value)]
+        if args.sequential:
+            forwarded.append("--sequential")
         return main(forwarded)
 
     from oneie_tui.headless import run_headless

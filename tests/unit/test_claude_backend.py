@@ -510,3 +510,21 @@ def test_the_conversation_prefix_is_cached_turn_by_turn(tmp_path: Path) -> None:
     (tmp_path / "second").mkdir()
     run2 = run_claude(tmp_path / "second", spec2, [report_progress(10), finish("done")])
     assert "cache_control" not in repr([r.body for r in run2.server.message_requests()])
+
+
+def test_a_tool_call_cut_off_by_max_tokens_is_answered_as_an_error(tmp_path: Path) -> None:
+    from tests.fakes.anthropic_server import ToolUseBlock, turn
+
+    spec = write_spec(tmp_path, '[run]\nbackend = "claude"\n\n[[agents]]\nid = "a"\n')
+    cut = turn([ToolUseBlock(name="report_progress", input={"percent": 5}, id="toolu_cut")], stop_reason="max_tokens")
+    run = run_claude(tmp_path, spec, [cut, finish("done")])
+    assert run.status("a")[0] == "completed"
+    second = run.server.message_requests()[1].body["messages"]
+    assert second[-2]["role"] == "assistant"
+    answer = second[-1]
+    assert answer["role"] == "user"
+    results = [b for b in answer["content"] if b["type"] == "tool_result"]
+    # The API refuses a tool_use without its tool_result: the cut call is answered.
+    assert [(r["tool_use_id"], r["is_error"]) for r in results] == [("toolu_cut", True)]
+    last = answer["content"][-1]
+    assert (last["type"], last["text"]) == ("text", "Continue.")  # (it carries the cache mark)
