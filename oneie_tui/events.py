@@ -59,6 +59,8 @@ ACTIVE_STATUS_OF: dict[str, str] = {
     "agent_paused": "paused",
 }
 STATUS_OF: dict[str, str] = {**ACTIVE_STATUS_OF, **TERMINAL_STATUS_OF}
+# The high-rate stream (most of a run's rows): stored apart from the indexes, flushed lazily.
+STREAM_TYPES = frozenset({"agent_output", "agent_progress"})
 TERMINAL_STATUSES = frozenset(TERMINAL_STATUS_OF.values())
 
 TERMINAL_TYPES = frozenset(

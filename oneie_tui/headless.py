@@ -15,12 +15,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from oneie_tui.events import STATUS_OF, Event
+from oneie_tui.events import STATUS_OF, STREAM_TYPES, Event
 from oneie_tui.pricing import CacheSavings
 from oneie_tui.runner import Runner, RunnerError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-_STREAM_TYPES = frozenset({"agent_output", "agent_progress"})
+_STREAM_TYPES = STREAM_TYPES
 
 STATUS_STYLE = {
     "queued": "dim",

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oneie_tui.events import ACTIVE_STATUS_OF as STATE_OF
+from oneie_tui.events import STREAM_TYPES, Event
 from oneie_tui.events import TERMINAL_STATUS_OF as TERMINAL
-from oneie_tui.events import Event
 
-_STREAM = frozenset({"agent_output", "agent_progress"})
+_STREAM = STREAM_TYPES
 
 
 @dataclass

@@ -12,6 +12,7 @@ factory), so no handler, whether added before or after, sees a secret; the
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -29,9 +30,15 @@ _HEADER_RE = re.compile(
 )
 
 
-def _env_secrets() -> list[str]:
-    values = (os.environ.get(name, "") for name in SECRET_ENV)
-    return sorted({v for v in values if len(v) >= _MIN_SECRET}, key=len, reverse=True)
+def _env_secrets() -> tuple[str, ...]:
+    # Called for every output line of every agent: the sorted list is cached per set of
+    # values, so it is rebuilt only when the environment's keys change.
+    return _sorted_secrets(tuple(os.environ.get(name, "") for name in SECRET_ENV))
+
+
+@functools.lru_cache(maxsize=8)
+def _sorted_secrets(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({v for v in values if len(v) >= _MIN_SECRET}, key=len, reverse=True))
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

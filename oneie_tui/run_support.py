@@ -132,8 +132,10 @@ def stored_sessions(store: RunStore | None, run_id: str | None) -> dict[str, str
         return {}
     sessions: dict[str, str] = {}
     try:
-        for e in store.events(run_id):
-            if e.type == "agent_info" and e.metadata.get("session_id"):
+        # Only agent_info rows (an indexed query): a long run's output is not read again.
+        infos = store.events_of_types(run_id, ["agent_info"], up_to_seq=2**62, limit=2**31)
+        for e in infos:
+            if e.metadata.get("session_id"):
                 if e.metadata.get("session_done"):
                     sessions.pop(e.actor, None)
                 else:

@@ -105,9 +105,6 @@ class AgentSpec(StrictTyped):
     command: CommandOptions = Field(default_factory=CommandOptions)
     claude_code: ClaudeCodeOptions = Field(default_factory=ClaudeCodeOptions)
 
-    def awaited(self) -> list[str]:
-        return [*self.after, *self.after_any]
-
 
 class Spec(StrictTyped):
     feature: Feature
@@ -205,14 +202,6 @@ def _awaited_field(agent: AgentSpec, emitted: list[str]) -> tuple[str, int]:
             if name in emitted:
                 return field, j
     return "after", 0
-
-
-def dependency_edges(spec: Spec) -> dict[str, set[str]]:
-    """agent id → ids of the agents whose events it awaits."""
-    emitters = spec.emitters()
-    return {
-        a.id: {e for name in a.awaited() for e in emitters.get(name, [])} for a in spec.agents
-    }
 
 
 def find_cycle(spec: Spec) -> list[str] | None:

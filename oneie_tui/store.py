@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oneie_tui.events import Event
+from oneie_tui.events import STREAM_TYPES, Event
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -59,7 +59,6 @@ CREATE INDEX IF NOT EXISTS events_type_ctl ON events(run_id, type, seq)
 # key), never looked up by type; leaving them out of the secondary indexes makes a batched
 # insert about 1.6x cheaper. A query uses these partial indexes only when its WHERE repeats
 # the condition literally, so queries by type or actor add `STREAM_EXCLUDED` for any other type.
-STREAM_TYPES = frozenset({"agent_output", "agent_progress"})
 STREAM_EXCLUDED = " AND type NOT IN ('agent_output', 'agent_progress')"
 
 BATCH = 500

@@ -7,7 +7,7 @@ through `checkpoint()` (plus optional pause hooks for backends that can stop a p
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -114,7 +114,6 @@ class AgentContext:
         self.workdir = workdir
         self.on_pause: list[PauseHook] = []
         self.on_resume: list[PauseHook] = []
-        self.on_cancel: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def agent_id(self) -> str:
