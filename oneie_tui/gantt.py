@@ -10,7 +10,7 @@ No Textual here.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from rich.text import Text
@@ -44,6 +44,17 @@ STYLE = {
 }
 CRITICAL_STYLE = "bold dark_orange"
 MARKER_STYLE = "bold bright_white"
+# Every style the picture uses, by role: the lane states, plus "critical", "marker",
+# "sequential", "parallel", "speedup". `render_gantt(styles=...)` overrides any of them
+# (the TUI passes its theme's colours; reports keep these).
+STYLES: dict[str, str] = {
+    **STYLE,
+    "critical": CRITICAL_STYLE,
+    "marker": MARKER_STYLE,
+    "sequential": "yellow",
+    "parallel": "green",
+    "speedup": "bold green",
+}
 LABEL = {"completed": "done"}  # the issue's words for the lane states
 TERMINAL = TERMINAL_STATUSES
 
@@ -192,7 +203,7 @@ def _nice_step(span: float, cells: int, min_gap: int) -> float:
     return float(10 * power)
 
 
-def _cells(lane: Lane, cells: int, dt: float) -> list[tuple[str, str]]:
+def _cells(lane: Lane, cells: int, dt: float, styles: Mapping[str, str]) -> list[tuple[str, str]]:
     """(glyph, style) per cell: the state covering most of the cell wins."""
     out: list[tuple[str, str]] = [(" ", "")] * cells
     cover: list[dict[str, float]] = [{} for _ in range(cells)]
@@ -209,14 +220,14 @@ def _cells(lane: Lane, cells: int, dt: float) -> list[tuple[str, str]]:
         if not states:
             continue
         state = max(states.items(), key=lambda kv: kv[1])[0]
-        glyph, style = GLYPH.get(state, "?"), STYLE.get(state, "")
+        glyph, style = GLYPH.get(state, "?"), styles.get(state, "")
         if state == "running" and lane.critical:
             until = lane.critical_until
             if until is None or i * dt < until:
-                glyph, style = CRITICAL_GLYPH, CRITICAL_STYLE
+                glyph, style = CRITICAL_GLYPH, styles["critical"]
         out[i] = (glyph, style)
     for mk in lane.markers:
-        out[min(cells - 1, int(mk.t / dt))] = (MARKER_GLYPH, MARKER_STYLE)
+        out[min(cells - 1, int(mk.t / dt))] = (MARKER_GLYPH, styles["marker"])
     # The end glyph goes just after the lane's last cell, so markers fired at the very
     # end stay visible (the drawing keeps one spare cell at the right for it).
     for bar in lane.bars:
@@ -227,13 +238,17 @@ def _cells(lane: Lane, cells: int, dt: float) -> list[tuple[str, str]]:
                     i += 1
                 elif i > 0:
                     out[i - 1] = out[i]  # no room to the right: the marker steps left
-            out[i] = (GLYPH[bar.state], STYLE[bar.state])
+            out[i] = (GLYPH[bar.state], styles[bar.state])
     return out
 
 
-def render_gantt(model: GanttModel, width: int = 80, *, legend: bool = True) -> Text:
-    """The picture as rich Text, `width` columns wide (at least 40)."""
+def render_gantt(
+    model: GanttModel, width: int = 80, *, legend: bool = True, styles: Mapping[str, str] | None = None
+) -> Text:
+    """The picture as rich Text, `width` columns wide (at least 40). `styles` overrides
+    entries of `STYLES` (a theme's colours)."""
     width = max(40, width)
+    style = {**STYLES, **(styles or {})}
     right = 17  # " done      12.34s"
     name_w = max((len(lane.agent) for lane in model.lanes), default=5)
     name_w = max(5, min(name_w, max(10, width // 4)))
@@ -245,7 +260,7 @@ def render_gantt(model: GanttModel, width: int = 80, *, legend: bool = True) -> 
 
     path = " → ".join(model.critical_path) or "—"
     head = Text("critical path ", style="bold")
-    head.append(path, style=CRITICAL_STYLE if model.critical_path else "")
+    head.append(path, style=style["critical"] if model.critical_path else "")
     head.append("  ")
     head.append(_fmt_s(model.critical_path_s), style="bold")
     if model.ideal_speedup:
@@ -256,13 +271,13 @@ def render_gantt(model: GanttModel, width: int = 80, *, legend: bool = True) -> 
 
     for lane in model.lanes:
         name = lane.agent if len(lane.agent) <= name_w else lane.agent[: name_w - 1] + "…"
-        text.append("★ " if lane.critical else "  ", style=CRITICAL_STYLE if lane.critical else "")
+        text.append("★ " if lane.critical else "  ", style=style["critical"] if lane.critical else "")
         text.append(name.ljust(name_w), style="bold" if lane.critical else "")
         text.append(" ")
-        for glyph, style in _cells(lane, cells, dt):
-            text.append(glyph, style=style)
+        for glyph, cell_style in _cells(lane, cells, dt, style):
+            text.append(glyph, style=cell_style)
         status = LABEL.get(lane.status, lane.status)
-        text.append(f" {status:<9}", style=STYLE.get(lane.status, ""))
+        text.append(f" {status:<9}", style=style.get(lane.status, ""))
         text.append(f"{_fmt_s(lane.active_s):>7}\n")
 
     # Time axis: ticks at a 1/2/5 step, labels where they fit.
@@ -288,13 +303,13 @@ def render_gantt(model: GanttModel, width: int = 80, *, legend: bool = True) -> 
     seq_len = round(bar_cells * model.sequential_s / longest)
     par_len = round(bar_cells * model.wall_s / longest)
     text.append("sequential".ljust(pad), style="bold")
-    text.append("█" * seq_len, style="yellow")
+    text.append("█" * seq_len, style=style["sequential"])
     text.append(" " * (bar_cells - seq_len) + f" {'active':<9}{_fmt_s(model.sequential_s):>7}\n")
     text.append("parallel".ljust(pad), style="bold")
-    text.append("█" * par_len, style="green")
+    text.append("█" * par_len, style=style["parallel"])
     text.append(" " * (bar_cells - par_len) + f" {'wall':<9}{_fmt_s(model.wall_s):>7}\n")
     text.append(" " * pad)
-    text.append(f"speedup {model.speedup:.2f}×", style="bold green")
+    text.append(f"speedup {model.speedup:.2f}×", style=style["speedup"])
     text.append(f" · utilization {model.utilization * 100:.0f}%")
 
     if legend:
@@ -309,23 +324,23 @@ def render_gantt(model: GanttModel, width: int = 80, *, legend: bool = True) -> 
                     line = Text()
                 if line.cell_len:
                     line.append(" · ", style="dim")
-                line.append(MARKER_GLYPH, style=MARKER_STYLE)
+                line.append(MARKER_GLYPH, style=style["marker"])
                 line.append(item[1:])
             text.append_text(line)
         keys = [
-            (CRITICAL_GLYPH, "critical", CRITICAL_STYLE),
-            (GLYPH["running"], "running", STYLE["running"]),
-            (GLYPH["waiting"], "waiting", STYLE["waiting"]),
-            (GLYPH["queued"], "queued", STYLE["queued"]),
-            (GLYPH["paused"], "paused", STYLE["paused"]),
-            (GLYPH["completed"], "done", STYLE["completed"]),
-            (GLYPH["failed"], "failed", STYLE["failed"]),
-            (GLYPH["cancelled"], "cancelled", STYLE["cancelled"]),
+            (CRITICAL_GLYPH, "critical", style["critical"]),
+            (GLYPH["running"], "running", style["running"]),
+            (GLYPH["waiting"], "waiting", style["waiting"]),
+            (GLYPH["queued"], "queued", style["queued"]),
+            (GLYPH["paused"], "paused", style["paused"]),
+            (GLYPH["completed"], "done", style["completed"]),
+            (GLYPH["failed"], "failed", style["failed"]),
+            (GLYPH["cancelled"], "cancelled", style["cancelled"]),
         ]
         text.append("\n")
         used = 0
         gap = 2 if width >= 90 else 1
-        for glyph, name, style in keys:
+        for glyph, name, key_style in keys:
             item_w = len(name) + 2
             if used and used + gap + item_w > width:
                 text.append("\n")
@@ -333,7 +348,7 @@ def render_gantt(model: GanttModel, width: int = 80, *, legend: bool = True) -> 
             if used:
                 text.append(" " * gap)
                 used += gap
-            text.append(glyph, style=style)
+            text.append(glyph, style=key_style)
             text.append(f" {name}", style="dim")
             used += item_w
     # Long names or paths never wrap a line of the picture: they end in an ellipsis.

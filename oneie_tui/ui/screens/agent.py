@@ -1,5 +1,6 @@
 """One agent full-screen: all of its (capped) output, scrollable; its events; its usage.
-`escape` goes back. Its keys post the same intents as a panel."""
+`escape` goes back. Its keys post the same intents as a panel; a replay's zoom
+(`controls=False`) has no runner, so it hides them and acts on nothing."""
 
 from __future__ import annotations
 
@@ -29,9 +30,14 @@ class AgentScreen(Screen[None]):
         Binding("r", "restart", "Restart", id="restart"),
     ]
 
-    def __init__(self, agent_id: str, bridge: EventBridge, clock: Callable[[], float]) -> None:
+    CONTROL_ACTIONS = frozenset({"pause", "cancel", "restart"})
+
+    def __init__(
+        self, agent_id: str, bridge: EventBridge, clock: Callable[[], float], *, controls: bool = True
+    ) -> None:
         super().__init__()
         self.agent_id = agent_id
+        self.controls = controls  # False in a replay: there is no runner to act on
         self.bridge = bridge
         self.clock = clock
         self._shown_lines = 0
@@ -54,8 +60,12 @@ class AgentScreen(Screen[None]):
         self.set_interval(REFRESH_SECONDS, self.refresh_from_view)
         self.query_one("#zoom-output").focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.controls or action not in self.CONTROL_ACTIONS
+
     def refresh_from_view(self) -> None:
-        self.bridge.flush()  # the dashboard may be behind this screen; folding is shared
+        # No flush here: the screen under this one folds the bridge (and must see every
+        # batch it folds, or it misses the run's end). This screen only reads the view.
         view = self.bridge.view
         agent = view.agents.get(self.agent_id)
         if agent is None:
@@ -128,6 +138,9 @@ class AgentScreen(Screen[None]):
         self._app_control("control_restart", event.agent_id)
 
     def _app_control(self, method: str, agent_id: str) -> None:
+        if not self.controls:
+            self.notify("this is a replay: no agent runs here", timeout=2)
+            return
         control = getattr(self.app, method, None)
         if control is not None:
             control(agent_id)

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from oneie_tui.metrics import RunMetrics
@@ -82,6 +83,7 @@ class DashboardScreen(Screen[None]):
         self._tick_gap = FRAME_SECONDS
         self._rate = 0.0  # events folded per second (smoothed)
         self._rate_mark = (0.0, 0)
+        self._focus_before_filter: Widget | None = None
 
     @property
     def oneie(self) -> OneieApp:
@@ -291,6 +293,8 @@ class DashboardScreen(Screen[None]):
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        if not box.has_focus:
+            self._focus_before_filter = self.focused  # given back when the filter closes
         box.add_class("-visible")
         box.focus()
 
@@ -309,7 +313,11 @@ class DashboardScreen(Screen[None]):
             self.timeline.filter_text = ""
         box.set_class(bool(box.value), "-visible")
         self.timeline.border_subtitle = f"filter: {box.value}" if box.value else None
-        self.grid.focus_first()
+        before, self._focus_before_filter = self._focus_before_filter, None
+        if before is not None and before.is_attached and before.focusable:
+            before.focus()
+        else:
+            self.grid.focus_first()
 
     def key_escape(self) -> None:
         if self.query_one("#filter", Input).has_focus:

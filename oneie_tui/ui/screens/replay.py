@@ -137,9 +137,10 @@ class EventLog(ScrollView, can_focus=True):
         if found is None:
             first = self.replay.first_seq + page * self.PAGE
             found = self.replay.store.events_range(self.replay.run_id, first, first + self.PAGE - 1)
-            if len(self._pages) >= self.PAGES_KEPT:
-                self._pages.pop(next(iter(self._pages)))
-            self._pages[page] = found
+            if len(found) == self.PAGE:  # a short page is the tail: more may be written
+                if len(self._pages) >= self.PAGES_KEPT:
+                    self._pages.pop(next(iter(self._pages)))
+                self._pages[page] = found
         offset = index - page * self.PAGE
         return found[offset] if offset < len(found) else None
 
@@ -386,6 +387,9 @@ class ReplayScreen(Screen[None]):
         self._moved()
 
     def action_cycle_speed(self) -> None:
+        if self.busy:  # the seek thread owns the replay
+            self.notify("still seeking…", timeout=1)
+            return
         speed = self.replay.cycle_speed()
         self.notify(f"speed {speed_label(speed)}", timeout=1.5)
         self._moved()
@@ -434,6 +438,9 @@ class ReplayScreen(Screen[None]):
         self.grid.focus_first()
 
     def action_toggle_gantt(self) -> None:
+        if self.busy:  # the seek thread is folding into the view the Gantt reads
+            self.notify("still seeking…", timeout=1)
+            return
         self._show_gantt = not self._show_gantt
         self.set_class(self._show_gantt, "-gantt")
         if self._show_gantt:
@@ -452,12 +459,17 @@ class ReplayScreen(Screen[None]):
     def _zoom(self, event: ZoomAgent) -> None:
         """The agent's full screen, as of the replay clock."""
         event.stop()
+        if self.busy:  # the seek thread is folding into the view the zoom reads
+            self.notify("still seeking…", timeout=1)
+            return
         from oneie_tui.ui.bridge import EventBridge
         from oneie_tui.ui.screens.agent import AgentScreen
 
         self.replay.pause()
         replay = self.replay
-        self.app.push_screen(AgentScreen(event.agent_id, EventBridge(replay.view), lambda: replay.now))
+        self.app.push_screen(
+            AgentScreen(event.agent_id, EventBridge(replay.view), lambda: replay.now, controls=False)
+        )
 
     def action_toggle_log(self) -> None:
         """The events panel: lifecycle and coordination (as live) or every event (paged)."""

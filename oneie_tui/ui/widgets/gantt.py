@@ -1,12 +1,14 @@
 """The Gantt picture as a widget: draws `oneie_tui.gantt.render_gantt` at the widget's
 width, so it reads at 80 columns and uses wider terminals. Self-contained: give it a
-model (`show`) or a RunView (`refresh_from`); it never touches a runner."""
+model (`show`) or a RunView (`refresh_from`); it never touches a runner. Its colours come
+from the app's theme (the plain picture's named colours do not read on every background)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rich.text import Text
+from textual.color import Color, ColorParseError
 from textual.widget import Widget
 
 from oneie_tui.events import Event
@@ -26,6 +28,9 @@ class GanttChart(Widget):
         super().__init__(id=id)
         self.model: GanttModel | None = None
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _: self.refresh())
+
     def show(self, model: GanttModel | None) -> None:
         self.model = model
         self.refresh(layout=True)
@@ -39,4 +44,32 @@ class GanttChart(Widget):
     def render(self) -> Text:
         if self.model is None or not self.model.lanes:
             return Text("no agent has started yet", style="dim")
-        return render_gantt(self.model, max(40, self.content_size.width or 80))
+        width = max(40, self.content_size.width or 80)
+        return render_gantt(self.model, width, styles=theme_styles(self.app.theme_variables))
+
+
+def theme_styles(variables: Mapping[str, str]) -> dict[str, str]:
+    """The picture's styles (see `oneie_tui.gantt.STYLES`) in a theme's colours."""
+
+    def var(name: str, fallback: str) -> str:
+        return variables.get(name, fallback)
+
+    foreground = var("foreground", "default")
+    try:  # cancelled: the foreground half-way to the background (a solid colour)
+        faded = Color.parse(var("background", "black")).blend(Color.parse(foreground), 0.5).hex
+    except ColorParseError:  # a colour Textual cannot parse: no fading, still readable
+        faded = foreground
+    return {
+        "waiting": var("warning", "yellow"),
+        "running": var("primary", "cyan"),
+        "paused": var("secondary", "magenta"),
+        "completed": f"bold {var('success', 'green')}",
+        "failed": f"bold {var('error', 'red')}",
+        "cancelled": faded,
+        "blocked": f"bold {var('error', 'red')}",
+        "critical": f"bold {var('accent', 'dark_orange')}",
+        "marker": f"bold {foreground}",
+        "sequential": var("warning", "yellow"),
+        "parallel": var("success", "green"),
+        "speedup": f"bold {var('success', 'green')}",
+    }
