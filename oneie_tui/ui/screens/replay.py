@@ -169,6 +169,7 @@ class ReplayBar(Static):
 
 class ReplayScreen(Screen[None]):
     CSS_PATH = "replay.tcss"
+    controls = False  # no runner here: panels hide pause/cancel/restart
     AUTO_FOCUS = None
     COMMANDS = {ScreenActions}
     BINDINGS = [

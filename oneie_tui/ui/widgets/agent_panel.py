@@ -190,6 +190,12 @@ class AgentPanel(Widget, can_focus=True):
                 return text
         return text
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A screen without a runner (replay) says so with `controls = False`.
+        if action in ("pause", "cancel", "restart") and not getattr(self.screen, "controls", True):
+            return False  # hidden, not just dimmed: there is nothing to control
+        return True
+
     # --- intents ------------------------------------------------------------------
     # Posted straight to the screen (one hop, not one per container on the way up):
     # key-to-runner latency matters most when the loop is busiest.
