@@ -241,6 +241,31 @@ class OneieApp(App[int]):
         self._launch(live, None)
         return True
 
+    def resume_run(self, run_id: str) -> LiveRun | None:
+        """Continue an interrupted run here (history's `R`). The app owns it like any live
+        run, so quitting asks first and SIGTERM interrupts it again, resumably."""
+        if self.running:
+            self.notify("a run is live: cancel it first (C)", severity="warning")
+            return None
+        store = self.store
+        if store is None:
+            return None
+        from oneie_tui.resume import ResumeError, prepare_resume
+
+        try:
+            resumed = prepare_resume(store, run_id)
+        except (ResumeError, SpecError, SetupError, StoreError) as exc:
+            self.notify(f"cannot resume: {exc}", severity="error", timeout=8)
+            return None
+        runner = resumed.runner
+        loaded = LoadedSpec(runner.spec, None, "")
+        live = LiveRun(loaded, self.options, store, runner=runner, resume=True)
+        self.live = live
+        log.info("run %s resumed: relaunching %s", run_id, resumed.relaunch)
+        self.notify(f"resuming {run_id}: relaunching {', '.join(resumed.relaunch) or 'no agent'}", timeout=4)
+        self._launch(live, resumed.relaunch)
+        return live
+
     def _launch(self, live: LiveRun, agent_ids: list[str] | None) -> None:
         self._run_worker = self.run_worker(
             live.run(agent_ids), name=f"run {live.runner.run_id}", group=RUN_GROUP, exit_on_error=False

@@ -13,9 +13,18 @@ from oneie_tui.ui.bridge import EventBridge
 
 
 class LiveRun:
-    def __init__(self, loaded: LoadedSpec, options: RunOptions, store: RunStore | None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedSpec,
+        options: RunOptions,
+        store: RunStore | None,
+        *,
+        runner: Runner | None = None,  # already built and restored (resume)
+        resume: bool = False,
+    ) -> None:
         self.loaded = loaded
-        self.runner: Runner = build_runner(loaded, options, store)  # SetupError: one line
+        self.runner: Runner = runner or build_runner(loaded, options, store)  # SetupError: one line
+        self._resume = resume
         self.view = RunView.for_spec(self.runner.spec, self.runner.run_id)
         self.bridge = EventBridge(self.view)
         self.bridge.attach(self.runner.bus)
@@ -26,7 +35,8 @@ class LiveRun:
 
     async def run(self, agent_ids: list[str] | None = None) -> None:
         """The worker body: run (or continue) the run to its end."""
-        await self.runner.run(agent_ids)
+        resume, self._resume = self._resume, False  # only the first launch is the resume
+        await self.runner.run(agent_ids, resume=resume)
 
     # --- control ----------------------------------------------------------------
 

@@ -174,6 +174,9 @@ async def test_resume_key_resumes_an_interrupted_run(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, ReplayScreen))
         replay_screen = app.screen
         assert isinstance(replay_screen, ReplayScreen) and replay_screen.follow
+        # The app owns the resumed run (not the history screen's worker): leaving screens
+        # does not end it, and quitting asks first.
+        assert app.live is not None and app.live.runner.run_id == run_id
         await wait_until(pilot, lambda: store.get_run(run_id).status == "completed")
         await wait_until(pilot, lambda: replay_screen.replay.view.status == "completed")
         after = list(store.events(run_id))

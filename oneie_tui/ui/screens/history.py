@@ -359,6 +359,11 @@ class HistoryScreen(Screen[None]):
         self.complete = True
         self.show()
 
+    def on_screen_resume(self) -> None:
+        # Back from a replay or a resume: statuses may have changed meanwhile.
+        if self.complete:
+            self.reload()
+
     def reload(self) -> None:
         self.all_rows = self.store.list_listings()
         self.complete = True
@@ -491,25 +496,19 @@ class HistoryScreen(Screen[None]):
             return
         self._resume(row.id)
 
-    @work(exclusive=True, group="resume", name="resume", exit_on_error=False)
-    async def _resume(self, run_id: str) -> None:
-        """Resume in this app's event loop; a replay screen follows what it writes.
-        Errors end up in the app's one `Worker.StateChanged` handler."""
-        from oneie_tui.resume import prepare_resume
+    def _resume(self, run_id: str) -> None:
+        """The app runs it (so leaving this screen does not end it); a replay screen
+        follows what it writes."""
+        from oneie_tui.ui.app import OneieApp
 
-        resumed = prepare_resume(self.store, run_id)
-        self.notify(
-            f"resuming {run_id}: relaunching {', '.join(resumed.relaunch) or 'no agent'}", timeout=4
-        )
-        self.app.push_screen(ReplayScreen(self.store, run_id, follow=True, speed=float("inf")))
-        await resumed.runner.run(resumed.relaunch, resume=True)
-        self.notify(f"run {run_id} {resumed.runner.status}", timeout=4)
-        self.reload()
+        app = self.app
+        if isinstance(app, OneieApp) and app.resume_run(run_id) is not None:
+            app.push_screen(ReplayScreen(self.store, run_id, follow=True, speed=float("inf")))
 
     def action_reload(self) -> None:
         self.reload()
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         box = self.query_one("#history-filter", Input)
         if box.has_focus:
             self._close_filter(keep=False)
@@ -517,4 +516,5 @@ class HistoryScreen(Screen[None]):
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
         else:
-            self.app.exit(0)
+            # The last screen: leaving it quits, and a live run (a resume) is asked about.
+            await self.app.action_quit()

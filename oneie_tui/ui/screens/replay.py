@@ -481,14 +481,15 @@ class ReplayScreen(Screen[None]):
         if self._show_log:
             self.query_one(EventLog).follow_clock()
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         if self.query_one("#seek", Input).has_class("-visible"):
             self._close_seek()
             return
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
         else:
-            self.app.exit(0)
+            # The last screen: leaving it quits, and a live run (a resume) is asked about.
+            await self.app.action_quit()
 
 
 class GanttScreen(Screen[None]):
