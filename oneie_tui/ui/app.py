@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -64,6 +65,20 @@ def setup_file_logging() -> Path | None:
     logger.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
     logger.propagate = False
     return target
+
+
+def known_binding_ids() -> set[str]:
+    """Every binding id a keymap may name: the app's, its screens' and its widgets'."""
+    from oneie_tui.ui.screens.agent import AgentScreen
+    from oneie_tui.ui.screens.history import HistoryScreen
+    from oneie_tui.ui.screens.replay import GanttScreen, ReplayScreen
+    from oneie_tui.ui.widgets.agent_panel import AgentPanel
+
+    owners: list[Any] = [OneieApp, DashboardScreen, PickerScreen, AgentScreen, HistoryScreen,
+                         ReplayScreen, GanttScreen, AgentPanel]
+    return {
+        b.id for owner in owners for b in owner.BINDINGS if isinstance(b, Binding) and b.id
+    }
 
 
 class OneieApp(App[int]):
@@ -129,6 +144,11 @@ class OneieApp(App[int]):
             log.warning("config: %s", config_problem)
         self._apply_theme_choice()
         if self.user_config.keymap:
+            unknown = sorted(set(self.user_config.keymap) - known_binding_ids())
+            if unknown:  # a misspelt id would otherwise do nothing, silently
+                text = f"config: keymap: unknown binding id {', '.join(map(repr, unknown))}"
+                self.notify(text, severity="warning", timeout=8)
+                log.warning(text)
             self.set_keymap(self.user_config.keymap)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self._initial_screen_factory is not None:
