@@ -102,3 +102,24 @@ def test_run_forwards_sequential_to_the_dashboard(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(cli, "main", fake_main)
     assert run_command.cmd_run(cli.build_parser().parse_args(["run", str(WORKFLOW), "--sequential"])) == 0
     assert seen and "--sequential" in seen[0]
+
+
+def test_a_failed_last_flush_records_the_run_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from oneie_tui.runner import RunnerError
+    from oneie_tui.store import EventWriter
+
+    original = EventWriter._commit
+
+    def fail_on_the_end(self: EventWriter, conn: sqlite3.Connection, batch: list[Event]) -> None:
+        if any(e.type == "run_finished" for e in batch):
+            raise sqlite3.OperationalError("disk I/O error")
+        original(self, conn, batch)
+
+    monkeypatch.setattr(EventWriter, "_commit", fail_on_the_end)
+    store = RunStore(tmp_path / "runs.sqlite3")
+    runner = build_runner(load_spec(WORKFLOW), RunOptions(speed=20), store)
+    with pytest.raises(RunnerError, match="disk I/O error"):
+        anyio.run(runner.run)
+    row = store.get_run(runner.run_id)
+    assert row.status == "failed"  # not "completed" with its last events missing
+    assert "disk I/O error" in row.summary["reason"]
