@@ -212,3 +212,15 @@ async def test_gantt_markers_use_the_theme_foreground(tmp_path: Path) -> None:
             foreground = Color.parse(app.theme_variables["foreground"])
             styles = marker_styles(chart)
             assert styles and all(s.color == foreground for s in styles), theme
+
+
+def test_agents_keep_distinct_colours_in_a_theme_without_an_agent_palette() -> None:
+    from oneie_tui.runstate import AgentView, RunView
+    from oneie_tui.ui.widgets.colors import agent_colors
+
+    view = RunView()
+    for name in ("a", "b", "c"):
+        view.agents[name] = AgentView(name)
+    builtin = {"primary": "#0178d4", "accent": "#ffa62b", "success": "#4ebf71"}  # no agent-N
+    colors = agent_colors(view, builtin)
+    assert colors == {"a": "#0178d4", "b": "#ffa62b", "c": "#4ebf71"}

@@ -1,4 +1,5 @@
-"""Agent colours: the spec's `color` if Rich knows it, else the theme's `agent-N` palette."""
+"""Agent colours: the spec's `color` if Rich knows it, else the theme's `agent-N` palette
+(or, in a theme without one, its accent colours)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from oneie_tui.runstate import RunView
 
 PALETTE_SIZE = 8
 FALLBACK = "default"
+# Themes that are not ours (Textual's built-ins) have no `agent-N`: agents then take the
+# theme's own accent colours in turn, so they stay told apart.
+THEME_FALLBACKS = ("primary", "accent", "success", "warning", "secondary", "error")
 
 
 @lru_cache(maxsize=256)
@@ -29,5 +33,8 @@ def agent_colors(view: RunView, theme_variables: Mapping[str, str]) -> dict[str,
         if agent.color and _valid(agent.color):
             out[agent.id] = agent.color
             continue
-        out[agent.id] = theme_variables.get(f"agent-{index % PALETTE_SIZE + 1}", FALLBACK)
+        color = theme_variables.get(f"agent-{index % PALETTE_SIZE + 1}")
+        if color is None:
+            color = theme_variables.get(THEME_FALLBACKS[index % len(THEME_FALLBACKS)], FALLBACK)
+        out[agent.id] = color
     return out
