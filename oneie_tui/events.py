@@ -63,6 +63,17 @@ STATUS_OF: dict[str, str] = {**ACTIVE_STATUS_OF, **TERMINAL_STATUS_OF}
 STREAM_TYPES = frozenset({"agent_output", "agent_progress"})
 TERMINAL_STATUSES = frozenset(TERMINAL_STATUS_OF.values())
 
+USAGE_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+
+
+def add_usage(target: Any, metadata: dict[str, Any]) -> None:
+    """Add a `usage` event's tokens and cost to anything with those five fields (a Usage,
+    an agent's metrics, a panel's view): the one place that reads a usage event."""
+    for name in USAGE_TOKEN_FIELDS:
+        setattr(target, name, getattr(target, name) + int(metadata.get(name, 0)))
+    target.cost_usd += float(metadata.get("cost_usd", 0.0))
+
+
 TERMINAL_TYPES = frozenset(
     {
         EventType.AGENT_COMPLETED,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oneie_tui.events import ACTIVE_STATUS_OF as STATE_OF
-from oneie_tui.events import STREAM_TYPES, Event
+from oneie_tui.events import STREAM_TYPES, Event, add_usage
 from oneie_tui.events import TERMINAL_STATUS_OF as TERMINAL
 
 _STREAM = STREAM_TYPES
@@ -198,12 +198,7 @@ class MetricsBuilder:
             offset = m.active_s + (t - since if since is not None else 0.0)
             m.emitted.setdefault(e.action, offset)
         elif kind == "usage":
-            md = e.metadata
-            m.input_tokens += int(md.get("input_tokens", 0))
-            m.output_tokens += int(md.get("output_tokens", 0))
-            m.cache_write_tokens += int(md.get("cache_write_tokens", 0))
-            m.cache_read_tokens += int(md.get("cache_read_tokens", 0))
-            m.cost_usd += float(md.get("cost_usd", 0.0))
+            add_usage(m, e.metadata)
         elif kind == "agent_info" and "diff_stat" in e.metadata:
             m.diff_stat = str(e.metadata["diff_stat"])
 

@@ -27,7 +27,7 @@ from anyio.abc import TaskGroup
 from oneie_tui.agent_state import AgentState
 from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, Usage
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
-from oneie_tui.events import Event, EventBus, EventImpossible, EventType, Subscription
+from oneie_tui.events import Event, EventBus, EventImpossible, EventType, Subscription, add_usage
 from oneie_tui.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.redact import redact
 from oneie_tui.spec import AgentSpec, Budget, Spec
@@ -413,16 +413,7 @@ class Runner:
             elif e.type == EventType.AGENT_PROGRESS:
                 state.progress = float(e.metadata.get("percent", 0.0))
             elif e.type == EventType.USAGE:  # budgets count what was spent before, too
-                md = e.metadata
-                state.usage.add(
-                    Usage(
-                        input_tokens=int(md.get("input_tokens", 0)),
-                        output_tokens=int(md.get("output_tokens", 0)),
-                        cache_write_tokens=int(md.get("cache_write_tokens", 0)),
-                        cache_read_tokens=int(md.get("cache_read_tokens", 0)),
-                        cost_usd=float(md.get("cost_usd", 0.0)),
-                    )
-                )
+                add_usage(state.usage, e.metadata)
         self.bus.seek(last + 1)
         self._resumed = True
         return [a for a, s in self.agents.items() if not s.terminal]

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from oneie_tui.events import STATUS_OF, Event
+from oneie_tui.events import STATUS_OF, Event, add_usage
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
 from oneie_tui.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.spec import Spec
@@ -169,11 +169,7 @@ class RunView:
             if e.action:
                 a.events_fired.append(e.action)
         elif kind == "usage":
-            a.input_tokens += int(md.get("input_tokens", 0))
-            a.output_tokens += int(md.get("output_tokens", 0))
-            a.cache_write_tokens += int(md.get("cache_write_tokens", 0))
-            a.cache_read_tokens += int(md.get("cache_read_tokens", 0))
-            a.cost_usd += float(md.get("cost_usd", 0.0))
+            add_usage(a, md)
         elif kind == "agent_tool":
             a.tool_calls += 1
         elif kind == "agent_info":
