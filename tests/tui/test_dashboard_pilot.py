@@ -182,9 +182,10 @@ async def test_timeline_filter_by_agent(make_app: Any) -> None:
     app = make_app()
     async with app.run_test(size=(160, 44)) as pilot:
         app.apply_events(crud_halfway().events)
-        await pilot.pause(0.1)
-        app.dashboard.grid.focus_first()
         timeline = app.dashboard.timeline
+        # The dashboard folds on its frame timer, which a loaded machine runs late: wait for it.
+        await wait_until(pilot, lambda: len(timeline.shown) == 10)
+        app.dashboard.grid.focus_first()
         assert {e.actor for e in timeline.shown} == {"runner", "agent-backend", "agent-frontend", "agent-quality"}
         # pause(): the filter follows the Input's Changed messages, which a loaded machine
         # may still be delivering when press() returns.
@@ -230,8 +231,9 @@ async def test_enter_zooms_and_escape_returns(make_app: Any) -> None:
 
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        app.apply_events(crud_halfway().events)
-        await pilot.pause(0.1)
+        events = crud_halfway().events
+        app.apply_events(events)
+        await wait_until(pilot, lambda: app.dashboard.displayed_seq == events[-1].seq)
         app.dashboard.grid.focus_first()
         await pilot.press("down", "enter")
         assert isinstance(app.screen, AgentScreen) and app.screen.agent_id == "agent-quality"

@@ -18,7 +18,11 @@ def feed(script_events: Any, *, focus: bool = True) -> Callable[[Pilot[Any]], An
         app = pilot.app
         await pilot.pause()
         app.apply_events(script_events)
-        await pilot.pause(0.1)
+        # Wait for the frame timer to show the last event (a loaded machine runs it late).
+        for _ in range(400):
+            if app.dashboard.displayed_seq == script_events[-1].seq:
+                break
+            await pilot.pause(0.02)
         if focus:
             app.dashboard.grid.focus_first()
         await pilot.pause()
