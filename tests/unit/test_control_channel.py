@@ -84,11 +84,16 @@ def test_socket_is_private_and_removed_at_the_end(tmp_path: Path) -> None:
         tmp_path,
         "look.py",
         """
-        import os
-        print(os.environ["ONEIE_CONTROL"])
+        import os, sys, time
+        print(os.environ["ONEIE_CONTROL"], flush=True)
+        # Stay alive until the test has looked, so the run cannot end first.
+        deadline = time.monotonic() + 30
+        while not os.path.exists(sys.argv[1]) and time.monotonic() < deadline:
+            time.sleep(0.01)
         """,
     )
-    spec = loaded([{"id": "looker", "command": {"argv": [PY, body]}}])
+    looked = tmp_path / "looked"
+    spec = loaded([{"id": "looker", "command": {"argv": [PY, body, str(looked)]}}])
 
     async def look(runner: Runner) -> None:
         async def grab() -> None:
@@ -97,6 +102,7 @@ def test_socket_is_private_and_removed_at_the_end(tmp_path: Path) -> None:
             path = Path(outputs_seen[0])
             seen["dir_mode"] = stat.S_IMODE(path.parent.stat().st_mode)
             seen["sock_mode"] = stat.S_IMODE(path.stat().st_mode)
+            looked.touch()
 
         outputs_seen: list[str] = []
         runner.bus.subscribe(lambda e: outputs_seen.append(e.metadata["text"]), "agent_output")
