@@ -66,6 +66,12 @@ TERMINAL_STATUSES = frozenset(TERMINAL_STATUS_OF.values())
 USAGE_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
 
 
+def awaited(metadata: dict[str, Any]) -> list[str]:
+    """The events an `agent_waiting` event says the agent waits for: its `after` and
+    `after_any` when it waits to start, else what a running agent asked for."""
+    return [*metadata.get("after", []), *metadata.get("after_any", [])] or list(metadata.get("waiting_for", []))
+
+
 def add_usage(target: Any, metadata: dict[str, Any]) -> None:
     """Add a `usage` event's tokens and cost to anything with those five fields (a Usage,
     an agent's metrics, a panel's view): the one place that reads a usage event."""

@@ -15,12 +15,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from oneie_tui.events import STATUS_OF, STREAM_TYPES, Event
+from oneie_tui.events import STATUS_OF, STREAM_TYPES, Event, awaited
 from oneie_tui.pricing import CacheSavings
 from oneie_tui.runner import Runner, RunnerError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-_STREAM_TYPES = STREAM_TYPES
 
 STATUS_STYLE = {
     "queued": "dim",
@@ -32,7 +31,6 @@ STATUS_STYLE = {
     "cancelled": "bright_black",
     "blocked": "red",
 }
-_STATUS_EVENTS = STATUS_OF
 
 
 class PipeSafeConsole(Console):
@@ -80,15 +78,13 @@ class ProgressSink:
         task = self.tasks.get(e.actor)
         if e.type == "agent_progress" and task is not None:
             self.progress.update(task, completed=float(e.metadata.get("percent", 0)))
-        elif e.type in _STATUS_EVENTS and task is not None:
-            status = _STATUS_EVENTS[e.type]
+        elif e.type in STATUS_OF and task is not None:
+            status = STATUS_OF[e.type]
             if e.type == "agent_resumed":
                 status = str(e.metadata.get("status", status))
             label = status
             if status == "waiting":
-                waits = [*e.metadata.get("after", []), *e.metadata.get("after_any", [])]
-                waits = waits or e.metadata.get("waiting_for", [])
-                label = "waiting for " + ", ".join(waits)
+                label = "waiting for " + ", ".join(awaited(e.metadata))
             style = STATUS_STYLE.get(status, "")
             self.progress.update(task, status=f"[{style}]{label[:22]}[/]")
             if status == "running":
@@ -126,7 +122,7 @@ class JsonSink:
             self.stream.write(e.to_json() + "\n")
             now = time.monotonic()
             # Lifecycle and coordination events go out at once; output in 0.1 s batches.
-            if e.type not in _STREAM_TYPES or now - self._flushed >= self.FLUSH_EVERY:
+            if e.type not in STREAM_TYPES or now - self._flushed >= self.FLUSH_EVERY:
                 self.stream.flush()
                 self._flushed = now
         except (BrokenPipeError, ValueError):  # ValueError: the stream was closed

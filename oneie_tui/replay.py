@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from oneie_tui.events import Event
 from oneie_tui.gantt import GanttModel, gantt_from_view
-from oneie_tui.runstate import TIMELINE_TYPES, RunView
-from oneie_tui.store import RunRow, RunStore
+from oneie_tui.runstate import TIMELINE_TYPES, RunView, initial_view
+from oneie_tui.store import RunStore
 
 SPEEDS: tuple[float, ...] = (1.0, 4.0, 16.0, math.inf)
 PAGE = 2000
@@ -39,16 +39,6 @@ def snapshot(view: RunView) -> RunView:
     """A deep copy that shares the (never mutated) Event objects of the timeline."""
     memo: dict[int, object] = {id(e): e for e in view.timeline}
     return copy.deepcopy(view, memo)
-
-
-def initial_view(run: RunRow) -> RunView:
-    """The view before any event: the agents of the stored spec, if it still parses."""
-    from oneie_tui.specfile import SpecError, parse_spec_text
-
-    try:
-        return RunView.for_spec(parse_spec_text(run.spec_text), run.id)
-    except SpecError:
-        return RunView(run_id=run.id, spec_name=run.spec_name)
 
 
 @dataclass

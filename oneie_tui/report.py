@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
-from oneie_tui.events import Event
+from oneie_tui.events import Event, awaited
 from oneie_tui.gantt import gantt_from_view, gantt_plain
-from oneie_tui.runstate import RunView
+from oneie_tui.runstate import RunView, initial_view
 from oneie_tui.store import RunRow, RunStore
 
 PAGE = 10_000
@@ -67,7 +67,7 @@ def detail(e: Event) -> str:
         extra = f" — {md['error']}" if md.get("error") else ""
         return f"{e.action}{extra}"
     if kind == "agent_waiting":
-        waits = [*md.get("after", []), *md.get("after_any", [])] or list(md.get("waiting_for", []))
+        waits = awaited(md)
         return "for " + ", ".join(waits) if waits else ""
     if kind in ("agent_queued", "agent_started"):
         return f"attempt {md.get('attempt', 1)}" + (" (waiting for a slot)" if md.get("slot") else "")
@@ -92,7 +92,7 @@ def detail(e: Event) -> str:
 def fold(run: RunRow, events: Iterable[Event]) -> tuple[RunView, list[Event], int]:
     """The run's final view (the same fold as the dashboard), its coordination events and
     its event count."""
-    view = _initial_view(run)
+    view = initial_view(run)
     coordination: list[Event] = []
     count = 0
     for e in events:
@@ -101,15 +101,6 @@ def fold(run: RunRow, events: Iterable[Event]) -> tuple[RunView, list[Event], in
         if e.type == "task_event":
             coordination.append(e)
     return view, coordination, count
-
-
-def _initial_view(run: RunRow) -> RunView:
-    from oneie_tui.specfile import SpecError, parse_spec_text
-
-    try:
-        return RunView.for_spec(parse_spec_text(run.spec_text), run.id)
-    except SpecError:
-        return RunView(run_id=run.id, spec_name=run.spec_name)
 
 
 def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event]]) -> None:

@@ -26,11 +26,12 @@ from anyio.abc import TaskGroup
 
 from oneie_tui.agent_state import AgentState
 from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, Usage
+from oneie_tui.budget import BudgetExceeded, check_budget
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
 from oneie_tui.events import Event, EventBus, EventImpossible, EventType, Subscription, add_usage
 from oneie_tui.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.redact import redact
-from oneie_tui.spec import AgentSpec, Budget, Spec
+from oneie_tui.spec import AgentSpec, Spec
 from oneie_tui.store import EventWriter, RunStore, StoreError
 
 CLEANUP_SECONDS = 10.0
@@ -197,22 +198,23 @@ class Runner:
         reported. Crossing the agent's budget cancels it; crossing the run's stops all."""
         if getattr(self._backend_for(state.spec), "enforces_budgets", False):
             return
-        crossed = _budget_crossed(state.spec.budget, state.usage)
-        if crossed and not state.terminal and not state.cancel_reason:
-            reason = f"budget_exceeded: agent {crossed}"
-            self.publish(EventType.BUDGET_EXCEEDED, state.id, metadata={"scope": "agent", "reason": reason})
-            self.cancel(state.id, reason)
+        try:
+            check_budget(state.spec.budget, "agent", state.usage, 0, starting_turn=False)
+        except BudgetExceeded as exc:
+            if not state.terminal and not state.cancel_reason:
+                self.publish(EventType.BUDGET_EXCEEDED, state.id, metadata={**exc.metadata(), "reason": exc.reason})
+                self.cancel(state.id, exc.reason)
         if self._budget_stopped:
             return
         total = Usage()
         for other in self.agents.values():
             total.add(other.usage)
-        crossed = _budget_crossed(self.spec.run.budget, total)
-        if crossed:
+        try:
+            check_budget(self.spec.run.budget, "run", total, 0, starting_turn=False)
+        except BudgetExceeded as exc:
             self._budget_stopped = True
-            reason = f"budget_exceeded: run {crossed}"
-            self.publish(EventType.BUDGET_EXCEEDED, metadata={"scope": "run", "reason": reason})
-            self.cancel_run(reason)
+            self.publish(EventType.BUDGET_EXCEEDED, metadata={**exc.metadata(), "reason": exc.reason})
+            self.cancel_run(exc.reason)
 
     def set_progress(self, agent_id: str, percent: float) -> None:
         self.agents[agent_id].progress = percent
@@ -743,15 +745,6 @@ class Runner:
             **data,
             "agents": agents,
         }
-
-
-def _budget_crossed(budget: Budget, usage: Usage) -> str:
-    """Which limit `usage` has gone past ('max_cost_usd 0.51 > 0.5'), or ''."""
-    if budget.max_tokens is not None and usage.total_tokens > budget.max_tokens:
-        return f"max_tokens {usage.total_tokens} > {budget.max_tokens}"
-    if budget.max_cost_usd is not None and usage.cost_usd > budget.max_cost_usd:
-        return f"max_cost_usd {usage.cost_usd:.4f} > {budget.max_cost_usd}"
-    return ""
 
 
 def _one_line(exc: BaseException) -> str:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from oneie_tui.events import STATUS_OF, Event, add_usage
+from oneie_tui.events import STATUS_OF, Event, add_usage, awaited
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
 from oneie_tui.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.spec import Spec
+
+if TYPE_CHECKING:
+    from oneie_tui.store import RunRow
 
 OUTPUT_TAIL = 200  # lines kept per agent: bounded memory however long the run
 TIMELINE_TAIL = 2000
@@ -150,9 +153,7 @@ class RunView:
                     a.progress = 0.0
                     a.ended_ts = None
             elif kind == "agent_waiting":
-                a.waiting_for = [*md.get("after", []), *md.get("after_any", [])] or list(
-                    md.get("waiting_for", [])
-                )
+                a.waiting_for = awaited(md)
             elif kind == "agent_started":
                 a.started_ts = e.ts
                 a.waiting_for = []
@@ -193,3 +194,14 @@ class RunView:
 
     def cost(self) -> float:
         return sum(a.cost_usd for a in self.agents.values())
+
+
+def initial_view(run: RunRow) -> RunView:
+    """A stored run's view before any event: the agents of its stored spec, if that
+    still parses (replay and reports start their folds here)."""
+    from oneie_tui.specfile import SpecError, parse_spec_text
+
+    try:
+        return RunView.for_spec(parse_spec_text(run.spec_text), run.id)
+    except SpecError:
+        return RunView(run_id=run.id, spec_name=run.spec_name)

@@ -34,7 +34,7 @@ from oneie_tui import redact
 from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
 from oneie_tui.pricing import PriceError, PriceTable, load_prices
 from oneie_tui.profiles import Profile, ProfileError, load_profile
-from oneie_tui.spec import AgentSpec, Budget, Spec
+from oneie_tui.spec import AgentSpec, Spec
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 WARMUP_MAX_WAIT = 60.0  # seconds a follower waits for the leader's stream at most
@@ -108,44 +108,6 @@ def resolve_model(spec: Spec, agent: AgentSpec, profile: Profile | None, prices:
     the default Sonnet. Family aliases (`sonnet`) map through the price table."""
     from_profile = profile.model if profile and profile.model not in ("", "inherit") else None
     return prices.resolve(agent.model or from_profile or spec.run.model or DEFAULT_MODEL)
-
-
-class BudgetExceeded(Exception):
-    def __init__(self, scope: str, limit: str, value: float, maximum: float) -> None:
-        self.scope, self.limit, self.value, self.maximum = scope, limit, value, maximum
-        super().__init__(self.reason)
-
-    @property
-    def reason(self) -> str:
-        who = "run" if self.scope == "run" else "agent"
-        if self.limit == "max_cost_usd":
-            spent = f"${self.value:.4f} > ${self.maximum:.4f}"
-        elif self.limit == "max_turns":
-            spent = f"{self.value:g} turns used of {self.maximum:g}"
-        else:
-            spent = f"{self.value:,.0f} > {self.maximum:,.0f} tokens"
-        return f"budget_exceeded: {who} {self.limit} ({spent})"
-
-    def metadata(self) -> dict[str, Any]:
-        return {
-            "scope": self.scope,
-            "limit": self.limit,
-            "value": round(self.value, 6),
-            "max": self.maximum,
-        }
-
-
-def check_budget(
-    budget: Budget, scope: str, usage: Usage, turns: int, *, starting_turn: bool
-) -> None:
-    """Raise `BudgetExceeded` when spend crosses a limit. Turns are checked before a turn
-    starts (no turn beyond the limit is sent); tokens and cost once a response is counted."""
-    if budget.max_turns is not None and starting_turn and turns >= budget.max_turns:
-        raise BudgetExceeded(scope, "max_turns", turns, budget.max_turns)
-    if budget.max_tokens is not None and usage.total_tokens > budget.max_tokens:
-        raise BudgetExceeded(scope, "max_tokens", usage.total_tokens, budget.max_tokens)
-    if budget.max_cost_usd is not None and usage.cost_usd > budget.max_cost_usd:
-        raise BudgetExceeded(scope, "max_cost_usd", usage.cost_usd, budget.max_cost_usd)
 
 
 class Warmup:

@@ -15,9 +15,10 @@ import anthropic
 import anyio
 
 from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
-from oneie_tui.agents.claude import BudgetExceeded, check_budget, resolve_model
+from oneie_tui.agents.claude import resolve_model
 from oneie_tui.agents.claude_tools import TOOL_GUIDE, TOOLS, run_tool
 from oneie_tui.agents.claude_turn import TurnRunner
+from oneie_tui.budget import BudgetExceeded, check_budget
 from oneie_tui.context import render_agent_brief, render_shared_context
 from oneie_tui.pricing import CacheSavings
 from oneie_tui.redact import redact

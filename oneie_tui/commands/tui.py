@@ -54,6 +54,9 @@ def _tui(args: argparse.Namespace) -> int:
         if args.run and spec_path is None:
             die("--run needs a SPEC (no spec was opened before)", 2)
 
+    if args.theme:
+        _check_theme(args.theme)
+
     from oneie_tui.ui.app import OneieApp
 
     app = OneieApp(
@@ -69,3 +72,17 @@ def _tui(args: argparse.Namespace) -> int:
 
         sys.stderr.write(f"oneie: the dashboard ended with errors; see {app.log_file}\n")
     return int(code or 0)
+
+
+def _check_theme(name: str) -> None:
+    """An unknown `--theme` is bad usage: say which themes exist, before the screen opens.
+    (A theme named in the config file only warns in the app, since the user did not just type it.)"""
+    from textual.theme import BUILTIN_THEMES
+
+    from oneie_tui.commands.common import die
+    from oneie_tui.themes import load_themes
+
+    themes, _ = load_themes()
+    ours = [t.name for t in themes]
+    if name not in ours and name not in BUILTIN_THEMES:
+        die(f"--theme: unknown theme {name!r}; known: {', '.join(ours)} (or a Textual theme)", 2)

@@ -201,3 +201,12 @@ async def test_a_long_history_shows_the_newest_first_then_loads_the_rest(
         await wait_until(pilot, lambda: screen.complete)
         assert len(screen.all_rows) == 5 and screen.table.row_count == 5
         assert "5 of 5 runs" in str(screen.query_one("#history-title").render())
+
+
+@pytest.mark.parametrize("width", [80, 99, 100, 120, 200])
+def test_every_column_fits_the_screen(width: int) -> None:
+    from oneie_tui.ui.screens.history import COLUMNS, layout
+
+    values = ["x" * 40 for _ in COLUMNS]
+    x, text = layout(values, width)[-1]
+    assert x + len(text) <= width, f"the cost column ends past column {width}"

@@ -53,3 +53,8 @@ def test_history_sorted_by_speedup_filtered(snap_compare: Any, tmp_path: Path) -
         await pilot.pause()
 
     assert snap_compare(history_app(tmp_path), terminal_size=(100, 16), run_before=run_before)
+
+
+def test_history_at_80_columns(snap_compare: Any, tmp_path: Path) -> None:
+    """Every column, cost included, fits an 80-column terminal (short dates, single gaps)."""
+    assert snap_compare(history_app(tmp_path), terminal_size=(80, 16))

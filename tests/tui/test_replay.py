@@ -11,7 +11,7 @@ import anyio
 import pytest
 from textual.pilot import Pilot
 
-from oneie_tui.replay import initial_view
+from oneie_tui.runstate import initial_view
 from oneie_tui.store import RunStore
 from oneie_tui.ui.app import OneieApp
 from oneie_tui.ui.screens.replay import EventLog, ReplayScreen, parse_time

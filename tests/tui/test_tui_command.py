@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from oneie_tui.cli import main
 from oneie_tui.config import last_spec, load_config, remember_last_spec
 from oneie_tui.paths import config_file
@@ -25,6 +27,13 @@ def test_invalid_spec_with_run_is_exit_2(tmp_path: Path) -> None:
 
 def test_bad_speed_is_exit_2() -> None:
     assert main(["tui", str(SPECS / "course-crud.toml"), "--speed", "0"]) == 2
+
+
+def test_unknown_theme_is_exit_2_and_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tui", str(SPECS / "course-crud.toml"), "--theme", "neon"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "unknown theme 'neon'" in err and "dark" in err and "high-contrast" in err
 
 
 def test_help_does_not_import_textual() -> None:

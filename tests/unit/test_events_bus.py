@@ -157,3 +157,11 @@ def test_seek_continues_numbering() -> None:
     b = bus()
     b.seek(41)
     assert b.publish("run_started").seq == 41
+
+
+def test_awaited_reads_start_waits_and_tool_waits() -> None:
+    from oneie_tui.events import awaited
+
+    assert awaited({"after": ["schema_ready"], "after_any": ["design_a_done"]}) == ["schema_ready", "design_a_done"]
+    assert awaited({"after": [], "after_any": [], "waiting_for": ["ui_ready"], "mode": "any"}) == ["ui_ready"]
+    assert awaited({}) == []

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from oneie_tui.gantt import gantt_from_events
-from oneie_tui.replay import SPEEDS, Replay, initial_view, speed_label
-from oneie_tui.runstate import TIMELINE_TYPES, RunView
+from oneie_tui.replay import SPEEDS, Replay, speed_label
+from oneie_tui.runstate import TIMELINE_TYPES, RunView, initial_view
 from oneie_tui.store import RunStore
 from tests.history_support import record_run
 

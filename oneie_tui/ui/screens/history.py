@@ -37,20 +37,21 @@ class Column:
     key: str
     label: str
     width: int  # 0: takes the room left
+    narrow: int  # the width below WIDE columns
     numeric: bool
 
 
 COLUMNS = (
-    Column("started", "started", 19, False),
-    Column("spec", "spec", 0, False),
-    Column("status", "status", 11, False),
-    Column("agents", "agents", 6, True),
-    Column("wall", "wall", 7, True),
-    Column("speedup", "speedup", 8, True),
-    Column("tokens", "tokens", 7, True),
-    Column("cost", "cost", 9, True),
+    Column("started", "started", 19, 11, False),
+    Column("spec", "spec", 0, 0, False),
+    Column("status", "status", 11, 11, False),
+    Column("agents", "agents", 6, 6, True),
+    Column("wall", "wall", 7, 6, True),
+    Column("speedup", "speedup", 8, 7, True),
+    Column("tokens", "tokens", 7, 6, True),
+    Column("cost", "cost", 9, 8, True),
 )
-GAP = 2
+WIDE = 100  # narrower screens get short dates and single gaps, so 80 columns show every column
 FIRST_PAGE = 300  # runs shown before the whole history has loaded
 
 
@@ -90,9 +91,10 @@ def filter_rows(rows: list[RunListing], text: str, status: str) -> list[RunListi
     ]
 
 
-def cells(row: RunListing) -> list[str]:
+def cells(row: RunListing, total: int) -> list[str]:
+    started = "%m-%d %H:%M" if total < WIDE else "%Y-%m-%d %H:%M:%S"
     return [
-        datetime.fromtimestamp(row.started).strftime("%Y-%m-%d %H:%M:%S"),
+        datetime.fromtimestamp(row.started).strftime(started),
         row.spec_name,
         row.status,
         "—" if row.agents is None else str(row.agents),
@@ -103,19 +105,25 @@ def cells(row: RunListing) -> list[str]:
     ]
 
 
+def _gap(total: int) -> int:
+    return 2 if total >= WIDE else 1
+
+
 def column_widths(total: int) -> list[int]:
-    fixed = sum(c.width for c in COLUMNS) + GAP * (len(COLUMNS) - 1) + 1
-    return [c.width or max(8, total - fixed) for c in COLUMNS]
+    sizes = [c.width if total >= WIDE else c.narrow for c in COLUMNS]
+    fixed = sum(sizes) + _gap(total) * (len(COLUMNS) - 1) + 1
+    return [size or max(8, total - fixed) for size in sizes]
 
 
-def layout(values: list[str], widths: list[int]) -> list[tuple[int, str]]:
-    """(x, text) of each cell: numbers to the right of their column, the rest to the left."""
+def layout(values: list[str], total: int) -> list[tuple[int, str]]:
+    """(x, text) of each cell on a screen `total` wide: numbers to the right of their
+    column, the rest to the left."""
     out: list[tuple[int, str]] = []
     x = 1
-    for col, value, width in zip(COLUMNS, values, widths, strict=True):
+    for col, value, width in zip(COLUMNS, values, column_widths(total), strict=True):
         text = value if len(value) <= width else value[: width - 1] + "…"
         out.append((x, text.rjust(width) if col.numeric else text.ljust(width)))
-        x += width + GAP
+        x += width + _gap(total)
     return out
 
 
@@ -123,9 +131,9 @@ def column_at(x: int, total: int) -> str | None:
     """The column under screen column `x` of the header."""
     left = 1
     for col, width in zip(COLUMNS, column_widths(total), strict=True):
-        if left <= x < left + width + GAP:
+        if left <= x < left + width + _gap(total):
             return col.key
-        left += width + GAP
+        left += width + _gap(total)
     return None
 
 
@@ -147,10 +155,9 @@ class RunHeaderRow(Widget):
         self.reverse = True
 
     def render(self) -> Text:
-        widths = column_widths(self.size.width)
         titles = [c.label + ((" ↓" if self.reverse else " ↑") if c.key == self.sort_key else "") for c in COLUMNS]
         line = Text(no_wrap=True, overflow="crop")
-        for x, text in layout(titles, widths):
+        for x, text in layout(titles, self.size.width):
             line.append(" " * max(0, x - line.cell_len) + text)
         return line
 
@@ -213,7 +220,7 @@ class RunTable(ScrollView, can_focus=True):
     def line_text(self, index: int) -> str:
         """The line of a row as shown (for tests and screen readers)."""
         line = ""
-        for x, text in layout(cells(self.rows[index]), column_widths(self.size.width)):
+        for x, text in layout(cells(self.rows[index], self.size.width), self.size.width):
             line = line.ljust(x) + text
         return line
 
@@ -240,7 +247,7 @@ class RunTable(ScrollView, can_focus=True):
             if f"run-table--{row.status}" in self.COMPONENT_CLASSES else Style()
         segments: list[Segment] = []
         used = 0
-        for i, (x, text) in enumerate(layout(cells(row), column_widths(width))):
+        for i, (x, text) in enumerate(layout(cells(row, width), width)):
             if x > used:
                 segments.append(Segment(" " * (x - used), line_style))
                 used = x

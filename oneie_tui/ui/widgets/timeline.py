@@ -16,7 +16,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from oneie_tui.events import Event
+from oneie_tui.events import Event, awaited
 from oneie_tui.runstate import RunView
 from oneie_tui.ui import format as fmt
 
@@ -38,8 +38,7 @@ def describe(e: Event) -> str:
         extra += f" · {float(speed):.2f}×" if isinstance(speed, int | float) else ""
         return f"run {status}{extra}" + (f": {reason}" if reason else "")
     if kind == "agent_waiting":
-        waits = [*md.get("after", []), *md.get("after_any", [])] or md.get("waiting_for", [])
-        return "waiting for " + ", ".join(map(str, waits))
+        return "waiting for " + ", ".join(map(str, awaited(md)))
     if kind == "agent_queued":
         attempt = int(md.get("attempt", 1))
         return "queued" + (f" (attempt {attempt})" if attempt > 1 else "") + (" for a slot" if md.get("slot") else "")
