@@ -52,6 +52,15 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _HEADER_RE.sub(lambda m: m.group(1) + MASK, text)
 
 
+def find_key(text: str) -> int | None:
+    """Where the first API key in `text` starts (an `sk-ant-` key, or the value of a key
+    variable of the environment), or None. Header patterns are left out: prose such as
+    "authorization: roles" is not a secret."""
+    found = [m.start() for m in [_KEY_RE.search(text)] if m]
+    found += [text.find(s) for s in _env_secrets() if s in text]
+    return min(found, default=None)
+
+
 def redact_value(value: Any) -> Any:
     """Redact every string inside JSON-like data (dicts, lists, strings)."""
     if isinstance(value, str):

@@ -16,6 +16,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from oneie_tui.redact import find_key
 from oneie_tui.spec import Spec, SpecProblem, check_spec
 
 MAX_SPEC_BYTES = 1024 * 1024
@@ -156,7 +157,26 @@ def parse_spec_text(text: str, path_label: str = "<spec>") -> Spec:
         raise SpecError(path_label, f"TOML syntax: {clean}", line=line, column=column) from None
     except RecursionError:
         raise SpecError(path_label, "the TOML is nested too deeply") from None
+    _refuse_keys(text, path_label)
     return validate_spec_data(data, path_label, text)
+
+
+def _refuse_keys(text: str, path_label: str) -> None:
+    """The spec text is stored with every run and shown in the editor, so a key written
+    into it would leak; keys belong in the environment (ANTHROPIC_API_KEY), which every
+    agent process inherits."""
+    offset = find_key(text)
+    if offset is None:
+        return
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    raise SpecError(
+        path_label,
+        "an API key is written in the spec; remove it and set ANTHROPIC_API_KEY in the "
+        "environment instead (the spec is stored with every run)",
+        line=line,
+        column=column,
+    )
 
 
 def _end_position(text: str) -> tuple[int, int]:

@@ -279,3 +279,28 @@ def _screen_text(app: Any) -> str:
     """The screen's text: the SVG screenshot without its markup."""
     svg = app.export_screenshot()
     return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize("written", [SECRET, "plain-value-of-the-env-key"])
+def test_a_spec_holding_a_key_is_refused_and_never_stored(
+    tmp_path: Path, env: dict[str, str], written: str
+) -> None:
+    """A key written into the spec (an sk-ant- key, or the environment key's own value):
+    exit 2, one line naming the file, line and column, and nothing stored."""
+    env = {**env, "ANTHROPIC_API_KEY": written}
+    spec = _spec(
+        tmp_path,
+        f'[run]\nbackend = "command"\n[[agents]]\nid = "leaky"\n'
+        f'command = {{ argv = ["true"], env = {{ ANTHROPIC_API_KEY = "{written}" }} }}\n',
+    )
+    run = _cli(env, "run", str(spec), "--headless", "--json", cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in run.stderr
+    assert f"{spec}:7:59:" in lines[0] and "API key" in lines[0]
+    assert written not in run.stdout + run.stderr
+    spec.unlink()  # the only place the key may stay is the user's own file
+    _assert_nowhere(tmp_path, run.stdout)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert written.encode() not in path.read_bytes(), path
