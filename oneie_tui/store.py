@@ -267,6 +267,40 @@ class RunStore:
             ).fetchone()
         return int(value)
 
+    def agent_output(self, run_id: str, actor: str, up_to_seq: int, page: int = 20_000) -> list[str]:
+        """The output lines of `actor`'s latest attempt up to `up_to_seq`: what the zoom
+        shows beyond the capped scrollback. Output has no actor index (it keeps inserts
+        cheap), so the run is read in pages by primary key, the lock released between."""
+        lines: list[str] = []
+        after = 0
+        while after < up_to_seq:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT seq, type, metadata FROM events WHERE run_id=? AND seq>? AND seq<=?"
+                    " AND actor=? AND type IN ('agent_output', 'agent_queued') ORDER BY seq LIMIT ?",
+                    (run_id, after, up_to_seq, actor, page),
+                ).fetchall()
+            if not rows:
+                break
+            for _, kind, meta in rows:
+                md = json.loads(meta)
+                if kind == "agent_queued":
+                    if not md.get("slot"):  # a new attempt starts a fresh output
+                        lines.clear()
+                else:
+                    lines.extend(str(md.get("text", "")).splitlines() or [""])
+            after = rows[-1][0]
+        return lines
+
+    def wait_committed(self, run_id: str, seq: int, timeout: float = 5.0) -> bool:
+        """Wait (in a worker thread) until the writer has committed `seq`."""
+        deadline = time.monotonic() + timeout
+        while self.last_seq(run_id) < seq:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def count_events(self, run_id: str) -> int:
         with self._lock:
             (value,) = self._conn.execute(

@@ -106,3 +106,11 @@ class EventBridge:
             return list(lines)
         agent = self.view.agents.get(agent_id)
         return list(agent.output) if agent else []
+
+    def history_is_cut(self, agent_id: str) -> bool:
+        """The kept lines are full, so older ones may have been dropped."""
+        lines = self.scrollback.get(agent_id)
+        if lines is None:
+            agent = self.view.agents.get(agent_id)
+            lines = agent.output if agent else None
+        return lines is not None and lines.maxlen is not None and len(lines) >= lines.maxlen

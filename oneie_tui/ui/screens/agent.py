@@ -1,25 +1,42 @@
-"""One agent full-screen: all of its (capped) output, scrollable; its events; its usage.
+"""One agent full-screen: all of its output, scrollable; its events; its usage.
 `escape` goes back. Its keys post the same intents as a panel; a replay's zoom
-(`controls=False`) has no runner, so it hides them and acts on nothing."""
+(`controls=False`) has no runner, so it hides them and acts on nothing.
+
+The bridge keeps a capped scrollback per agent (bounded memory however long the run).
+When an agent has written more than that, the zoom reads the whole output of its attempt
+from the run store in a worker thread, and live lines keep arriving meanwhile."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
+from oneie_tui.store import RunStore
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.bridge import EventBridge
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent
 from oneie_tui.ui.widgets import Timeline, agent_colors
 
 REFRESH_SECONDS = 1 / 15
+
+
+@dataclass(frozen=True)
+class StoredOutput:
+    """Where the zoom finds output older than the scrollback: the run in the store, as of
+    the event `seq()` names (the last one the view has folded)."""
+
+    store: RunStore
+    run_id: str
+    seq: Callable[[], int]
 
 
 class AgentScreen(Screen[None]):
@@ -32,21 +49,35 @@ class AgentScreen(Screen[None]):
 
     CONTROL_ACTIONS = frozenset({"pause", "cancel", "restart"})
 
+    class StoredLoaded(Message):
+        """The whole output of an attempt, read from the store up to the time asked."""
+
+        def __init__(self, lines: list[str], shown_at: int, attempt: int) -> None:
+            super().__init__()
+            self.lines, self.shown_at, self.attempt = lines, shown_at, attempt
+
     def __init__(
-        self, agent_id: str, bridge: EventBridge, clock: Callable[[], float], *, controls: bool = True
+        self,
+        agent_id: str,
+        bridge: EventBridge,
+        clock: Callable[[], float],
+        *,
+        controls: bool = True,
+        stored: StoredOutput | None = None,
     ) -> None:
         super().__init__()
         self.agent_id = agent_id
         self.controls = controls  # False in a replay: there is no runner to act on
         self.bridge = bridge
         self.clock = clock
+        self.stored = stored
         self._shown_lines = 0
         self._attempt = -1
 
     def compose(self) -> ComposeResult:
         yield Static(id="zoom-title")
         with Horizontal(id="zoom-body"):
-            yield Log(max_lines=self.bridge.scrollback_lines, id="zoom-output", auto_scroll=True)
+            yield Log(id="zoom-output", auto_scroll=True)
             with Vertical(id="zoom-side"):
                 yield Static(id="zoom-usage")
                 yield Timeline(actor=self.agent_id, id="zoom-events")
@@ -77,6 +108,9 @@ class AgentScreen(Screen[None]):
             log.write_lines(self.bridge.output_history(self.agent_id))
             self._attempt = agent.attempt
             self._shown_lines = agent.output_lines
+            if self.stored is not None and self.bridge.history_is_cut(self.agent_id):
+                log.border_title = "output · reading earlier lines from the store…"
+                self._read_stored(self.stored, self.stored.seq(), agent.output_lines, agent.attempt)
         elif agent.output_lines > self._shown_lines:
             new = agent.output_lines - self._shown_lines
             history = self.bridge.scrollback.get(self.agent_id) or agent.output
@@ -112,6 +146,29 @@ class AgentScreen(Screen[None]):
         ]
         self.query_one("#zoom-usage", Static).update("\n".join(usage))
         self.query_one(Timeline).refresh_from(view, colors)
+
+    @work(thread=True, exclusive=True, group="zoom-output", exit_on_error=False)
+    def _read_stored(self, stored: StoredOutput, seq: int, shown_at: int, attempt: int) -> None:
+        stored.store.wait_committed(stored.run_id, seq)  # the writer batches; seq may lag
+        lines = stored.store.agent_output(stored.run_id, self.agent_id, seq)
+        self.post_message(self.StoredLoaded(lines, shown_at, attempt))
+
+    @on(StoredLoaded)
+    def _stored_loaded(self, event: StoredLoaded) -> None:
+        log = self.query_one("#zoom-output", Log)
+        log.border_title = "output"
+        if event.attempt != self._attempt or self._shown_lines < event.shown_at:
+            return  # restarted (or rewound) meanwhile: a newer read follows
+        agent = self.bridge.view.agents.get(self.agent_id)
+        if agent is None:
+            return
+        # The scrollback ends at the view's count; the lines folded since the read began
+        # are its last `newer`.
+        newer = agent.output_lines - event.shown_at
+        kept = self.bridge.output_history(self.agent_id)[-newer:] if newer > 0 else []
+        log.clear()
+        log.write_lines([*event.lines, *kept])
+        self._shown_lines = agent.output_lines
 
     def action_pause(self) -> None:
         self.post_message(PauseAgent(self.agent_id))

@@ -260,9 +260,11 @@ class DashboardScreen(Screen[None]):
     @on(ZoomAgent)
     def _zoom(self, event: ZoomAgent) -> None:
         event.stop()
-        from oneie_tui.ui.screens.agent import AgentScreen
+        from oneie_tui.ui.screens.agent import AgentScreen, StoredOutput
 
-        self.app.push_screen(AgentScreen(event.agent_id, self.bridge, self.oneie.now))
+        bridge, store = self.bridge, self.oneie.store if self.oneie.live is not None else None
+        stored = StoredOutput(store, bridge.view.run_id, lambda: bridge.applied_seq) if store else None
+        self.app.push_screen(AgentScreen(event.agent_id, bridge, self.oneie.now, stored=stored))
 
     # --- actions ------------------------------------------------------------------
 

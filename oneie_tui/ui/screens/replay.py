@@ -464,12 +464,13 @@ class ReplayScreen(Screen[None]):
             self.notify("still seeking…", timeout=1)
             return
         from oneie_tui.ui.bridge import EventBridge
-        from oneie_tui.ui.screens.agent import AgentScreen
+        from oneie_tui.ui.screens.agent import AgentScreen, StoredOutput
 
         self.replay.pause()
         replay = self.replay
+        stored = StoredOutput(replay.store, replay.run_id, lambda: replay.seq)
         self.app.push_screen(
-            AgentScreen(event.agent_id, EventBridge(replay.view), lambda: replay.now, controls=False)
+            AgentScreen(event.agent_id, EventBridge(replay.view), lambda: replay.now, controls=False, stored=stored)
         )
 
     def action_toggle_log(self) -> None:
