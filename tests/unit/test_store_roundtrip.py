@@ -152,3 +152,25 @@ def test_env_and_flag_choose_the_store(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("ONEIE_STORE")
     assert store_path().name == "runs.sqlite3"
     assert str(store_path()).startswith(os.environ["XDG_DATA_HOME"])
+
+
+def test_agent_output_is_the_latest_attempt_up_to_a_seq(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+    store.create_run("r", "x", "", None, 0.0)
+    kinds = [
+        ("agent_queued", "a", {"attempt": 1}),
+        ("agent_output", "a", {"text": "one\ntwo"}),
+        ("agent_output", "b", {"text": "not a's"}),
+        ("agent_queued", "a", {"attempt": 1, "slot": True}),  # waits for a slot: same attempt
+        ("agent_output", "a", {"text": "three"}),
+        ("agent_queued", "a", {"attempt": 2}),  # restarted: a fresh output
+        ("agent_output", "a", {"text": "again"}),
+        ("agent_output", "a", {"text": ""}),
+    ]
+    store.insert_events([Event(i + 1, "r", float(i), k, actor, metadata=md) for i, (k, actor, md) in enumerate(kinds)])
+    assert store.agent_output("r", "a", up_to_seq=5) == ["one", "two", "three"]
+    assert store.agent_output("r", "a", up_to_seq=5, page=1) == ["one", "two", "three"]
+    assert store.agent_output("r", "a", up_to_seq=8) == ["again", ""]
+    assert store.agent_output("r", "b", up_to_seq=8) == ["not a's"]
+    assert store.wait_committed("r", 8, timeout=0.1)
+    assert not store.wait_committed("r", 9, timeout=0.1)
