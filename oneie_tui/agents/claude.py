@@ -81,7 +81,7 @@ def _load_profiles(spec: Spec, options: Any) -> dict[str, Profile]:
             try:
                 out[agent.id] = load_profile(agent.profile, root)
             except ProfileError as exc:
-                raise ClaudeSetupError(f"agent {agent.id}: {exc}") from None
+                raise ClaudeSetupError(f"agents[{spec.agents.index(agent)}] ({agent.id}): {exc}") from None
     return out
 
 

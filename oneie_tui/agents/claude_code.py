@@ -73,7 +73,7 @@ def load_profiles(spec: Spec, project: Path) -> dict[str, Profile]:
             try:
                 out[agent.id] = load_profile(agent.profile, project)
             except ProfileError as exc:
-                raise ValueError(f"agent {agent.id}: {exc}") from None
+                raise ValueError(f"agents[{spec.agents.index(agent)}] ({agent.id}): {exc}") from None
     return out
 
 
