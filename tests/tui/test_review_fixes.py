@@ -121,12 +121,9 @@ async def test_the_run_ending_while_zoomed_reaches_the_dashboard(make_app: Any) 
         assert isinstance(zoom, AgentScreen)
         app.apply_events(crud_finish())
         zoom.refresh_from_view()  # the zoom's timer fires before the dashboard's frame
-        await pilot.pause(0.2)
-        assert zoom.bridge.view.status == "completed"  # the zoom follows the shared view
+        await wait_until(pilot, lambda: zoom.bridge.view.status == "completed")  # the shared view
         await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert app.screen is dashboard
-        assert dashboard._last_status == "completed"
+        await wait_until(pilot, lambda: app.screen is dashboard and dashboard._last_status == "completed")
         assert "completed" in str(dashboard.header.render()).lower()
         assert "run_finished" in [e.type for e in dashboard.timeline.shown]
 

@@ -11,6 +11,14 @@ from oneie_tui.runner import Runner
 from tests.unit.test_runner_kit import agent_toml, of_type, sim_runner, spec_of, statuses
 
 
+async def running(runner: Runner, agent_id: str) -> None:
+    """Until the agent runs: pausing at once, not after a fixed sleep that a loaded
+    machine can stretch past the timeout."""
+    with anyio.fail_after(30):
+        while runner.agents[agent_id].status != "running":
+            await anyio.sleep(0.005)
+
+
 def run_with(runner: Runner, script: Callable[[], Awaitable[None]] | None = None) -> None:
     async def main() -> None:
         async with anyio.create_task_group() as tg:
@@ -43,7 +51,7 @@ def test_agent_timeout_does_not_count_pauses() -> None:
     runner, events = sim_runner(spec)
 
     async def script() -> None:
-        await anyio.sleep(0.05)
+        await running(runner, "a")
         assert runner.pause("a")
         await anyio.sleep(0.4)  # twice the timeout: it would fire now if pauses counted
         assert runner.resume("a")
@@ -84,7 +92,7 @@ def test_run_timeout_does_not_count_time_when_everything_is_paused() -> None:
     runner, events = sim_runner(spec)
 
     async def script() -> None:
-        await anyio.sleep(0.05)
+        await running(runner, "a")
         assert runner.pause_all() == 1
         await anyio.sleep(0.4)
         assert runner.resume_all() == 1
