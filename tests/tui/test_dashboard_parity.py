@@ -12,7 +12,7 @@ from oneie_tui.session import RunOptions, build_runner
 from oneie_tui.specfile import load_spec
 from oneie_tui.store import RunStore
 from tests.tui.conftest import SPECS
-from tests.tui.test_dashboard_pilot import wait_until
+from tests.tui.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 
 from oneie_tui.paths import config_file, user_themes_dir
 from oneie_tui.session import RunOptions
 from oneie_tui.store import RunStore
 from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.widgets import AgentPanel
+from tests.tui.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -38,15 +38,6 @@ id = "gamma"
 role = "quality"
 sim = { duration = 600.0 }
 """
-
-
-async def wait_until(pilot: Pilot[Any], condition: Any, rounds: int = 400) -> None:
-    """Let the app work until `condition()` holds (a bound on rounds, not on time)."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition never held")
 
 
 def long_spec(tmp_path: Path) -> Path:

@@ -10,7 +10,6 @@ from typing import Any
 
 import anyio
 import pytest
-from textual.pilot import Pilot
 
 from oneie_tui.store import RunListing, RunStore
 from oneie_tui.ui.app import OneieApp
@@ -18,6 +17,7 @@ from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.screens.history import HistoryScreen, filter_rows, sort_rows
 from oneie_tui.ui.screens.replay import ReplayScreen
 from tests.history_support import T0, record_run, store_ideal_run
+from tests.tui.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -34,14 +34,6 @@ def fill(store: RunStore) -> None:
 def app_on(store_path: Path, factory: Any) -> OneieApp:
     return OneieApp(None, store_path=store_path, initial_screen_factory=factory,
                     clock=lambda: T0, cursor_blink=False)
-
-
-async def wait_until(pilot: Pilot[Any], condition: Any, rounds: int = 600) -> None:
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition never held")
 
 
 def listing(**kw: Any) -> RunListing:

@@ -9,7 +9,6 @@ from typing import Any
 
 import anyio
 import pytest
-from textual.pilot import Pilot
 
 from oneie_tui.runstate import initial_view
 from oneie_tui.store import RunStore
@@ -18,6 +17,7 @@ from oneie_tui.ui.screens.replay import EventLog, ReplayScreen, parse_time
 from oneie_tui.ui.widgets import AgentPanel, RunHeader, Timeline
 from oneie_tui.ui.widgets.gantt import GanttChart
 from tests.history_support import T0, record_run, store_ideal_run
+from tests.tui.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -25,14 +25,6 @@ pytestmark = pytest.mark.anyio
 def app_on(store_path: Path, factory: Any) -> OneieApp:
     return OneieApp(None, store_path=store_path, initial_screen_factory=factory,
                     clock=lambda: T0, cursor_blink=False)
-
-
-async def wait_until(pilot: Pilot[Any], condition: Any, rounds: int = 600) -> None:
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition never held")
 
 
 def panel_texts(screen: ReplayScreen) -> dict[str, str]:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from rich.color import Color
-from textual.pilot import Pilot
 
 from oneie_tui.replay import Replay
 from oneie_tui.store import RunStore
@@ -18,6 +17,7 @@ from oneie_tui.ui.screens.replay import EventLog, ReplayScreen
 from oneie_tui.ui.widgets.gantt import GanttChart
 from tests.history_support import ideal_events, store_ideal_run
 from tests.tui.scenario import CRUD, crud_halfway
+from tests.tui.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -46,14 +46,6 @@ sim = { duration = 600.0 }
 id = "gamma"
 sim = { duration = 600.0 }
 """
-
-
-async def wait_until(pilot: Pilot[Any], condition: Any, rounds: int = 400) -> None:
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition never held")
 
 
 def statuses(app: Any) -> dict[str, str]:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Log
 
 from oneie_tui.store import RunStore
@@ -16,6 +15,7 @@ from oneie_tui.ui.bridge import SCROLLBACK
 from oneie_tui.ui.screens.agent import AgentScreen
 from oneie_tui.ui.screens.replay import ReplayScreen
 from tests.history_support import T0
+from tests.tui.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -35,14 +35,6 @@ sim = { duration = 600.0, lines_per_second = 4000.0 }
 id = "quiet"
 sim = { duration = 600.0 }
 """
-
-
-async def wait_until(pilot: Pilot[Any], condition: Any, rounds: int = 1500) -> None:
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition never held")
 
 
 def shown(screen: AgentScreen) -> list[str]:
