@@ -267,12 +267,15 @@ class RunStore:
             ).fetchone()
         return int(value)
 
-    def agent_output(self, run_id: str, actor: str, up_to_seq: int, page: int = 20_000) -> list[str]:
-        """The output lines of `actor`'s latest attempt up to `up_to_seq`: what the zoom
-        shows beyond the capped scrollback. Output has no actor index (it keeps inserts
-        cheap), so the run is read in pages by primary key, the lock released between."""
+    def agent_output(
+        self, run_id: str, actor: str, up_to_seq: int, *, after_seq: int = 0, page: int = 20_000
+    ) -> list[str]:
+        """The output lines of `actor`'s latest attempt with `after_seq` < seq <= `up_to_seq`:
+        what the zoom shows beyond the capped scrollback. Output has no actor index (it
+        keeps inserts cheap), so the run is read in pages by primary key, the lock
+        released between."""
         lines: list[str] = []
-        after = 0
+        after = after_seq
         while after < up_to_seq:
             with self._lock:
                 rows = self._conn.execute(

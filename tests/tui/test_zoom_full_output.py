@@ -4,6 +4,8 @@ replay, up to the replay clock)."""
 
 from __future__ import annotations
 
+import functools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,8 @@ import pytest
 from textual.widgets import Log
 
 from oneie_tui.store import RunStore
-from oneie_tui.ui.bridge import SCROLLBACK
+from oneie_tui.ui import live as live_module
+from oneie_tui.ui.bridge import SCROLLBACK, EventBridge
 from oneie_tui.ui.screens.agent import AgentScreen
 from oneie_tui.ui.screens.replay import ReplayScreen
 from tests.history_support import T0
@@ -41,13 +44,31 @@ def shown(screen: AgentScreen) -> list[str]:
     return list(screen.query_one("#zoom-output", Log).lines)
 
 
-async def test_live_zoom_shows_every_line_while_the_agent_writes(make_app: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("slow_read", [False, True])
+async def test_live_zoom_shows_every_line_while_the_agent_writes(
+    make_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slow_read: bool
+) -> None:
+    """With `slow_read`, the store answers slowly and the scrollback is short, so more lines
+    arrive during a read than the scrollback keeps: the zoom reads those from the store too."""
+    scrollback = SCROLLBACK
+    reads: list[int] = []
+    if slow_read:
+        scrollback = 50
+        monkeypatch.setattr(live_module, "EventBridge", functools.partial(EventBridge, scrollback=scrollback))
+        real_read = RunStore.agent_output
+
+        def slow(self: RunStore, *args: Any, **kwargs: Any) -> list[str]:
+            reads.append(kwargs.get("after_seq", 0))
+            time.sleep(0.5)
+            return real_read(self, *args, **kwargs)
+
+        monkeypatch.setattr(RunStore, "agent_output", slow)
     spec = tmp_path / "chatty.toml"
     spec.write_text(CHATTY, encoding="utf-8")
     app = make_app(spec, run_on_start=True, clock=None)
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_until(pilot, lambda: app.live is not None
-                         and app.dashboard.view.agents["chatty"].output_lines > SCROLLBACK + 500)
+                         and app.dashboard.view.agents["chatty"].output_lines > scrollback + 500)
         app.dashboard.grid.focus_first()
         await pilot.press("enter")
         zoom = app.screen
@@ -64,9 +85,12 @@ async def test_live_zoom_shows_every_line_while_the_agent_writes(make_app: Any, 
         store = app.store
         assert store is not None
         assert store.wait_committed(live.runner.run_id, live.runner.bus.last_seq)
+        monkeypatch.undo()
         stored = store.agent_output(live.runner.run_id, "chatty", live.runner.bus.last_seq)
-        assert len(stored) > SCROLLBACK
+        assert len(stored) > scrollback
         assert shown(zoom) == stored  # every line once, in order: none lost at the seam
+        if slow_read:
+            assert len(reads) >= 2 and reads[0] == 0 and reads[1] > 0  # caught up from the store
         live.cancel_run()
         await wait_until(pilot, lambda: not app.running)
 

@@ -170,6 +170,7 @@ def test_agent_output_is_the_latest_attempt_up_to_a_seq(tmp_path: Path) -> None:
     store.insert_events([Event(i + 1, "r", float(i), k, actor, metadata=md) for i, (k, actor, md) in enumerate(kinds)])
     assert store.agent_output("r", "a", up_to_seq=5) == ["one", "two", "three"]
     assert store.agent_output("r", "a", up_to_seq=5, page=1) == ["one", "two", "three"]
+    assert store.agent_output("r", "a", up_to_seq=5, after_seq=2) == ["three"]
     assert store.agent_output("r", "a", up_to_seq=8) == ["again", ""]
     assert store.agent_output("r", "b", up_to_seq=8) == ["not a's"]
     assert store.wait_committed("r", 8, timeout=0.1)

@@ -49,12 +49,20 @@ class AgentScreen(Screen[None]):
 
     CONTROL_ACTIONS = frozenset({"pause", "cancel", "restart"})
 
-    class StoredLoaded(Message):
-        """The whole output of an attempt, read from the store up to the time asked."""
+    @dataclass
+    class StoredRead:
+        """One read of the store: the attempt's lines up to `seq`, when the view had
+        folded `shown_at` output lines (the same instant as `seq`)."""
 
-        def __init__(self, lines: list[str], shown_at: int, attempt: int) -> None:
+        attempt: int
+        seq: int
+        shown_at: int
+        lines: list[str]
+
+    class StoredLoaded(Message):
+        def __init__(self, read: AgentScreen.StoredRead) -> None:
             super().__init__()
-            self.lines, self.shown_at, self.attempt = lines, shown_at, attempt
+            self.read = read
 
     def __init__(
         self,
@@ -110,7 +118,8 @@ class AgentScreen(Screen[None]):
             self._shown_lines = agent.output_lines
             if self.stored is not None and self.bridge.history_is_cut(self.agent_id):
                 log.border_title = "output · reading earlier lines from the store…"
-                self._read_stored(self.stored, self.stored.seq(), agent.output_lines, agent.attempt)
+                self._read_stored(self.stored, self.StoredRead(agent.attempt, 0, 0, []),
+                                  self.stored.seq(), agent.output_lines)
         elif agent.output_lines > self._shown_lines:
             new = agent.output_lines - self._shown_lines
             history = self.bridge.scrollback.get(self.agent_id) or agent.output
@@ -148,26 +157,30 @@ class AgentScreen(Screen[None]):
         self.query_one(Timeline).refresh_from(view, colors)
 
     @work(thread=True, exclusive=True, group="zoom-output", exit_on_error=False)
-    def _read_stored(self, stored: StoredOutput, seq: int, shown_at: int, attempt: int) -> None:
+    def _read_stored(self, stored: StoredOutput, before: StoredRead, seq: int, shown_at: int) -> None:
+        """Add the lines after `before.seq` up to `seq` to what `before` read."""
         stored.store.wait_committed(stored.run_id, seq)  # the writer batches; seq may lag
-        lines = stored.store.agent_output(stored.run_id, self.agent_id, seq)
-        self.post_message(self.StoredLoaded(lines, shown_at, attempt))
+        lines = stored.store.agent_output(stored.run_id, self.agent_id, seq, after_seq=before.seq)
+        read = self.StoredRead(before.attempt, seq, shown_at, [*before.lines, *lines])
+        self.post_message(self.StoredLoaded(read))
 
     @on(StoredLoaded)
     def _stored_loaded(self, event: StoredLoaded) -> None:
+        read = event.read
+        agent = self.bridge.view.agents.get(self.agent_id)
+        if agent is None or read.attempt != self._attempt or agent.output_lines < read.shown_at:
+            return  # restarted (or rewound) meanwhile: a newer read follows
+        # The scrollback ends at the view's count, so the lines folded since the read began
+        # are its last `newer`, unless more came than it keeps: then read those too.
+        newer = agent.output_lines - read.shown_at
+        history = self.bridge.output_history(self.agent_id)
+        if newer > len(history) and self.stored is not None:
+            self._read_stored(self.stored, read, self.stored.seq(), agent.output_lines)
+            return
         log = self.query_one("#zoom-output", Log)
         log.border_title = "output"
-        if event.attempt != self._attempt or self._shown_lines < event.shown_at:
-            return  # restarted (or rewound) meanwhile: a newer read follows
-        agent = self.bridge.view.agents.get(self.agent_id)
-        if agent is None:
-            return
-        # The scrollback ends at the view's count; the lines folded since the read began
-        # are its last `newer`.
-        newer = agent.output_lines - event.shown_at
-        kept = self.bridge.output_history(self.agent_id)[-newer:] if newer > 0 else []
         log.clear()
-        log.write_lines([*event.lines, *kept])
+        log.write_lines([*read.lines, *(history[-newer:] if newer > 0 else [])])
         self._shown_lines = agent.output_lines
 
     def action_pause(self) -> None:
