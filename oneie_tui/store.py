@@ -62,7 +62,6 @@ CREATE INDEX IF NOT EXISTS events_type_ctl ON events(run_id, type, seq)
 STREAM_EXCLUDED = " AND type NOT IN ('agent_output', 'agent_progress')"
 
 BATCH = 500
-WRITER_BATCH = 2000  # the live writer takes up to this many queued events per transaction
 IDLE_POLL = 0.002  # seconds the writer sleeps when nothing is queued
 
 
@@ -78,11 +77,40 @@ def _make_encoder() -> Callable[[Any], str]:
     return lambda obj: "".join(encode_chunks(obj, 0))
 
 
-_encode = _make_encoder()
-ROWS_PER_INSERT = 500  # x 8 parameters, well under SQLite's 32766
+_encode_any = _make_encoder()
+_escape = json.encoder.encode_basestring_ascii
 
 
-@functools.lru_cache(maxsize=8)
+def _encode(metadata: dict[str, Any]) -> str:
+    """The metadata as compact JSON. An output line's `{"text", "stream"}` (nearly every
+    event of a chatty run) is written directly: a third of the generic encoder's cost,
+    and the writer's Python time is time the agents cannot have the GIL."""
+    if len(metadata) == 2:
+        text, stream = metadata.get("text"), metadata.get("stream")
+        if text.__class__ is str and stream.__class__ is str:
+            return '{"text":' + _escape(text) + ',"stream":' + _escape(stream) + "}"  # type: ignore[arg-type]
+    return _encode_any(metadata)
+# The live writer takes up to this many queued events at once and writes them with one
+# multi-row INSERT: one statement is its own transaction, and each statement gives up
+# the GIL once, then waits for it back, up to a switch interval (5 ms) while agents keep
+# it busy. Fewer, larger statements: about 1.3x the events/s of 500-row chunks in a
+# BEGIN/COMMIT (benchmarks/bench_engine_events.py). x 8 parameters: under SQLite's 32766.
+MAX_ROWS = 4000
+
+
+def chunk_sizes(rows: int, most: int) -> list[int]:
+    """Statement sizes for `rows` rows: `most` while it fits, then powers of two, so a few
+    prepared statements (cached) serve every batch, however many rows were queued."""
+    sizes = [most] * (rows // most)
+    rest = rows % most
+    while rest:
+        size = 1 << (rest.bit_length() - 1)
+        sizes.append(size)
+        rest -= size
+    return sizes
+
+
+@functools.lru_cache(maxsize=16)
 def _insert_rows_sql(rows: int) -> str:
     return "INSERT INTO events VALUES " + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
 
@@ -528,6 +556,7 @@ class EventWriter:
         self.error: BaseException | None = None
         self.committed_seq = 0
         self.cpu_seconds = 0.0
+        self._most = MAX_ROWS  # rows per statement, set from the connection's limit
         self._thread = threading.Thread(target=self._loop, name="oneie-store-writer", daemon=True)
         self._thread.start()
 
@@ -540,6 +569,8 @@ class EventWriter:
         take = queued.popleft
         try:
             conn = connect(self._path)
+            most = min(MAX_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 8)
+            self._most = most
             while True:
                 if not queued:
                     if self._stopping:  # set after the last put: look once more, then stop
@@ -549,7 +580,7 @@ class EventWriter:
                     # Polling beats a wake-up per event: put() stays a bare append.
                     time.sleep(IDLE_POLL)
                     continue
-                batch = [take() for _ in range(min(len(queued), WRITER_BATCH))]
+                batch = [take() for _ in range(min(len(queued), most))]
                 self._commit(conn, batch)
         except BaseException as exc:  # reported to the runner, which stops the run
             self.error = exc
@@ -560,21 +591,25 @@ class EventWriter:
                     conn.close()
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Event]) -> None:
-        conn.execute("BEGIN")
+        sizes = chunk_sizes(len(batch), self._most)
+        alone = len(sizes) == 1  # one statement: a transaction by itself
+        if not alone:
+            conn.execute("BEGIN")
         try:
-            # Multi-row INSERTs, not executemany: one sqlite3_step (one release of the
-            # GIL) per chunk instead of per row; about 1.4x the rows per CPU-second.
-            for start in range(0, len(batch), ROWS_PER_INSERT):
-                chunk = batch[start : start + ROWS_PER_INSERT]
+            start = 0
+            for size in sizes:
                 params: list[Any] = []
                 add = params.extend
-                for e in chunk:
+                for e in batch[start : start + size]:
                     add((e.run_id, e.seq, e.ts, e.type, e.actor, e.target, e.group, _encode(e.metadata)))
-                conn.execute(_insert_rows_sql(len(chunk)), params)
-            conn.execute("COMMIT")
+                conn.execute(_insert_rows_sql(size), params)
+                start += size
+            if not alone:
+                conn.execute("COMMIT")
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+            if not alone:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
         self.committed_seq = batch[-1].seq
 

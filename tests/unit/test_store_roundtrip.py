@@ -13,6 +13,8 @@ from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from oneie_tui.events import Event
 from oneie_tui.store import BATCH, RunStore, StoreError
@@ -175,3 +177,40 @@ def test_agent_output_is_the_latest_attempt_up_to_a_seq(tmp_path: Path) -> None:
     assert store.agent_output("r", "b", up_to_seq=8) == ["not a's"]
     assert store.wait_committed("r", 8, timeout=0.1)
     assert not store.wait_committed("r", 9, timeout=0.1)
+
+
+@given(rows=st.integers(min_value=1, max_value=50_000), most=st.integers(min_value=1, max_value=4000))
+def test_chunk_sizes_cover_the_batch_with_few_statement_shapes(rows: int, most: int) -> None:
+    from oneie_tui.store import chunk_sizes
+
+    sizes = chunk_sizes(rows, most)
+    assert sum(sizes) == rows
+    assert all(0 < s <= most for s in sizes)
+    shapes = {s for s in sizes if s != most}
+    assert all(s & (s - 1) == 0 for s in shapes)  # powers of two: a bounded set of statements
+    assert len(sizes) <= rows // most + most.bit_length()
+
+
+def test_a_large_burst_is_stored_whole_and_in_order(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+    store.create_run("r1", "x", "", None, 0.0)
+    writer = store.writer()
+    sent = events_for("r1", 4000 * 3 + 4095)  # full statements, then every smaller shape
+    for e in sent:
+        writer.put(e)
+    writer.close()
+    assert writer.error is None
+    assert [e.seq for e in store.events("r1")] == [e.seq for e in sent]
+
+
+@given(text=st.text(), stream=st.text(max_size=8), other=st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3))
+def test_metadata_encoding_round_trips(text: str, stream: str, other: dict[str, str]) -> None:
+    import json
+
+    from oneie_tui.store import _encode
+
+    line = {"text": text, "stream": stream}  # the fast path
+    assert json.loads(_encode(line)) == line
+    assert _encode(line) == json.dumps(line, separators=(",", ":"))
+    assert json.loads(_encode({**line, **other})) == {**line, **other}  # the generic one
+    assert json.loads(_encode({"text": 1, "stream": None})) == {"text": 1, "stream": None}
