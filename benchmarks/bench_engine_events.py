@@ -4,7 +4,9 @@ Two figures, measured side by side in one process:
 - end to end: sim agents streaming output as fast as they can (high `lines_per_second`),
   the run store attached; the clock stops when the run has returned, which is after the
   writer has committed every event (the runner closes the writer before it returns);
-- bare: events published straight on an `EventBus` whose only subscriber is the writer.
+- bare: events published straight on an `EventBus` whose only subscriber is the writer;
+- previous writer: end to end again, with the writer as it was before 2026-11-28 22:10
+  (500-row INSERTs inside BEGIN/COMMIT, the generic JSON encoder), for the ratio.
 
 Bar: >= 100,000 events/s. Usage: python benchmarks/bench_engine_events.py [--repeat N]
 """
@@ -18,11 +20,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from oneie_tui import store as store_module
 from oneie_tui.agents.sim import SimBackend
 from oneie_tui.events import EventBus
 from oneie_tui.runner import Runner
@@ -76,6 +80,35 @@ def end_to_end(folder: Path, agents: int, duration: float, lps: float) -> Trial:
     return trial
 
 
+def previous_commit(self: EventWriter, conn: Any, batch: list[Any]) -> None:
+    """The writer's commit before one-statement batches and the direct output encoding."""
+    conn.execute("BEGIN")
+    try:
+        for start in range(0, len(batch), 500):
+            chunk = batch[start : start + 500]
+            params: list[Any] = []
+            for e in chunk:
+                params.extend((e.run_id, e.seq, e.ts, e.type, e.actor, e.target, e.group,
+                               store_module._encode_any(e.metadata)))
+            conn.execute(store_module._insert_rows_sql(len(chunk)), params)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    self.committed_seq = batch[-1].seq
+
+
+def end_to_end_previous(folder: Path, agents: int, duration: float, lps: float) -> Trial:
+    current, most = EventWriter._commit, store_module.MAX_ROWS
+    EventWriter._commit = previous_commit  # type: ignore[method-assign]
+    store_module.MAX_ROWS = 2000  # its batch size
+    try:
+        return end_to_end(folder, agents, duration, lps)
+    finally:
+        EventWriter._commit = current  # type: ignore[method-assign]
+        store_module.MAX_ROWS = most
+
+
 def bare(folder: Path, n: int) -> Trial:
     store = RunStore(folder / f"bare-{time.monotonic_ns()}.sqlite3")
     writer = store.writer()
@@ -110,17 +143,22 @@ def main() -> int:
     args = parser.parse_args()
     e2e: list[Trial] = []
     raw: list[Trial] = []
+    before: list[Trial] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for _ in range(args.repeat):  # side by side, alternating
             e2e.append(end_to_end(folder, args.agents, args.duration, args.lps))
             raw.append(bare(folder, args.bare_events))
+            before.append(end_to_end_previous(folder, args.agents, args.duration, args.lps))
     print(f"end to end: {args.agents} sim agents x {args.duration:g}s at {args.lps:,.0f} lines/s, "
           f"store attached: {e2e[0].events:,} events per run")
     report(e2e)
     print(f"bare bus -> writer -> SQLite: {args.bare_events:,} events")
     report(raw)
+    print("end to end with the previous writer (500-row INSERTs in BEGIN/COMMIT, generic JSON):")
+    report(before)
     e2e_median = statistics.median(t.rate for t in e2e)
+    print(f"  ratio now / previous (medians, same run): {e2e_median / statistics.median(t.rate for t in before):.2f}x")
     raw_median = statistics.median(t.rate for t in raw)
     ok = e2e_median >= BAR and raw_median >= BAR
     print(f"bar >= {BAR:,} events/s: {'met' if ok else 'NOT MET'}")
