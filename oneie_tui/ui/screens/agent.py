@@ -81,6 +81,7 @@ class AgentScreen(Screen[None]):
         self.stored = stored
         self._shown_lines = 0
         self._attempt = -1
+        self._reading = False  # a read of the store is under way (it will catch up)
 
     def compose(self) -> ComposeResult:
         yield Static(id="zoom-title")
@@ -110,21 +111,7 @@ class AgentScreen(Screen[None]):
         if agent is None:
             return
         colors = agent_colors(view, self.app.theme_variables)
-        log = self.query_one("#zoom-output", Log)
-        if agent.attempt != self._attempt or agent.output_lines < self._shown_lines:
-            log.clear()  # a restart starts a fresh output
-            log.write_lines(self.bridge.output_history(self.agent_id))
-            self._attempt = agent.attempt
-            self._shown_lines = agent.output_lines
-            if self.stored is not None and self.bridge.history_is_cut(self.agent_id):
-                log.border_title = "output · reading earlier lines from the store…"
-                self._read_stored(self.stored, self.StoredRead(agent.attempt, 0, 0, []),
-                                  self.stored.seq(), agent.output_lines)
-        elif agent.output_lines > self._shown_lines:
-            new = agent.output_lines - self._shown_lines
-            history = self.bridge.scrollback.get(self.agent_id) or agent.output
-            log.write_lines(list(history)[-new:])
-            self._shown_lines = agent.output_lines
+        self._show_output(agent.attempt, agent.output_lines)
         color = colors.get(self.agent_id, "default")
         title = Text()
         title.append(f" {agent.id}", style=f"bold {color}")
@@ -156,6 +143,28 @@ class AgentScreen(Screen[None]):
         self.query_one("#zoom-usage", Static).update("\n".join(usage))
         self.query_one(Timeline).refresh_from(view, colors)
 
+    def _show_output(self, attempt: int, total: int) -> None:
+        """Bring the log up to the view's `total` output lines. A restart (or a rewind)
+        starts over; so does a gap, when more lines came since the last refresh than the
+        scrollback keeps (the screen was starved). Both then read the store, unless a
+        read is under way: its answer catches up with everything, the gap included."""
+        log = self.query_one("#zoom-output", Log)
+        history = self.bridge.output_history(self.agent_id)
+        new = total - self._shown_lines
+        restarted = attempt != self._attempt or new < 0
+        if restarted or new > len(history):
+            log.clear()
+            log.write_lines(history)
+            self._attempt, self._shown_lines = attempt, total
+            read_needed = restarted or not self._reading
+            if self.stored is not None and self.bridge.history_is_cut(self.agent_id) and read_needed:
+                log.border_title = "output · reading earlier lines from the store…"
+                self._reading = True
+                self._read_stored(self.stored, self.StoredRead(attempt, 0, 0, []), self.stored.seq(), total)
+        elif new > 0:
+            log.write_lines(history[-new:])
+            self._shown_lines = total
+
     @work(thread=True, exclusive=True, group="zoom-output", exit_on_error=False)
     def _read_stored(self, stored: StoredOutput, before: StoredRead, seq: int, shown_at: int) -> None:
         """Add the lines after `before.seq` up to `seq` to what `before` read."""
@@ -169,7 +178,7 @@ class AgentScreen(Screen[None]):
         read = event.read
         agent = self.bridge.view.agents.get(self.agent_id)
         if agent is None or read.attempt != self._attempt or agent.output_lines < read.shown_at:
-            return  # restarted (or rewound) meanwhile: a newer read follows
+            return  # restarted (or rewound) meanwhile: a newer read is under way
         # The scrollback ends at the view's count, so the lines folded since the read began
         # are its last `newer`, unless more came than it keeps: then read those too.
         newer = agent.output_lines - read.shown_at
@@ -182,6 +191,7 @@ class AgentScreen(Screen[None]):
         log.clear()
         log.write_lines([*read.lines, *(history[-newer:] if newer > 0 else [])])
         self._shown_lines = agent.output_lines
+        self._reading = False
 
     def action_pause(self) -> None:
         self.post_message(PauseAgent(self.agent_id))
