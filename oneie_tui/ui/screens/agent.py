@@ -148,10 +148,12 @@ class AgentScreen(Screen[None]):
         starts over; so does a gap, when more lines came since the last refresh than the
         scrollback keeps (the screen was starved). Both then read the store, unless a
         read is under way: its answer catches up with everything, the gap included."""
-        log = self.query_one("#zoom-output", Log)
-        history = self.bridge.output_history(self.agent_id)
         new = total - self._shown_lines
         restarted = attempt != self._attempt or new < 0
+        if not restarted and new == 0:
+            return  # nothing to add: no copy of the scrollback on every refresh
+        log = self.query_one("#zoom-output", Log)
+        history = self.bridge.output_history(self.agent_id)
         if restarted or new > len(history):
             log.clear()
             log.write_lines(history)
