@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from oneie_tui import store as store_module
 from oneie_tui.agents.sim import SimBackend
-from oneie_tui.events import EventBus
+from oneie_tui.events import EventBus, encode_json
 from oneie_tui.runner import Runner
 from oneie_tui.specfile import parse_spec_text
 from oneie_tui.store import EventWriter, RunStore
@@ -89,7 +89,7 @@ def previous_commit(self: EventWriter, conn: Any, batch: list[Any]) -> None:
             params: list[Any] = []
             for e in chunk:
                 params.extend((e.run_id, e.seq, e.ts, e.type, e.actor, e.target, e.group,
-                               store_module._encode_any(e.metadata)))
+                               encode_json(e.metadata)))
             conn.execute(store_module._insert_rows_sql(len(chunk)), params)
         conn.execute("COMMIT")
     except BaseException:

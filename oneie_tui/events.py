@@ -41,6 +41,20 @@ class EventType(StrEnum):
     AGENT_INFO = "agent_info"  # backend facts: session id, worktree, diff stat
 
 
+def _make_encoder() -> Callable[[Any], str]:
+    """Compact JSON with `default=str`, the C encoder built once: `json.dumps` (or
+    `JSONEncoder.encode`) builds it again for every call, half the cost of a small dict."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator
+        return json.JSONEncoder(separators=(",", ":"), default=str).encode
+    encode_chunks = make(
+        {}, str, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
+    )
+    return lambda obj: "".join(encode_chunks(obj, 0))
+
+
+encode_json = _make_encoder()  # for every event written out: the store, `--json`, exports
+
 _TASK_EVENT = "task_event"
 
 # The agent status each lifecycle event leaves behind: one table for the runner's
@@ -66,6 +80,15 @@ TERMINAL_STATUSES = frozenset(TERMINAL_STATUS_OF.values())
 USAGE_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
 
 
+def status_after(e: Event) -> str | None:
+    """The status an agent has after lifecycle event `e`, or None for other events. A
+    resume returns a paused agent to what it was (waiting, queued or running)."""
+    status = STATUS_OF.get(e.type)
+    if status is not None and e.type == "agent_resumed":
+        return str(e.metadata.get("status", status))
+    return status
+
+
 def awaited(metadata: dict[str, Any]) -> list[str]:
     """The events an `agent_waiting` event says the agent waits for: its `after` and
     `after_any` when it waits to start, else what a running agent asked for."""
@@ -78,16 +101,6 @@ def add_usage(target: Any, metadata: dict[str, Any]) -> None:
     for name in USAGE_TOKEN_FIELDS:
         setattr(target, name, getattr(target, name) + int(metadata.get(name, 0)))
     target.cost_usd += float(metadata.get("cost_usd", 0.0))
-
-
-TERMINAL_TYPES = frozenset(
-    {
-        EventType.AGENT_COMPLETED,
-        EventType.AGENT_FAILED,
-        EventType.AGENT_CANCELLED,
-        EventType.AGENT_BLOCKED,
-    }
-)
 
 
 @dataclass(slots=True)
@@ -118,7 +131,7 @@ class Event:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), default=str)
+        return encode_json(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from oneie_tui.events import STATUS_OF, STREAM_TYPES, Event, awaited
+from oneie_tui.events import STREAM_TYPES, Event, awaited, status_after
 from oneie_tui.pricing import CacheSavings
 from oneie_tui.runner import Runner, RunnerError
 
@@ -78,10 +78,7 @@ class ProgressSink:
         task = self.tasks.get(e.actor)
         if e.type == "agent_progress" and task is not None:
             self.progress.update(task, completed=float(e.metadata.get("percent", 0)))
-        elif e.type in STATUS_OF and task is not None:
-            status = STATUS_OF[e.type]
-            if e.type == "agent_resumed":
-                status = str(e.metadata.get("status", status))
+        elif task is not None and (status := status_after(e)) is not None:
             label = status
             if status == "waiting":
                 label = "waiting for " + ", ".join(awaited(e.metadata))

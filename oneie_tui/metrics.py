@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oneie_tui.events import ACTIVE_STATUS_OF as STATE_OF
-from oneie_tui.events import STREAM_TYPES, Event, add_usage
+from oneie_tui.events import STREAM_TYPES, Event, add_usage, status_after
 from oneie_tui.events import TERMINAL_STATUS_OF as TERMINAL
-
-_STREAM = STREAM_TYPES
 
 
 @dataclass
@@ -142,7 +140,7 @@ class MetricsBuilder:
 
     def add(self, e: Event) -> None:
         kind = e.type
-        if kind in _STREAM and self.origin is not None:
+        if kind in STREAM_TYPES and self.origin is not None:
             # Output and progress (nearly every event of a chatty run) only move the clock.
             self._last_t = e.ts - self.origin
             if e.actor not in self.agents and e.actor and e.actor != "runner":
@@ -151,7 +149,6 @@ class MetricsBuilder:
         if self.origin is None:
             self.origin = e.ts
         t = self._rel(e.ts)
-        kind = e.type
         if kind == "run_started":
             if self._run_open is not None:
                 # The previous process died mid-run (resume): its spans end at its last event.
@@ -173,9 +170,7 @@ class MetricsBuilder:
             return
         m = self.agent(e.actor)
         if kind in STATE_OF:
-            state = STATE_OF[kind]
-            if kind == "agent_resumed":  # a paused waiting/queued agent resumes to that state
-                state = str(e.metadata.get("status", state))
+            state = status_after(e) or STATE_OF[kind]
             if kind == "agent_queued":
                 if m.status in TERMINAL.values() or m.attempts == 0:
                     m.attempts += 1

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from oneie_tui.events import TERMINAL_TYPES, Event
+from oneie_tui.events import TERMINAL_STATUS_OF, Event
 
 # control and worktree are imported where used: a sim run pays nothing for them.
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class RunSupport:
         send, receive = anyio.create_memory_object_stream[str](math.inf)
 
         def on_end(e: Event) -> None:
-            if e.type in TERMINAL_TYPES and e.actor in self.worktrees:
+            if e.type in TERMINAL_STATUS_OF and e.actor in self.worktrees:
                 send.send_nowait(e.actor)
 
         sub = runner.bus.subscribe(on_end)

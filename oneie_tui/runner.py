@@ -27,8 +27,15 @@ from anyio.abc import TaskGroup
 from oneie_tui.agent_state import AgentState
 from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, Usage
 from oneie_tui.budget import BudgetExceeded, check_budget
-from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
-from oneie_tui.events import Event, EventBus, EventImpossible, EventType, Subscription, add_usage
+from oneie_tui.events import (
+    TERMINAL_STATUS_OF,
+    Event,
+    EventBus,
+    EventImpossible,
+    EventType,
+    Subscription,
+    add_usage,
+)
 from oneie_tui.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.redact import redact
 from oneie_tui.spec import AgentSpec, Spec
@@ -403,13 +410,13 @@ class Runner:
             if e.type == EventType.AGENT_QUEUED:
                 state.attempt = max(state.attempt, int(e.metadata.get("attempt", 1)))
                 state.status = "queued"
-            elif e.type.startswith("agent_") and e.type[6:] in TERMINAL:
+            elif (ended := TERMINAL_STATUS_OF.get(e.type)) is not None:
                 if e.metadata.get("interrupted"):
                     # Cancelled only because the process was told to stop (SIGTERM/SIGHUP):
                     # its work is unfinished, so resume runs it again.
                     state.status = "queued"
                     continue
-                state.status = e.type[6:]  # type: ignore[assignment]
+                state.status = ended  # type: ignore[assignment]
                 state.reason = str(e.metadata.get("reason", ""))
                 state.race_lost = bool(e.metadata.get("race_lost", False))
             elif e.type == EventType.AGENT_PROGRESS:

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from oneie_tui.events import STATUS_OF, Event, add_usage, awaited
+from oneie_tui.events import STATUS_OF, Event, add_usage, awaited, status_after
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
 from oneie_tui.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.spec import Spec
@@ -142,10 +142,8 @@ class RunView:
             a.progress = float(md.get("percent", a.progress))
             if md.get("note"):
                 a.note = str(md["note"])
-        elif kind in STATUS_OF:
-            a.status = STATUS_OF[kind]
-            if kind == "agent_resumed":  # a paused waiting/queued agent resumes to that state
-                a.status = str(md.get("status", a.status))
+        elif (status := status_after(e)) is not None:
+            a.status = status
             if kind == "agent_queued":
                 a.attempt = int(md.get("attempt", a.attempt or 1))
                 if not md.get("slot"):

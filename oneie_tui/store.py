@@ -16,12 +16,12 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oneie_tui.events import STREAM_TYPES, Event
+from oneie_tui.events import STREAM_TYPES, Event, encode_json
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -64,20 +64,6 @@ STREAM_EXCLUDED = " AND type NOT IN ('agent_output', 'agent_progress')"
 BATCH = 500
 IDLE_POLL = 0.002  # seconds the writer sleeps when nothing is queued
 
-
-def _make_encoder() -> Callable[[Any], str]:
-    """Compact JSON with `default=str`, the C encoder built once: `json.dumps` (or
-    `JSONEncoder.encode`) builds it again for every call, half the cost of a small dict."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # no C accelerator
-        return json.JSONEncoder(separators=(",", ":"), default=str).encode
-    encode_chunks = make(
-        {}, str, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
-    )
-    return lambda obj: "".join(encode_chunks(obj, 0))
-
-
-_encode_any = _make_encoder()
 _escape = json.encoder.encode_basestring_ascii
 
 
@@ -89,7 +75,9 @@ def _encode(metadata: dict[str, Any]) -> str:
         text, stream = metadata.get("text"), metadata.get("stream")
         if text.__class__ is str and stream.__class__ is str:
             return '{"text":' + _escape(text) + ',"stream":' + _escape(stream) + "}"  # type: ignore[arg-type]
-    return _encode_any(metadata)
+    return encode_json(metadata)
+
+
 # The live writer takes up to this many queued events at once and writes them with one
 # multi-row INSERT: one statement is its own transaction, and each statement gives up
 # the GIL once, then waits for it back, up to a switch interval (5 ms) while agents keep
