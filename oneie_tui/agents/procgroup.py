@@ -96,11 +96,9 @@ def members(leader: int, tree: bool = True) -> dict[int, ProcInfo]:
 class ProcessGroup:
     """One started command and everything it starts."""
 
-    def __init__(self, process: Process, argv: Sequence[str]) -> None:
+    def __init__(self, process: Process) -> None:
         self.process = process
         self.pid = process.pid
-        self.argv = list(argv)
-        self.stopped = False
         self.ended = False
         # Every process we have seen in the group, so the kill also reaches those whose
         # parent died before we looked (they are reparented and leave the ppid tree).
@@ -124,7 +122,7 @@ class ProcessGroup:
             env=dict(env) if env is not None else None,
             start_new_session=True,
         )
-        group = cls(process, argv)
+        group = cls(process)
         _live.add(group)
         return group
 
@@ -137,10 +135,6 @@ class ProcessGroup:
     def stderr(self) -> ByteReceiveStream:
         assert self.process.stderr is not None
         return self.process.stderr
-
-    @property
-    def returncode(self) -> int | None:
-        return self.process.returncode
 
     # --- signals ----------------------------------------------------------------
 
@@ -174,7 +168,6 @@ class ProcessGroup:
         """SIGSTOP everything (pause). Repeated briefly to catch processes forked meanwhile."""
         if self.ended:
             return
-        self.stopped = True
         for _ in range(3):
             before = set(self._seen)
             self.signal(signal.SIGSTOP)
@@ -183,7 +176,6 @@ class ProcessGroup:
 
     def cont(self) -> None:
         """SIGCONT everything (resume)."""
-        self.stopped = False
         self.signal(signal.SIGCONT)
 
     def alive(self) -> bool:
@@ -230,7 +222,6 @@ class ProcessGroup:
         with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
             await self.process.aclose()
         self.ended = True
-        self.stopped = False
         _live.discard(self)
 
     def kill_now(self) -> None:

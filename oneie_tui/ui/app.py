@@ -366,13 +366,8 @@ class OneieApp(App[int]):
         self.notify(f"theme: {self.theme}", timeout=2)
 
     def open_history(self) -> None:
-        try:
-            from oneie_tui.ui.screens.history import HistoryScreen
-        except ModuleNotFoundError as exc:
-            if exc.name != "oneie_tui.ui.screens.history":
-                raise
-            self.notify("history is not available yet", severity="warning")
-            return
+        from oneie_tui.ui.screens.history import HistoryScreen
+
         store = self.store
         if store is not None:
             self.push_screen(HistoryScreen(store))

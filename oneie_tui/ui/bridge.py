@@ -60,10 +60,6 @@ class EventBridge:
 
     # --- per frame ----------------------------------------------------------------
 
-    @property
-    def pending(self) -> int:
-        return len(self._buffer)
-
     def flush(self) -> bool:
         """Fold everything buffered into the view. True if anything changed."""
         if not self._buffer:
@@ -99,18 +95,18 @@ class EventBridge:
         self._status_dirty = False
         return dirty, timeline, status
 
-    def output_history(self, agent_id: str) -> list[str]:
-        """The capped scrollback of one agent (falls back to the view's tail)."""
-        lines = self.scrollback.get(agent_id)
-        if lines is not None:
-            return list(lines)
-        agent = self.view.agents.get(agent_id)
-        return list(agent.output) if agent else []
-
-    def history_is_cut(self, agent_id: str) -> bool:
-        """The kept lines are full, so older ones may have been dropped."""
+    def _kept(self, agent_id: str) -> deque[str] | None:
+        """The capped scrollback of one agent, else the view's tail."""
         lines = self.scrollback.get(agent_id)
         if lines is None:
             agent = self.view.agents.get(agent_id)
             lines = agent.output if agent else None
+        return lines
+
+    def output_history(self, agent_id: str) -> list[str]:
+        return list(self._kept(agent_id) or ())
+
+    def history_is_cut(self, agent_id: str) -> bool:
+        """The kept lines are full, so older ones may have been dropped."""
+        lines = self._kept(agent_id)
         return lines is not None and lines.maxlen is not None and len(lines) >= lines.maxlen

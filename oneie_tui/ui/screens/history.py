@@ -26,6 +26,7 @@ from textual.widgets import Footer, Input, Static
 
 from oneie_tui.store import RunListing, RunStore
 from oneie_tui.ui import format as fmt
+from oneie_tui.ui.screens import back_or_quit
 from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.screens.replay import ReplayScreen, ScreenActions
 
@@ -520,8 +521,4 @@ class HistoryScreen(Screen[None]):
         if box.has_focus:
             self._close_filter(keep=False)
             return
-        if len(self.app.screen_stack) > 2:
-            self.app.pop_screen()
-        else:
-            # The last screen: leaving it quits, and a live run (a resume) is asked about.
-            await self.app.action_quit()
+        await back_or_quit(self.app)

@@ -37,6 +37,7 @@ from oneie_tui.report import detail
 from oneie_tui.runstate import RunView
 from oneie_tui.store import RunStore
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, ZoomAgent
+from oneie_tui.ui.screens import back_or_quit
 from oneie_tui.ui.widgets import AgentGrid, RunHeader, Timeline, agent_colors
 from oneie_tui.ui.widgets.gantt import GanttChart
 
@@ -486,11 +487,7 @@ class ReplayScreen(Screen[None]):
         if self.query_one("#seek", Input).has_class("-visible"):
             self._close_seek()
             return
-        if len(self.app.screen_stack) > 2:
-            self.app.pop_screen()
-        else:
-            # The last screen: leaving it quits, and a live run (a resume) is asked about.
-            await self.app.action_quit()
+        await back_or_quit(self.app)
 
 
 class GanttScreen(Screen[None]):

@@ -102,12 +102,6 @@ class SpecEditor(Vertical):
     def text(self) -> str:
         return self.text_area.text
 
-    def load(self, text: str, label: str) -> None:
-        self.label = label
-        self.text_area.border_title = label
-        self.text_area.load_text(text)
-        self.validate_now()
-
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         event.stop()
         if self._timer is not None:
