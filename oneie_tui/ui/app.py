@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from oneie_tui import paths, redact
+from oneie_tui import logsetup, paths
 from oneie_tui.config import UserConfig, load_config, remember_last_spec
 from oneie_tui.events import Event
 from oneie_tui.session import RunOptions, SetupError
@@ -38,28 +38,24 @@ from oneie_tui.ui.screens.picker import PickerScreen
 
 log = logging.getLogger("oneie.tui")
 RUN_GROUP = "run"
+TUI_LOG = "tui.log"
 
 
 def setup_file_logging() -> Path | None:
     """App logs go to a file, never to the screen; keys are masked before they get there."""
-    redact.install()
     logger = logging.getLogger("oneie")
     try:
-        folder = paths.log_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / "tui.log"
+        target = (paths.log_dir() / TUI_LOG).absolute()
     except OSError:
         return None
     for old in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
-        if Path(old.baseFilename) == target.absolute():
+        if Path(old.baseFilename) == target:
             return target
         logger.removeHandler(old)  # an earlier app of this process logged elsewhere
         old.close()
-    try:
-        handler = logging.FileHandler(target, encoding="utf-8")
-    except OSError:
+    handler = logsetup.file_handler(TUI_LOG)
+    if handler is None:
         return None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
     # INFO, or DEBUG when `oneie --debug` / ONEIE_LOG_LEVEL asked for it.
     logger.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))

@@ -30,3 +30,23 @@ def test_store_is_private_under_umask_000(tmp_path: Path) -> None:
     # And it is still readable by its owner through the CLI.
     listing = oneie("runs", "--json", "--store", str(store))
     assert listing.returncode == 0 and '"status": "completed"' in listing.stdout
+
+
+def test_dashboard_log_is_private_under_umask_000(isolated_dirs: Path) -> None:
+    import logging
+    import os
+
+    from oneie_tui import paths
+    from oneie_tui.ui.app import setup_file_logging
+
+    old = os.umask(0)
+    try:
+        target = setup_file_logging()
+    finally:
+        os.umask(old)
+    assert target is not None and target.parent == paths.log_dir().absolute()
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    for handler in logging.getLogger("oneie").handlers[:]:  # leave no handler behind
+        logging.getLogger("oneie").removeHandler(handler)
+        handler.close()
