@@ -15,7 +15,6 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -64,17 +63,21 @@ def setup_file_logging() -> Path | None:
 
 
 def known_binding_ids() -> set[str]:
-    """Every binding id a keymap may name: the app's, its screens' and its widgets'."""
-    from oneie_tui.ui.screens.agent import AgentScreen
-    from oneie_tui.ui.screens.history import HistoryScreen
-    from oneie_tui.ui.screens.replay import GanttScreen, ReplayScreen
-    from oneie_tui.ui.widgets.agent_panel import AgentPanel
+    """Every binding id a keymap may name: those of every class in the `ui` package (app,
+    screens, widgets), found by walking it, so a new screen's keys cannot be left out."""
+    import importlib
+    import inspect
+    import pkgutil
 
-    owners: list[Any] = [OneieApp, DashboardScreen, PickerScreen, AgentScreen, HistoryScreen,
-                         ReplayScreen, GanttScreen, AgentPanel]
-    return {
-        b.id for owner in owners for b in owner.BINDINGS if isinstance(b, Binding) and b.id
-    }
+    from oneie_tui import ui
+
+    ids: set[str] = set()
+    for info in pkgutil.walk_packages(ui.__path__, f"{ui.__name__}."):
+        module = importlib.import_module(info.name)
+        for _, owner in inspect.getmembers(module, inspect.isclass):
+            if owner.__module__ == info.name:
+                ids |= {b.id for b in getattr(owner, "BINDINGS", ()) if isinstance(b, Binding) and b.id}
+    return ids
 
 
 class OneieApp(App[int]):

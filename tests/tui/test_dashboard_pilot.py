@@ -131,13 +131,18 @@ async def test_keymap_override_from_config_file(make_app: Any, tmp_path: Path) -
 async def test_misspelt_keymap_id_is_reported(make_app: Any, tmp_path: Path) -> None:
     cfg = config_file()
     cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text('[keymap]\npasue = "x"\ncancel = "k"\n', encoding="utf-8")
+    cfg.write_text(
+        '[keymap]\npasue = "x"\ncancel = "k"\nfocus_left = "h"\nruns_up = "K"\nconfirm_yes = "Y"\n',
+        encoding="utf-8",
+    )
     app = make_app(long_spec(tmp_path))
     async with app.run_test(size=(160, 44)) as pilot:
         await pilot.pause()
         messages = [n.message for n in app._notifications]
         assert any("unknown binding id 'pasue'" in m for m in messages), messages
         assert not any("'cancel'" in m for m in messages)
+        # The grid's, the history table's and the confirm dialog's ids are known too.
+        assert not any(name in m for m in messages for name in ("focus_left", "runs_up", "confirm_yes"))
 
 
 async def test_q_asks_while_a_run_is_live(make_app: Any, tmp_path: Path) -> None:
