@@ -19,7 +19,7 @@ from oneie_tui.events import STREAM_TYPES, Event, awaited, status_after
 from oneie_tui.pricing import CacheSavings
 from oneie_tui.runner import Runner, RunnerError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 STATUS_STYLE = {
     "queued": "dim",
@@ -163,7 +163,7 @@ def _secs(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}s"
 
 
-def json_summary(runner: Runner, summary: dict[str, Any]) -> dict[str, Any]:
+def json_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """The final NDJSON line: the documented shape first, the rest after."""
     return {
         "type": "summary",
@@ -259,7 +259,7 @@ def run_headless(
     error = error or state["error"]
     summary = runner.summary()
     if as_json:
-        line = json_summary(runner, summary)
+        line = json_summary(summary)
         if savings.cache_write_tokens or savings.cache_read_tokens:
             line["cache"] = savings.to_dict()
         stream.write(json.dumps(line) + "\n")

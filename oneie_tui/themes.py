@@ -24,7 +24,6 @@ COLOR_KEYS = (
 )
 ALLOWED_KEYS = frozenset({"name", "dark", "variables", *COLOR_KEYS})
 DEFAULT_THEME = "dark"
-AGENT_PALETTE_SIZE = 8
 
 
 @dataclass(frozen=True)
