@@ -22,6 +22,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oneie_tui.spec import Spec
 
 MAX_PROFILE_BYTES = 256 * 1024
 KNOWN_KEYS = ("name", "description", "model", "color")
@@ -40,6 +44,11 @@ class Profile:
     model: str = ""
     color: str = ""
     extra: dict[str, str] = field(default_factory=dict)  # tools, etc.: kept, not used
+
+    @property
+    def chosen_model(self) -> str | None:
+        """The model the profile asks for; None when it leaves it to the run (`inherit`)."""
+        return self.model if self.model not in ("", "inherit") else None
 
 
 def resolve_profile_path(profile: str, project_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -117,3 +126,16 @@ def load_profile(profile: str, project_dir: str | os.PathLike[str] | None = None
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return parse_profile(text, path)
+
+
+def load_agent_profiles(spec: Spec, backend: str, root: Path) -> dict[str, Profile]:
+    """The profiles of the spec's agents on `backend`, by agent id. The `ProfileError`
+    of one names the agent's place (`agents[2] (agent-x): profile ...`)."""
+    out: dict[str, Profile] = {}
+    for i, agent in enumerate(spec.agents):
+        if agent.profile and spec.backend_of(agent) == backend:
+            try:
+                out[agent.id] = load_profile(agent.profile, root)
+            except ProfileError as exc:
+                raise ProfileError(f"agents[{i}] ({agent.id}): {exc}") from None
+    return out

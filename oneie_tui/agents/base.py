@@ -7,8 +7,10 @@ through `checkpoint()` (plus optional pause hooks for backends that can stop a p
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -189,3 +191,9 @@ class AgentBackend(Protocol):
     name: str
 
     async def run(self, ctx: AgentContext) -> AgentResult: ...
+
+
+def project_dir(options: Any) -> Path:
+    """The run's project folder: `project_dir` in `options.extra`, else the current one."""
+    extra = getattr(options, "extra", None) or {}
+    return Path(extra.get("project_dir") or os.getcwd())

@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
 
 from oneie_tui import redact
-from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
+from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage, project_dir
 from oneie_tui.pricing import PriceError, PriceTable, load_prices
-from oneie_tui.profiles import Profile, ProfileError, load_profile
+from oneie_tui.profiles import Profile, ProfileError, load_agent_profiles
 from oneie_tui.spec import AgentSpec, Spec
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
@@ -64,25 +63,15 @@ def base_url(options: Any) -> str | None:
     return str(url).rstrip("/")
 
 
-def project_dir(options: Any) -> Path:
-    extra = getattr(options, "extra", None) or {}
-    return Path(extra.get("project_dir") or os.getcwd())
-
-
 def claude_agents(spec: Spec) -> list[AgentSpec]:
     return [a for a in spec.agents if spec.backend_of(a) == "claude"]
 
 
 def _load_profiles(spec: Spec, options: Any) -> dict[str, Profile]:
-    root = project_dir(options)
-    out: dict[str, Profile] = {}
-    for agent in claude_agents(spec):
-        if agent.profile:
-            try:
-                out[agent.id] = load_profile(agent.profile, root)
-            except ProfileError as exc:
-                raise ClaudeSetupError(f"agents[{spec.agents.index(agent)}] ({agent.id}): {exc}") from None
-    return out
+    try:
+        return load_agent_profiles(spec, "claude", project_dir(options))
+    except ProfileError as exc:
+        raise ClaudeSetupError(str(exc)) from None
 
 
 def preflight(spec: Spec, options: Any) -> None:
@@ -106,7 +95,7 @@ def preflight(spec: Spec, options: Any) -> None:
 def resolve_model(spec: Spec, agent: AgentSpec, profile: Profile | None, prices: PriceTable) -> str:
     """The agent's `model`, else its profile's (unless `inherit`), else `[run] model`, else
     the default Sonnet. Family aliases (`sonnet`) map through the price table."""
-    from_profile = profile.model if profile and profile.model not in ("", "inherit") else None
+    from_profile = profile.chosen_model if profile else None
     return prices.resolve(agent.model or from_profile or spec.run.model or DEFAULT_MODEL)
 
 

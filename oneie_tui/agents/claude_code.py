@@ -17,11 +17,11 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
+from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage, project_dir
 from oneie_tui.agents.process import describe_exit, process_env, resolve_cwd, run_group
 from oneie_tui.agents.procgroup import ProcessGroup
 from oneie_tui.context import render_agent_brief
-from oneie_tui.profiles import Profile, ProfileError, load_profile
+from oneie_tui.profiles import Profile, ProfileError, load_agent_profiles
 from oneie_tui.run_support import SESSIONS_KEY
 
 if TYPE_CHECKING:
@@ -67,20 +67,16 @@ def find_cli(configured: str | None, project: Path | None = None) -> str:
 def load_profiles(spec: Spec, project: Path) -> dict[str, Profile]:
     """The profiles (.claude/agents/NAME.md) of the claude-code agents; ValueError if one
     cannot be used."""
-    out: dict[str, Profile] = {}
-    for agent in spec.agents:
-        if spec.backend_of(agent) == "claude-code" and agent.profile:
-            try:
-                out[agent.id] = load_profile(agent.profile, project)
-            except ProfileError as exc:
-                raise ValueError(f"agents[{spec.agents.index(agent)}] ({agent.id}): {exc}") from None
-    return out
+    try:
+        return load_agent_profiles(spec, "claude-code", project)
+    except ProfileError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def model_of(ctx: AgentContext, profile: Profile | None) -> str | None:
     """The agent's `model`, else its profile's (unless `inherit`), else `[run] model`, else
     the CLI's own default. The CLI understands family aliases (`sonnet`) itself."""
-    from_profile = profile.model if profile and profile.model not in ("", "inherit") else None
+    from_profile = profile.chosen_model if profile else None
     return ctx.agent.model or from_profile or ctx.spec.run.model
 
 
@@ -303,8 +299,7 @@ class ClaudeCodeBackend:
 
     def configure(self, spec: Spec, options: Any) -> None:
         extra = getattr(options, "extra", {}) or {}
-        if extra.get("project_dir"):
-            self._project = Path(extra["project_dir"])
+        self._project = project_dir(options)
         self._base_url = extra.get("base_url")
         self._sessions.update(extra.get(SESSIONS_KEY, {}) or {})
         self._profiles = load_profiles(spec, self._project)
@@ -393,8 +388,7 @@ class ClaudeCodeBackend:
 
 def preflight(spec: Spec, options: Any) -> None:
     """Refuse before anything starts: no CLI, or a permission mode root cannot use."""
-    extra = getattr(options, "extra", {}) or {}
-    project = Path(extra["project_dir"]) if extra.get("project_dir") else Path.cwd()
+    project = project_dir(options)
     load_profiles(spec, project)
     for i, agent in enumerate(spec.agents):
         if spec.backend_of(agent) != "claude-code":

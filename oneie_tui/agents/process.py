@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import ByteReceiveStream
 
-from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
+from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage, project_dir
 from oneie_tui.agents.lineproto import (
     EmitDirective,
     Invalid,
@@ -275,8 +275,7 @@ class CommandBackend:
 def preflight(spec: Spec, options: Any) -> None:
     """Refuse before anything starts: a command agent without a command, or a program that
     is not on PATH, or a `cwd` that leaves the project folder."""
-    extra = getattr(options, "extra", None) or {}
-    project = extra.get("project_dir") or os.getcwd()
+    project = project_dir(options)
     for i, agent in enumerate(spec.agents):
         if spec.backend_of(agent) != "command":
             continue
