@@ -95,6 +95,12 @@ def awaited(metadata: dict[str, Any]) -> list[str]:
     return [*metadata.get("after", []), *metadata.get("after_any", [])] or list(metadata.get("waiting_for", []))
 
 
+def total_tokens(usage: dict[str, Any]) -> int:
+    """Input, output, cache-write and cache-read tokens of a usage event's metadata or of
+    a stored summary (missing or null fields count 0)."""
+    return sum(int(usage.get(name) or 0) for name in USAGE_TOKEN_FIELDS)
+
+
 def add_usage(target: Any, metadata: dict[str, Any]) -> None:
     """Add a `usage` event's tokens and cost to anything with those five fields (a Usage,
     an agent's metrics, a panel's view): the one place that reads a usage event."""

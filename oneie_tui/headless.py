@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from oneie_tui.events import STREAM_TYPES, Event, awaited, status_after
+from oneie_tui.events import STREAM_TYPES, Event, awaited, status_after, total_tokens
 from oneie_tui.pricing import CacheSavings
 from oneie_tui.runner import Runner, RunnerError
 
@@ -140,7 +140,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
         table.add_column("changes")
     for a in summary["agents"]:
         style = STATUS_STYLE.get(a["status"], "")
-        tokens = a["input_tokens"] + a["output_tokens"] + a["cache_write_tokens"] + a["cache_read_tokens"]
+        tokens = total_tokens(a)
         table.add_row(
             a["id"],
             f"[{style}]{a['status']}[/]",

@@ -82,6 +82,10 @@ class RunMetrics:
     cost_usd: float = 0.0
     agents: dict[str, AgentMetrics] = field(default_factory=dict)
 
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "wall_s": _r(self.wall_s),

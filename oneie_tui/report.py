@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
-from oneie_tui.events import Event, awaited
+from oneie_tui.events import Event, awaited, total_tokens
 from oneie_tui.gantt import gantt_from_view, gantt_plain
 from oneie_tui.runstate import RunView, initial_view
 from oneie_tui.store import RunRow, RunStore
@@ -74,11 +74,7 @@ def detail(e: Event) -> str:
     if kind in ("agent_completed", "agent_failed", "agent_cancelled", "agent_blocked"):
         return str(md.get("reason") or md.get("summary") or "")
     if kind == "usage":
-        tokens = sum(
-            int(md.get(k, 0))
-            for k in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
-        )
-        return f"{tokens:,} tokens, ${float(md.get('cost_usd', 0.0)):.4f}"
+        return f"{total_tokens(md):,} tokens, ${float(md.get('cost_usd', 0.0)):.4f}"
     if kind == "run_started":
         launch = md.get("launch", md.get("agents", []))
         return ("resumed: " if md.get("resumed") else "launch: ") + ", ".join(map(str, launch))
@@ -124,10 +120,7 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
     w("## Performance metrics\n\n")
     w("| Feature | Sequential Time | Parallel Time | Speedup | Utilization | Tokens | Cost |\n")
     w("|---|---|---|---|---|---|---|\n")
-    tokens = (
-        metrics.input_tokens + metrics.output_tokens
-        + metrics.cache_write_tokens + metrics.cache_read_tokens
-    )
+    tokens = metrics.tokens
     w(
         f"| {_cell(run.spec_name)} | {_secs(metrics.sequential_s)} | {_secs(metrics.wall_s)} |"
         f" {metrics.speedup:.2f}x | {metrics.utilization * 100:.0f}% | {tokens:,} |"

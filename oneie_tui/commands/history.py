@@ -81,6 +81,8 @@ def _when(ts: float | None) -> str:
 
 
 def run_record(row: Any) -> dict[str, Any]:
+    from oneie_tui.events import total_tokens
+
     s = row.summary or {}
     return {
         "id": row.id,
@@ -92,10 +94,7 @@ def run_record(row: Any) -> dict[str, Any]:
         "agents": len(s.get("agents", [])),
         "wall_s": s.get("wall_s"),
         "speedup": s.get("speedup"),
-        "tokens": sum(
-            int(s.get(k, 0) or 0)
-            for k in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
-        ),
+        "tokens": total_tokens(s),
         "cost_usd": s.get("cost_usd", 0.0),
     }
 
