@@ -146,7 +146,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     store = open_store(args)
     row = store.get_run(args.run)
     events = list(store.events(row.id))
-    metrics = compute(events, now=row.ended or (events[-1].ts if events else None))
+    now = row.ended or (events[-1].ts if events else None)
+    metrics = compute(events, now=now)
     data = {**run_record(row), "metrics": metrics.to_dict()}
     coordination = [e.to_dict() for e in events if e.type == "task_event"]
     if args.json:
@@ -161,10 +162,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     console.print(f"[bold]{row.spec_name}[/] · {_when(row.started)} · {len(events)} events")
     console.print(summary_table(summary))
     if args.gantt:
-        from oneie_tui.gantt import gantt_from_events, render_gantt
+        from oneie_tui.gantt import build_gantt, render_gantt
 
+        markers = [e for e in events if e.type == "task_event"]
+        model = build_gantt(metrics, markers, events[0].ts if events else None, now)  # the metrics above
         width = args.width or console.width or shutil.get_terminal_size().columns
-        console.print(render_gantt(gantt_from_events(events, row.ended), width), soft_wrap=True)
+        console.print(render_gantt(model, width), soft_wrap=True)
         return 0
     for e in coordination:
         t = e["ts"] - (events[0].ts if events else 0)
