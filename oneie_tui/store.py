@@ -121,6 +121,17 @@ class RunRow:
     host: str | None
 
 
+def _shown_status(status: str, pid: int | None, host: str | None, here: str, alive: dict[int, bool]) -> str:
+    """A run left `running` by a process of this host that is gone reads `interrupted`.
+    `alive` caches the answer per pid across the rows of one listing."""
+    if status == "running" and pid is not None and host == here:
+        if pid not in alive:
+            alive[pid] = _pid_alive(pid)
+        if not alive[pid]:
+            return "interrupted"
+    return status
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -201,23 +212,19 @@ class RunStore:
                 (ended, status, json.dumps(summary, default=str), run_id),
             )
 
-    def _row(self, r: tuple[Any, ...]) -> RunRow:
-        row = RunRow(
+    def _row(self, r: tuple[Any, ...], here: str | None = None, alive: dict[int, bool] | None = None) -> RunRow:
+        return RunRow(
             id=r[0],
             spec_name=r[1],
             spec_path=r[2],
             spec_text=r[3],
             started=r[4],
             ended=r[5],
-            status=r[6],
+            status=_shown_status(r[6], r[8], r[9], here or socket.gethostname(), {} if alive is None else alive),
             summary=json.loads(r[7]) if r[7] else {},
             pid=r[8],
             host=r[9],
         )
-        if row.status == "running" and row.pid is not None and row.host == socket.gethostname():
-            if not _pid_alive(row.pid):
-                row.status = "interrupted"
-        return row
 
     _COLS = "id, spec_name, spec_path, spec_text, started, ended, status, summary, pid, host"
 
@@ -225,8 +232,9 @@ class RunStore:
         sql = f"SELECT {self._COLS} FROM runs ORDER BY started DESC, id DESC"
         if limit is not None and status is None:
             sql += f" LIMIT {int(limit)}"
+        here, alive = socket.gethostname(), dict[int, bool]()
         with self._lock:
-            rows = [self._row(r) for r in self._conn.execute(sql)]
+            rows = [self._row(r, here, alive) for r in self._conn.execute(sql)]
         if status is not None:
             rows = [r for r in rows if r.status == status][: limit or None]
         return rows
@@ -372,12 +380,7 @@ class RunStore:
         alive: dict[int, bool] = {}
         out: list[RunListing] = []
         for r in rows:
-            status = r[4]
-            if status == "running" and r[5] is not None and r[6] == here:
-                if r[5] not in alive:
-                    alive[r[5]] = _pid_alive(r[5])
-                if not alive[r[5]]:
-                    status = "interrupted"
+            status = _shown_status(r[4], r[5], r[6], here, alive)
             wall = speedup = cost = None
             tokens: int | None = None
             if r[8]:
