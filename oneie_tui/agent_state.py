@@ -29,7 +29,6 @@ class AgentState:
     reason: str = ""
     progress: float = 0.0
     attempt: int = 0
-    waiting_for: list[str] = field(default_factory=list)
     wait_all: list[str] = field(default_factory=list)  # what the current wait needs: all of
     wait_any: list[str] = field(default_factory=list)  # ... and one of (if any)
     wait_timed: bool = False  # the current wait has a timeout
@@ -58,6 +57,11 @@ class AgentState:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def waiting_for(self) -> list[str]:
+        """The events the current wait is for (all of, then one of)."""
+        return [*self.wait_all, *self.wait_any]
 
     def can_act(self, fired: dict[str, Event]) -> bool:
         """Could this agent still fire an event: it runs (or is paused while running), is

@@ -237,7 +237,6 @@ class Runner:
             state.paused_from = "waiting"
         else:
             state.status = "waiting"
-        state.waiting_for = list(actions)
         state.wait_all, state.wait_any = (list(actions), []) if mode == "all" else ([], list(actions))
         state.wait_timed = timeout is not None  # it ends by itself: not part of a deadlock
         self.publish(EventType.AGENT_WAITING, agent_id, metadata={"waiting_for": actions, "mode": mode})
@@ -255,7 +254,7 @@ class Runner:
             if limit.cancelled_caught:
                 events = [self.bus.fired[a] for a in actions if a in self.bus.fired]
         finally:
-            state.waiting_for, state.wait_all, state.wait_any = [], [], []
+            state.wait_all, state.wait_any = [], []
             state.wait_timed = False
             await self._acquire_slot(state, resumed=True)
         return events
@@ -453,7 +452,6 @@ class Runner:
             try:
                 if agent.after or agent.after_any:
                     state.status = "waiting"
-                    state.waiting_for = [*agent.after, *agent.after_any]
                     state.wait_all, state.wait_any = list(agent.after), list(agent.after_any)
                     self.publish(
                         EventType.AGENT_WAITING,
@@ -464,7 +462,7 @@ class Runner:
                         await self.bus.wait_for_all(agent.after)
                     if agent.after_any:
                         await self.bus.race_for_first(agent.after_any)
-                state.waiting_for, state.wait_all, state.wait_any = [], [], []
+                state.wait_all, state.wait_any = [], []
                 await self._acquire_slot(state, resumed=False)
                 try:
                     summary = await self._run_backend(state)
