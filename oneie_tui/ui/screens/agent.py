@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
+from oneie_tui.runstate import AgentView, RunView
 from oneie_tui.store import RunStore
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.bridge import EventBridge
@@ -82,6 +83,9 @@ class AgentScreen(Screen[None]):
         self._shown_lines = 0
         self._attempt = -1
         self._reading = False  # a read of the store is under way (it will catch up)
+        # What was last drawn, to skip redrawing what did not change (15 times a second):
+        self._drawn: tuple[int, str] | None = None  # (view's last seq, theme)
+        self._usage_drawn: tuple[int, float] | None = None  # (view's last seq, clock)
 
     def compose(self) -> ComposeResult:
         yield Static(id="zoom-title")
@@ -110,6 +114,11 @@ class AgentScreen(Screen[None]):
         agent = view.agents.get(self.agent_id)
         if agent is None:
             return
+        drawn = (view.last_seq, self.app.theme)
+        if drawn == self._drawn:
+            self._show_usage(view, agent)  # only the clocks may have moved
+            return
+        self._drawn = drawn
         colors = agent_colors(view, self.app.theme_variables)
         self._show_output(agent.attempt, agent.output_lines)
         color = colors.get(self.agent_id, "default")
@@ -123,7 +132,14 @@ class AgentScreen(Screen[None]):
         if agent.task:
             title.append(f"\n {agent.task}")
         self.query_one("#zoom-title", Static).update(title)
+        self._show_usage(view, agent)
+        self.query_one(Timeline).refresh_from(view, colors)
+
+    def _show_usage(self, view: RunView, agent: AgentView) -> None:
         now = self.clock()
+        if (view.last_seq, now) == self._usage_drawn:
+            return  # a paused replay: same events, same clock
+        self._usage_drawn = (view.last_seq, now)
         metrics = view.metrics(now if view.ended_ts is None else view.ended_ts).agents.get(self.agent_id)
         end = agent.ended_ts if agent.ended_ts is not None else now
         usage = [
@@ -141,7 +157,6 @@ class AgentScreen(Screen[None]):
             f"events      {', '.join(agent.events_fired) or '—'}",
         ]
         self.query_one("#zoom-usage", Static).update("\n".join(usage))
-        self.query_one(Timeline).refresh_from(view, colors)
 
     def _show_output(self, attempt: int, total: int) -> None:
         """Bring the log up to the view's `total` output lines. A restart (or a rewind)
