@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage, project_dir
-from oneie_tui.agents.process import describe_exit, process_env, resolve_cwd, run_group
+from oneie_tui.agents.process import StderrTail, describe_exit, process_env, resolve_cwd, run_group
 from oneie_tui.agents.procgroup import ProcessGroup
 from oneie_tui.context import render_agent_brief
 from oneie_tui.profiles import Profile, ProfileError, load_agent_profiles
@@ -323,17 +322,12 @@ class ClaudeCodeBackend:
             extra_env["ANTHROPIC_BASE_URL"] = self._base_url
         env = process_env(ctx, {**extra_env, **opts.env})
         stream = StreamJson(ctx, self._prices)
-        last_error: deque[str] = deque(maxlen=1)
+        stderr = StderrTail(ctx)
 
         def on_stdout(line: str) -> None:
             stream.feed(line)
             if stream.session_id and self._sessions.get(ctx.agent_id) != stream.session_id:
                 self._sessions[ctx.agent_id] = stream.session_id
-
-        def on_stderr(line: str) -> None:
-            ctx.output(line, "stderr")
-            if line.strip():
-                last_error.append(line.strip())
 
         def on_start(group: ProcessGroup) -> None:
             info: dict[str, Any] = {"pid": group.pid, "cwd": str(cwd), "cli": cli}
@@ -347,7 +341,7 @@ class ClaudeCodeBackend:
             cwd=cwd,
             env=env,
             on_stdout=on_stdout,
-            on_stderr=on_stderr,
+            on_stderr=stderr,
             grace=opts.grace_seconds,
             max_line=MAX_JSON_LINE,
             on_start=on_start,
@@ -355,8 +349,7 @@ class ClaudeCodeBackend:
         stream.finish()
         result = stream.result
         if result is None:
-            detail = f": {last_error[0][:200]}" if last_error else ""
-            raise AgentFailure(f"claude ended without a result ({describe_exit(code)}){detail}")
+            raise AgentFailure(f"claude ended without a result ({describe_exit(code)}){stderr.detail()}")
         subtype = str(result.get("subtype", ""))
         ok = subtype == "success" and not result.get("is_error") and code == 0
         ctx.event(
@@ -372,7 +365,7 @@ class ClaudeCodeBackend:
         if not ok:
             errors = result.get("errors")
             first_error = str(errors[0]) if isinstance(errors, list) and errors else ""
-            reason = summary or first_error or (last_error[0] if last_error else describe_exit(code))
+            reason = summary or first_error or (stderr.last or describe_exit(code))
             if resume_id and not stream.initialized:
                 # The session could not be resumed (its transcript is gone): forget it, so
                 # a restart begins afresh instead of failing the same way for ever.

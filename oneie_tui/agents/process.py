@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import sys
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -234,6 +233,24 @@ def apply_line(ctx: AgentContext, line: str, protocol: bool = True) -> None:
         ctx.output(f"{directive.line}  [ignored: {directive.reason}]", "stderr")
 
 
+class StderrTail:
+    """A process's stderr handler: each line goes to the panel, and the last non-blank one
+    is kept to explain a failure."""
+
+    def __init__(self, ctx: AgentContext) -> None:
+        self.ctx = ctx
+        self.last = ""
+
+    def __call__(self, line: str) -> None:
+        self.ctx.output(line, "stderr")
+        if line.strip():
+            self.last = line.strip()
+
+    def detail(self) -> str:
+        """`: <last line>` (cut at 200 characters) for a failure message, or nothing."""
+        return f": {self.last[:200]}" if self.last else ""
+
+
 class CommandBackend:
     name = "command"
 
@@ -243,15 +260,10 @@ class CommandBackend:
             raise AgentFailure("no command to run: set command.argv")
         cwd = resolve_cwd(ctx, opts.cwd)
         env = process_env(ctx, opts.env, inherit=opts.inherit_env)
-        last_error: deque[str] = deque(maxlen=1)
+        stderr = StderrTail(ctx)
 
         def on_stdout(line: str) -> None:
             apply_line(ctx, line, opts.line_protocol)
-
-        def on_stderr(line: str) -> None:
-            ctx.output(line, "stderr")
-            if line.strip():
-                last_error.append(line.strip())
 
         def on_start(group: ProcessGroup) -> None:
             ctx.event("agent_info", pid=group.pid, cwd=str(cwd))
@@ -262,13 +274,12 @@ class CommandBackend:
             cwd=cwd,
             env=env,
             on_stdout=on_stdout,
-            on_stderr=on_stderr,
+            on_stderr=stderr,
             grace=opts.grace_seconds,
             on_start=on_start,
         )
         if code not in opts.ok_exit_codes:
-            detail = f": {last_error[0][:200]}" if last_error else ""
-            raise AgentFailure(f"{Path(opts.argv[0]).name} failed ({describe_exit(code)}){detail}")
+            raise AgentFailure(f"{Path(opts.argv[0]).name} failed ({describe_exit(code)}){stderr.detail()}")
         return AgentResult(summary=f"{Path(opts.argv[0]).name} exited 0", metadata={"exit_code": code})
 
 
