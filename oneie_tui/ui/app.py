@@ -30,7 +30,7 @@ from oneie_tui.specfile import LoadedSpec, SpecError, parse_spec_text
 from oneie_tui.store import RunStore, StoreError
 from oneie_tui.themes import DEFAULT_THEME, load_themes
 from oneie_tui.ui.live import LiveRun
-from oneie_tui.ui.messages import RunStatusChanged
+from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, RunStatusChanged
 from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.screens.dashboard import DashboardScreen
 from oneie_tui.ui.screens.picker import PickerScreen
@@ -323,6 +323,15 @@ class OneieApp(App[int]):
     def _status(self, agent_id: str) -> str:
         state = self.live.runner.agents.get(agent_id) if self.live else None
         return state.status if state else "unknown"
+
+    def control(self, intent: PauseAgent | CancelAgent | RestartAgent) -> None:
+        """An intent posted by a panel or the zoom, for the live run's agent."""
+        if isinstance(intent, PauseAgent):
+            self.control_pause(intent.agent_id)
+        elif isinstance(intent, CancelAgent):
+            self.control_cancel(intent.agent_id)
+        else:
+            self.control_restart(intent.agent_id)
 
     def control_pause(self, agent_id: str) -> None:
         live = self._live_run()

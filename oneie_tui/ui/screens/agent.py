@@ -220,24 +220,14 @@ class AgentScreen(Screen[None]):
         self.post_message(RestartAgent(self.agent_id))
 
     @on(PauseAgent)
-    def _pause(self, event: PauseAgent) -> None:
-        event.stop()
-        self._app_control("control_pause", event.agent_id)
-
     @on(CancelAgent)
-    def _cancel(self, event: CancelAgent) -> None:
-        event.stop()
-        self._app_control("control_cancel", event.agent_id)
-
     @on(RestartAgent)
-    def _restart(self, event: RestartAgent) -> None:
+    def _control(self, event: PauseAgent | CancelAgent | RestartAgent) -> None:
         event.stop()
-        self._app_control("control_restart", event.agent_id)
-
-    def _app_control(self, method: str, agent_id: str) -> None:
         if not self.controls:
             self.notify("this is a replay: no agent runs here", timeout=2)
             return
-        control = getattr(self.app, method, None)
-        if control is not None:
-            control(agent_id)
+        from oneie_tui.ui.app import OneieApp
+
+        if isinstance(self.app, OneieApp):
+            self.app.control(event)

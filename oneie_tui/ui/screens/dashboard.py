@@ -243,19 +243,11 @@ class DashboardScreen(Screen[None]):
     # --- intents from panels ---------------------------------------------------------
 
     @on(PauseAgent)
-    def _pause(self, event: PauseAgent) -> None:
-        event.stop()
-        self.oneie.control_pause(event.agent_id)
-
     @on(CancelAgent)
-    def _cancel(self, event: CancelAgent) -> None:
-        event.stop()
-        self.oneie.control_cancel(event.agent_id)
-
     @on(RestartAgent)
-    def _restart(self, event: RestartAgent) -> None:
+    def _control(self, event: PauseAgent | CancelAgent | RestartAgent) -> None:
         event.stop()
-        self.oneie.control_restart(event.agent_id)
+        self.oneie.control(event)
 
     @on(ZoomAgent)
     def _zoom(self, event: ZoomAgent) -> None:
