@@ -26,12 +26,12 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from oneie_tui import store as store_module
 from oneie_tui.agents.sim import SimBackend
+from oneie_tui.engine.runner import Runner
 from oneie_tui.events import EventBus, encode_json
-from oneie_tui.runner import Runner
-from oneie_tui.specfile import parse_spec_text
-from oneie_tui.store import EventWriter, RunStore
+from oneie_tui.spec.loader import parse_spec_text
+from oneie_tui.store import sqlite as store_module
+from oneie_tui.store.sqlite import EventWriter, RunStore
 
 BAR = 100_000
 

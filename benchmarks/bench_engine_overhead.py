@@ -21,9 +21,9 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from oneie_tui.agents.sim import SimBackend
-from oneie_tui.runner import Runner
-from oneie_tui.specfile import parse_spec_text
-from oneie_tui.store import RunStore
+from oneie_tui.engine.runner import Runner
+from oneie_tui.spec.loader import parse_spec_text
+from oneie_tui.store.sqlite import RunStore
 
 BAR = 1.05
 

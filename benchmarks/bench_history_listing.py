@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from oneie_tui.events import Event  # noqa: E402
-from oneie_tui.store import RunStore  # noqa: E402
+from oneie_tui.store.sqlite import RunStore  # noqa: E402
 
 SPEC = (ROOT / "specs" / "payment-squad.toml").read_text(encoding="utf-8")
 SPECS = ["Course CRUD", "Payment workflow", "Authentication system", "RAG system", "Docs and impl"]

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from oneie_tui.events import Event  # noqa: E402
-from oneie_tui.store import RunStore  # noqa: E402
+from oneie_tui.store.sqlite import RunStore  # noqa: E402
 
 AGENTS = 10  # --agents
 BATCH = 50_000
@@ -99,9 +99,9 @@ def measure(store_path: str, run_id: str, opens: int = 3) -> dict[str, float]:
     then time the seeks a user waits for."""
     import statistics
 
-    from oneie_tui.replay import Replay
     from oneie_tui.ui.app import OneieApp
     from oneie_tui.ui.screens.replay import ReplayScreen
+    from oneie_tui.views.replay_clock import Replay
 
     out: dict[str, float] = {}
     store = RunStore(store_path)

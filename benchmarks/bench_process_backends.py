@@ -29,8 +29,8 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from oneie_tui.runner import Runner
-from oneie_tui.session import RunOptions, build_runner
+from oneie_tui.engine.runner import Runner
+from oneie_tui.engine.session import RunOptions, build_runner
 from tests.fakes.process_tools import group_members, loaded, proc_stat
 
 PY = sys.executable
@@ -75,7 +75,7 @@ def socket_round_trips(folder: Path, n: int) -> tuple[float, float]:
     loop = textwrap.dedent(
         f"""
         import time
-        from oneie_tui.control import send
+        from oneie_tui.engine.control_socket import send
         t = time.perf_counter()
         for i in range({n}):
             send({{"op": "progress", "percent": i % 100}})

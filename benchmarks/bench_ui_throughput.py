@@ -31,8 +31,8 @@ from textual.message import Message
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from oneie_tui.engine.session import RunOptions  # noqa: E402
 from oneie_tui.events import Event  # noqa: E402
-from oneie_tui.session import RunOptions  # noqa: E402
 from oneie_tui.ui.app import OneieApp  # noqa: E402
 from oneie_tui.ui.bridge import EventBridge  # noqa: E402
 from oneie_tui.ui.screens.dashboard import DashboardScreen  # noqa: E402

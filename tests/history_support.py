@@ -7,11 +7,11 @@ from typing import Any
 
 import anyio
 
+from oneie_tui.engine.session import RunOptions, build_runner
 from oneie_tui.events import Event
-from oneie_tui.runstate import RunView
-from oneie_tui.session import RunOptions, build_runner
-from oneie_tui.specfile import load_spec
-from oneie_tui.store import RunStore
+from oneie_tui.spec.loader import load_spec
+from oneie_tui.store.sqlite import RunStore
+from oneie_tui.views.run_view import RunView
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
@@ -92,7 +92,7 @@ def ideal_events(spec: str, run_id: str, t0: float = T0, lines: int = 6) -> list
         for i, (t, _, kind, actor, md) in enumerate(items)
     ]
     end = events[-1].ts
-    from oneie_tui.metrics import compute
+    from oneie_tui.views.metrics import compute
 
     summary = {"run_id": run_id, "status": "completed", **compute(events, end).to_dict()}
     events.append(Event(len(events) + 1, run_id, end, "run_finished", "runner", "", "", summary))

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 BACKENDS: dict[str, str] = {
     "sim": "oneie_tui.agents.sim:SimBackend",
-    "claude": "oneie_tui.agents.claude:ClaudeBackend",
+    "claude": "oneie_tui.agents.claude.backend:ClaudeBackend",
     "command": "oneie_tui.agents.process:CommandBackend",
     "claude-code": "oneie_tui.agents.claude_code:ClaudeCodeBackend",
 }

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from oneie_tui.events import Event
-    from oneie_tui.spec import AgentSpec, Spec
+    from oneie_tui.spec.model import AgentSpec, Spec
 
 
 class AgentFailure(Exception):

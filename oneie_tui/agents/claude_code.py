@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage, project_dir
 from oneie_tui.agents.process import StderrTail, describe_exit, process_env, resolve_cwd, run_group
 from oneie_tui.agents.procgroup import ProcessGroup
-from oneie_tui.context import render_agent_brief
-from oneie_tui.profiles import Profile, ProfileError, load_agent_profiles
-from oneie_tui.run_support import SESSIONS_KEY
+from oneie_tui.agents.profiles import Profile, ProfileError, load_agent_profiles
+from oneie_tui.engine.run_support import SESSIONS_KEY
+from oneie_tui.spec.shared_context import render_agent_brief
 
 if TYPE_CHECKING:
-    from oneie_tui.spec import Spec
+    from oneie_tui.spec.model import Spec
 
 INSTALL_HINT = (
     "install it with `npm install @anthropic-ai/claude-code` (in the project, or with -g), "
@@ -303,7 +303,7 @@ class ClaudeCodeBackend:
         self._sessions.update(extra.get(SESSIONS_KEY, {}) or {})
         self._profiles = load_profiles(spec, self._project)
         try:
-            from oneie_tui.pricing import load_prices
+            from oneie_tui.agents.pricing import load_prices
 
             self._prices = load_prices()
         except Exception:  # no prices: live cost waits for the CLI's final figure

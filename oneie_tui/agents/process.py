@@ -32,7 +32,7 @@ from oneie_tui.pathguard import PathEscape, confine
 from oneie_tui.redact import redact
 
 if TYPE_CHECKING:
-    from oneie_tui.spec import Spec
+    from oneie_tui.spec.model import Spec
 
 MAX_LINE = 1 << 20  # longer lines are cut (and marked) so one runaway line cannot eat memory
 LEFTOVER_GRACE = 1.0  # children a finished command left behind get this long after SIGTERM

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
-    from oneie_tui.store import RunStore
+    from oneie_tui.store.sqlite import RunStore
 
 EXIT_USAGE = 2
 
@@ -38,7 +38,7 @@ def add_store_arg(parser: argparse.ArgumentParser) -> None:
 
 def open_store(args: argparse.Namespace) -> RunStore:
     from oneie_tui.paths import store_path
-    from oneie_tui.store import RunStore, StoreError
+    from oneie_tui.store.sqlite import RunStore, StoreError
 
     try:
         return RunStore(store_path(getattr(args, "store", None)))
@@ -50,8 +50,8 @@ def guarded(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argpa
     """Turn the expected failures of a command into one line and an exit code."""
 
     def wrapper(args: argparse.Namespace) -> int:
-        from oneie_tui.specfile import SpecError
-        from oneie_tui.store import StoreError
+        from oneie_tui.spec.loader import SpecError
+        from oneie_tui.store.sqlite import StoreError
 
         try:
             return int(func(args) or 0)

@@ -141,7 +141,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from oneie_tui.metrics import compute
+    from oneie_tui.views.metrics import compute
 
     store = open_store(args)
     row = store.get_run(args.run)
@@ -155,14 +155,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
 
-    from oneie_tui.headless import summary_table
+    from oneie_tui.commands.headless import summary_table
 
     console = Console()
     summary = {"run_id": row.id, "status": row.status, **metrics.to_dict()}
     console.print(f"[bold]{row.spec_name}[/] · {_when(row.started)} · {len(events)} events")
     console.print(summary_table(summary))
     if args.gantt:
-        from oneie_tui.gantt import build_gantt, render_gantt
+        from oneie_tui.views.gantt_lanes import build_gantt, render_gantt
 
         markers = [e for e in events if e.type == "task_event"]
         model = build_gantt(metrics, markers, events[0].ts if events else None, now)  # the metrics above
@@ -176,8 +176,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from oneie_tui.report import store_pages, write_markdown
-    from oneie_tui.runfile import write_jsonl
+    from oneie_tui.store.runfile import write_jsonl
+    from oneie_tui.views.report import store_pages, write_markdown
 
     store = open_store(args)
     row = store.get_run(args.run)
@@ -200,7 +200,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from oneie_tui.runfile import RunFileError, import_run
+    from oneie_tui.store.runfile import RunFileError, import_run
 
     store = open_store(args)
     try:
@@ -213,9 +213,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from oneie_tui.headless import run_headless
-    from oneie_tui.resume import ResumeError, prepare_resume
-    from oneie_tui.session import SetupError
+    from oneie_tui.commands.headless import run_headless
+    from oneie_tui.engine.resume import ResumeError, prepare_resume
+    from oneie_tui.engine.session import SetupError
 
     store = open_store(args)
     extra = {"base_url": args.base_url} if args.base_url else {}

@@ -56,7 +56,7 @@ def _fail(message: str, code: int) -> int:
 
 
 def _send(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    from oneie_tui.control import ControlRefused, ControlUnavailable, send
+    from oneie_tui.engine.control_socket import ControlRefused, ControlUnavailable, send
 
     try:
         return EXIT_OK, send(request)
@@ -113,8 +113,14 @@ def _worktrees(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from oneie_tui.commands.common import die, open_store
-    from oneie_tui.store import StoreError
-    from oneie_tui.worktree import WorktreeError, diff_stat, list_worktrees, project_root, remove
+    from oneie_tui.engine.worktree import (
+        WorktreeError,
+        diff_stat,
+        list_worktrees,
+        project_root,
+        remove,
+    )
+    from oneie_tui.store.sqlite import StoreError
 
     try:
         root = project_root(Path.cwd())

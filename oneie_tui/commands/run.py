@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
 
 def options_from_args(args: argparse.Namespace) -> Any:
     from oneie_tui.commands.common import die
-    from oneie_tui.session import RunOptions
+    from oneie_tui.engine.session import RunOptions
 
     if args.speed <= 0:
         die("--speed must be greater than 0", 2)
@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from oneie_tui.commands.common import die, open_store
-    from oneie_tui.specfile import load_spec
+    from oneie_tui.spec.loader import load_spec
 
     loaded = load_spec(args.spec)
     options = options_from_args(args)
@@ -81,8 +81,8 @@ def _run(args: argparse.Namespace) -> int:
             forwarded.append("--sequential")
         return main(forwarded)
 
-    from oneie_tui.headless import run_headless
-    from oneie_tui.session import SetupError, build_runner
+    from oneie_tui.commands.headless import run_headless
+    from oneie_tui.engine.session import SetupError, build_runner
 
     store = open_store(args)
     try:

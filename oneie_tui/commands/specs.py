@@ -23,7 +23,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from oneie_tui.specfile import SpecError, load_spec
+    from oneie_tui.spec.loader import SpecError, load_spec
 
     code = 0
     for path in args.spec:
@@ -41,7 +41,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     import json
 
-    from oneie_tui.spec import spec_json_schema
+    from oneie_tui.spec.model import spec_json_schema
 
     print(json.dumps(spec_json_schema(), indent=2))
     return 0
@@ -51,7 +51,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     import re
     from pathlib import Path
 
-    from oneie_tui.specfile import SpecError, parse_spec_text, starter_spec
+    from oneie_tui.spec.loader import SpecError, parse_spec_text, starter_spec
 
     slug = re.sub(r"[^a-z0-9]+", "-", args.name.lower()).strip("-") or "feature"
     target = Path(args.output or f"{slug}.toml")

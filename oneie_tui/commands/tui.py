@@ -36,7 +36,7 @@ def _tui(args: argparse.Namespace) -> int:
     from oneie_tui.commands.common import die
     from oneie_tui.commands.run import options_from_args
     from oneie_tui.config import last_spec
-    from oneie_tui.specfile import SpecError, load_spec
+    from oneie_tui.spec.loader import SpecError, load_spec
 
     options = options_from_args(args)
     spec_path: Path | None = None

@@ -24,10 +24,10 @@ from textual.worker import Worker, WorkerState
 
 from oneie_tui import logsetup, paths
 from oneie_tui.config import UserConfig, load_config, remember_last_spec
+from oneie_tui.engine.session import RunOptions, SetupError
 from oneie_tui.events import Event
-from oneie_tui.session import RunOptions, SetupError
-from oneie_tui.specfile import LoadedSpec, SpecError, parse_spec_text
-from oneie_tui.store import RunStore, StoreError
+from oneie_tui.spec.loader import LoadedSpec, SpecError, parse_spec_text
+from oneie_tui.store.sqlite import RunStore, StoreError
 from oneie_tui.themes import DEFAULT_THEME, load_themes
 from oneie_tui.ui.live import LiveRun
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, RunStatusChanged
@@ -269,7 +269,7 @@ class OneieApp(App[int]):
         store = self.store
         if store is None:
             return None
-        from oneie_tui.resume import ResumeError, prepare_resume
+        from oneie_tui.engine.resume import ResumeError, prepare_resume
 
         try:
             resumed = prepare_resume(store, run_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oneie_tui.runstate import AgentView
+from oneie_tui.views.run_view import AgentView
 
 BADGE = {
     "pending": "idle",

@@ -4,12 +4,12 @@ Control goes through here as plain calls on the runner; no widget touches it."""
 
 from __future__ import annotations
 
-from oneie_tui.runner import Runner
-from oneie_tui.runstate import RunView
-from oneie_tui.session import RunOptions, build_runner
-from oneie_tui.specfile import LoadedSpec
-from oneie_tui.store import RunStore
+from oneie_tui.engine.runner import Runner
+from oneie_tui.engine.session import RunOptions, build_runner
+from oneie_tui.spec.loader import LoadedSpec
+from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.bridge import EventBridge
+from oneie_tui.views.run_view import RunView
 
 
 class LiveRun:

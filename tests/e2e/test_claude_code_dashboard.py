@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from oneie_tui.session import RunOptions
+from oneie_tui.engine.session import RunOptions
 from oneie_tui.ui import format as fmt
 from tests.fakes.anthropic_server import ScriptedAnthropicServer, bash, text
 from tests.fakes.claude_code_script import by_agent_and_step, claude_cli

@@ -15,8 +15,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from oneie_tui.runner import Runner
-from oneie_tui.store import RunStore
+from oneie_tui.engine.runner import Runner
+from oneie_tui.store.sqlite import RunStore
 from tests.conftest import SPECS
 from tests.fakes.anthropic_server import ScriptedAnthropicServer, bash, text
 from tests.fakes.claude_code_script import by_agent_and_step, claude_cli

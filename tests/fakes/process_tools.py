@@ -14,11 +14,11 @@ from typing import Any
 import anyio
 import tomli_w
 
+from oneie_tui.engine.runner import Runner
+from oneie_tui.engine.session import RunOptions, build_runner
 from oneie_tui.events import Event
-from oneie_tui.runner import Runner
-from oneie_tui.session import RunOptions, build_runner
-from oneie_tui.specfile import LoadedSpec, parse_spec_text
-from oneie_tui.store import RunStore
+from oneie_tui.spec.loader import LoadedSpec, parse_spec_text
+from oneie_tui.store.sqlite import RunStore
 
 PY = sys.executable
 VENV_BIN = str(Path(sys.executable).parent)

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oneie_tui.agents.procgroup import KILL_WAIT_SECONDS, ProcessGroup
-from oneie_tui.session import RunOptions, build_runner
-from oneie_tui.store import RunStore
+from oneie_tui.engine.session import RunOptions, build_runner
+from oneie_tui.store.sqlite import RunStore
 from tests.fakes.process_tools import PY, alive, group_members, loaded
 from tests.reliability.helpers import read_pids, write_streamer
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from oneie_tui.runner import Runner
+from oneie_tui.engine.runner import Runner
 from tests.fakes.process_tools import (
     PY,
     alive,

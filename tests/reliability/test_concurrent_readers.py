@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
 from tests.reliability.helpers import oneie, spawn_oneie, streaming_spec
 
 
@@ -56,7 +56,7 @@ def test_readers_see_consistent_prefixes_while_writer_runs(tmp_path: Path) -> No
 
 TIGHT_READER = r"""
 import json, sys
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
 store = RunStore(sys.argv[1])
 run_id = sys.argv[2]
 reads, holes, longest, last = 0, 0, 0, 0

@@ -12,17 +12,17 @@ from pathlib import Path
 import anyio
 import pytest
 
-from oneie_tui.runner import RunnerError
-from oneie_tui.session import RunOptions, build_runner
-from oneie_tui.specfile import load_spec
-from oneie_tui.store import EventWriter, RunStore
+from oneie_tui.engine.runner import RunnerError
+from oneie_tui.engine.session import RunOptions, build_runner
+from oneie_tui.spec.loader import load_spec
+from oneie_tui.store.sqlite import EventWriter, RunStore
 from tests.reliability.helpers import no_traceback, streaming_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 
 DISK_FULL = (
     "import sqlite3\n"
-    "from oneie_tui.store import EventWriter\n"
+    "from oneie_tui.store.sqlite import EventWriter\n"
     "_commit = EventWriter._commit\n"
     "calls = {'n': 0}\n"
     "def failing(self, conn, batch):\n"
@@ -34,7 +34,7 @@ DISK_FULL = (
 )
 
 RUNNER_BUG = (
-    "from oneie_tui.runner import Runner\n"
+    "from oneie_tui.engine.runner import Runner\n"
     "_mark = Runner._mark_dead_events\n"
     "def buggy(self):\n"
     "    if any(s.status == 'completed' for s in self.agents.values()):\n"

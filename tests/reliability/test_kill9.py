@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
 from tests.reliability.helpers import oneie, read_events_raw, spawn_oneie, streaming_spec
 
 SEEDS = list(range(30))

@@ -49,7 +49,7 @@ AGENT_RAISES = (
 )
 RUNNER_BUG = (
     "import os\n"
-    "from oneie_tui.runner import Runner\n"
+    "from oneie_tui.engine.runner import Runner\n"
     "_mark = Runner._mark_dead_events\n"
     "def buggy(self):\n"
     "    if any(s.status == 'completed' for s in self.agents.values()):\n"
@@ -59,7 +59,7 @@ RUNNER_BUG = (
 )
 INTERNAL_CRASH = (
     "import os\n"
-    "import oneie_tui.headless as h\n"
+    "import oneie_tui.commands.headless as h\n"
     "def crash(*a, **k):\n"
     "    raise KeyError('x-api-key=' + os.environ['ANTHROPIC_API_KEY'])\n"
     "h.run_headless = crash\n"
@@ -218,7 +218,7 @@ def test_crashing_runs(tmp_path: Path, env: dict[str, str], isolated_dirs: Path,
 async def test_dashboard_screen_and_log(tmp_path: Path, isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from oneie_tui import logsetup
     from oneie_tui.agents import sim
-    from oneie_tui.session import RunOptions
+    from oneie_tui.engine.session import RunOptions
     from oneie_tui.ui.app import OneieApp
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)

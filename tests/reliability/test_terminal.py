@@ -40,7 +40,7 @@ async def test_an_exception_inside_one_agent_fails_it_and_the_app_stays_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from oneie_tui.agents import sim
-    from oneie_tui.session import RunOptions
+    from oneie_tui.engine.session import RunOptions
     from oneie_tui.ui.app import OneieApp
 
     original = sim.SimBackend.run

@@ -1,6 +1,6 @@
 """Recorded event lists with fixed timestamps, for deterministic dashboard pictures.
 
-They have the shape the runner publishes (see oneie_tui/runner.py), written out by hand so
+They have the shape the runner publishes (see oneie_tui/engine/runner.py), written out by hand so
 a snapshot never depends on scheduling. `T0` is a fixed epoch; the app gets a fixed clock.
 """
 

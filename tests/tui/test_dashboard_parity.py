@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from oneie_tui.session import RunOptions, build_runner
-from oneie_tui.specfile import load_spec
-from oneie_tui.store import RunStore
+from oneie_tui.engine.session import RunOptions, build_runner
+from oneie_tui.spec.loader import load_spec
+from oneie_tui.store.sqlite import RunStore
 from tests.tui.conftest import SPECS
 from tests.tui.waiting import wait_until
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from oneie_tui.engine.session import RunOptions
 from oneie_tui.paths import config_file, user_themes_dir
-from oneie_tui.session import RunOptions
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.widgets import AgentPanel
 from tests.tui.waiting import wait_until

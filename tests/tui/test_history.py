@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
-from oneie_tui.store import RunListing, RunStore
+from oneie_tui.store.sqlite import RunListing, RunStore
 from oneie_tui.ui.app import OneieApp
 from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.screens.history import HistoryScreen, filter_rows, sort_rows

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.app import OneieApp
 from oneie_tui.ui.screens.history import HistoryScreen
 from tests.history_support import T0, store_ideal_run

@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.app import OneieApp
 from oneie_tui.ui.screens.replay import ReplayScreen
 from tests.history_support import T0, store_ideal_run

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from rich.color import Color
 
-from oneie_tui.replay import Replay
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.screens.agent import AgentScreen
 from oneie_tui.ui.screens.replay import EventLog, ReplayScreen
 from oneie_tui.ui.widgets.gantt import GanttChart
+from oneie_tui.views.replay_clock import Replay
 from tests.history_support import ideal_events, store_ideal_run
 from tests.tui.scenario import CRUD, crud_halfway
 from tests.tui.waiting import wait_until
@@ -204,8 +204,8 @@ async def test_gantt_markers_use_the_theme_foreground(tmp_path: Path) -> None:
 
 
 def test_agents_keep_distinct_colours_in_a_theme_without_an_agent_palette() -> None:
-    from oneie_tui.runstate import AgentView, RunView
     from oneie_tui.ui.widgets.colors import agent_colors
+    from oneie_tui.views.run_view import AgentView, RunView
 
     view = RunView()
     for name in ("a", "b", "c"):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from textual.widgets import Log
 
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui import live as live_module
 from oneie_tui.ui.bridge import SCROLLBACK, EventBridge
 from oneie_tui.ui.screens.agent import AgentScreen

@@ -11,12 +11,12 @@ from typing import Any
 import anyio
 import pytest
 
+from oneie_tui.agents.pricing import bundled_prices, cache_savings
+from oneie_tui.engine.runner import Runner
+from oneie_tui.engine.session import RunOptions, SetupError, build_runner
 from oneie_tui.events import Event
-from oneie_tui.pricing import bundled_prices, cache_savings
-from oneie_tui.runner import Runner
-from oneie_tui.session import RunOptions, SetupError, build_runner
-from oneie_tui.specfile import load_spec
-from oneie_tui.store import RunStore
+from oneie_tui.spec.loader import load_spec
+from oneie_tui.store.sqlite import RunStore
 from tests.fakes.anthropic_server import (
     RecordedRequest,
     Reply,

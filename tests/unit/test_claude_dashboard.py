@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from oneie_tui.session import RunOptions
-from oneie_tui.store import RunStore
+from oneie_tui.engine.session import RunOptions
+from oneie_tui.store.sqlite import RunStore
 from tests.fakes.anthropic_server import ScriptedAnthropicServer
 from tests.unit.test_claude_backend import ROOT, SECRET, api_key  # noqa: F401
 from tests.unit.test_claude_redaction import course_crud_script

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
 from tests.conftest import SPECS
 
 SPEED = 5  # the reference's hours become 1/5 s: quick, and far above timer noise

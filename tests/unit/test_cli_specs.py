@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from oneie_tui.cli import main
-from oneie_tui.specfile import load_spec
+from oneie_tui.spec.loader import load_spec
 from tests.conftest import SPECS
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import anyio
 
-from oneie_tui.control import ENV_CONTROL, ENV_TOKEN, ControlChannel
-from oneie_tui.runner import Runner
+from oneie_tui.engine.control_socket import ENV_CONTROL, ENV_TOKEN, ControlChannel
+from oneie_tui.engine.runner import Runner
 from tests.fakes.process_tools import PY, loaded, of_type, outputs, run_spec, script
 
 

@@ -8,7 +8,8 @@ import pytest
 from rich.console import Console
 
 from oneie_tui.events import Event
-from oneie_tui.gantt import (
+from oneie_tui.store.sqlite import RunStore
+from oneie_tui.views.gantt_lanes import (
     CRITICAL_GLYPH,
     GLYPH,
     MARKER_GLYPH,
@@ -19,9 +20,8 @@ from oneie_tui.gantt import (
     gantt_plain,
     render_gantt,
 )
-from oneie_tui.metrics import compute
-from oneie_tui.runstate import RunView
-from oneie_tui.store import RunStore
+from oneie_tui.views.metrics import compute
+from oneie_tui.views.run_view import RunView
 from tests.history_support import record_run
 
 T0 = 1_000.0

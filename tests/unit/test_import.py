@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from oneie_tui.cli import main
-from oneie_tui.metrics import compute
-from oneie_tui.replay import Replay
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
+from oneie_tui.views.metrics import compute
+from oneie_tui.views.replay_clock import Replay
 from tests.history_support import SPECS, record_run
 
 

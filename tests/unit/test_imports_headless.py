@@ -47,9 +47,9 @@ def test_headless_commands_do_not_load_textual_or_anthropic(argv: list[str]) -> 
 
 def test_the_engine_modules_never_import_textual() -> None:
     engine = [
-        "oneie_tui.spec", "oneie_tui.specfile", "oneie_tui.events", "oneie_tui.runner",
-        "oneie_tui.store", "oneie_tui.metrics", "oneie_tui.runstate", "oneie_tui.session",
-        "oneie_tui.headless", "oneie_tui.agents.sim", "oneie_tui.cli",
+        "oneie_tui.spec.model", "oneie_tui.spec.loader", "oneie_tui.events", "oneie_tui.engine.runner",
+        "oneie_tui.store.sqlite", "oneie_tui.views.metrics", "oneie_tui.views.run_view", "oneie_tui.engine.session",
+        "oneie_tui.commands.headless", "oneie_tui.agents.sim", "oneie_tui.cli",
     ]
     code = (
         "import importlib, json, sys\n"

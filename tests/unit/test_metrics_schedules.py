@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from oneie_tui.events import Event
-from oneie_tui.metrics import MetricsBuilder, compute
+from oneie_tui.views.metrics import MetricsBuilder, compute
 
 T0 = 1_700_000_000.0
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from oneie_tui.agents.base import Usage
+from oneie_tui.agents.pricing import PriceError, bundled_prices, cache_savings, load_prices
 from oneie_tui.events import Event
-from oneie_tui.pricing import PriceError, bundled_prices, cache_savings, load_prices
 
 
 def test_bundled_table_has_the_default_sonnet_and_aliases() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from oneie_tui.runner import Runner
-from oneie_tui.session import RunOptions, SetupError, build_runner
+from oneie_tui.engine.runner import Runner
+from oneie_tui.engine.session import RunOptions, SetupError, build_runner
 from tests.fakes.process_tools import (
     PY,
     loaded,

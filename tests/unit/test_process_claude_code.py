@@ -21,8 +21,8 @@ from oneie_tui.agents.claude_code import (
     model_of,
     short_input,
 )
-from oneie_tui.context import render_shared_context
-from oneie_tui.session import RunOptions, SetupError, build_runner
+from oneie_tui.engine.session import RunOptions, SetupError, build_runner
+from oneie_tui.spec.shared_context import render_shared_context
 from tests.fakes.process_tools import loaded
 
 # A real run of Claude Code 2.1.197 against a scripted server (from the project's reference).
@@ -185,9 +185,9 @@ def test_bypass_permissions_as_root_is_refused(tmp_path: Path, monkeypatch: pyte
 
 def test_a_resumed_run_hands_unfinished_sessions_to_the_backend(tmp_path: Path) -> None:
     from oneie_tui.agents.claude_code import SESSIONS_KEY, ClaudeCodeBackend
+    from oneie_tui.engine.run_support import hooks_for
     from oneie_tui.events import Event
-    from oneie_tui.run_support import hooks_for
-    from oneie_tui.store import RunStore
+    from oneie_tui.store.sqlite import RunStore
 
     store = RunStore(tmp_path / "runs.sqlite3")
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from oneie_tui.runner import Runner
+from oneie_tui.engine.runner import Runner
 from tests.fakes.process_tools import (
     PY,
     VENV_BIN,

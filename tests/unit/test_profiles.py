@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from oneie_tui.profiles import ProfileError, load_profile, parse_profile, resolve_profile_path
+from oneie_tui.agents.profiles import (
+    ProfileError,
+    load_profile,
+    parse_profile,
+    resolve_profile_path,
+)
 
 AGENT_FILE = """---
 name: agent-backend

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from oneie_tui.gantt import gantt_from_events
-from oneie_tui.replay import SPEEDS, Replay, speed_label
-from oneie_tui.runstate import TIMELINE_TYPES, RunView, initial_view
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
+from oneie_tui.views.gantt_lanes import gantt_from_events
+from oneie_tui.views.replay_clock import SPEEDS, Replay, speed_label
+from oneie_tui.views.run_view import TIMELINE_TYPES, RunView, initial_view
 from tests.history_support import record_run
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from oneie_tui.cli import main
 from oneie_tui.events import Event
-from oneie_tui.metrics import compute
-from oneie_tui.report import store_pages, write_markdown
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
+from oneie_tui.views.metrics import compute
+from oneie_tui.views.report import store_pages, write_markdown
 from tests.history_support import record_run
 
 REFERENCE_HEADER = (

@@ -15,11 +15,11 @@ import anyio
 import pytest
 
 from oneie_tui.cli import main
+from oneie_tui.engine.resume import ResumeError, prepare_resume
 from oneie_tui.events import Event
-from oneie_tui.replay import Replay
-from oneie_tui.resume import ResumeError, prepare_resume
-from oneie_tui.runstate import TERMINAL, RunView
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
+from oneie_tui.views.replay_clock import Replay
+from oneie_tui.views.run_view import TERMINAL, RunView
 from tests.history_support import SPECS, record_run
 
 TERMINAL_TYPES = {f"agent_{s}" for s in TERMINAL}

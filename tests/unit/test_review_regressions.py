@@ -11,12 +11,12 @@ from pathlib import Path
 import anyio
 import pytest
 
+from oneie_tui.commands.headless import run_headless
+from oneie_tui.engine.resume import options_of
+from oneie_tui.engine.session import RunOptions, build_runner
 from oneie_tui.events import Event
-from oneie_tui.headless import run_headless
-from oneie_tui.resume import options_of
-from oneie_tui.session import RunOptions, build_runner
-from oneie_tui.specfile import load_spec
-from oneie_tui.store import RunStore
+from oneie_tui.spec.loader import load_spec
+from oneie_tui.store.sqlite import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "specs" / "workflow.toml"
@@ -105,8 +105,8 @@ def test_run_forwards_sequential_to_the_dashboard(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_failed_last_flush_records_the_run_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from oneie_tui.runner import RunnerError
-    from oneie_tui.store import EventWriter
+    from oneie_tui.engine.runner import RunnerError
+    from oneie_tui.store.sqlite import EventWriter
 
     original = EventWriter._commit
 

@@ -12,10 +12,10 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult
 from oneie_tui.agents.sim import SimBackend
+from oneie_tui.engine.runner import Runner
 from oneie_tui.events import Event
-from oneie_tui.runner import Runner
-from oneie_tui.spec import AgentSpec, Spec
-from oneie_tui.specfile import parse_spec_text
+from oneie_tui.spec.loader import parse_spec_text
+from oneie_tui.spec.model import AgentSpec, Spec
 
 TERMINAL_EVENTS = {"agent_completed", "agent_failed", "agent_cancelled", "agent_blocked"}
 

@@ -10,10 +10,10 @@ import anyio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from oneie_tui.engine.runner import Runner
 from oneie_tui.events import Event
-from oneie_tui.runner import Runner
-from oneie_tui.spec import Spec
-from oneie_tui.specfile import parse_spec_text
+from oneie_tui.spec.loader import parse_spec_text
+from oneie_tui.spec.model import Spec
 from tests.unit.test_runner_kit import max_running, sim_runner
 
 TERMINAL = {"agent_completed", "agent_failed", "agent_cancelled", "agent_blocked"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from oneie_tui.metrics import compute
+from oneie_tui.views.metrics import compute
 from tests.unit.test_runner_kit import (
     agent_toml,
     drive,

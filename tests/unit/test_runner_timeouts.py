@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from oneie_tui.runner import Runner
+from oneie_tui.engine.runner import Runner
 from tests.unit.test_runner_kit import agent_toml, of_type, sim_runner, spec_of, statuses
 
 

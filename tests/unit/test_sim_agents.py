@@ -10,7 +10,7 @@ import textwrap
 import anyio
 
 from oneie_tui.events import Event
-from oneie_tui.runstate import RunView
+from oneie_tui.views.run_view import RunView
 from tests.unit.test_runner_kit import agent_toml, of_type, sim_runner, spec_of
 
 CHATTY = 'sim = { duration = 0.05, lines_per_second = 400 }'

@@ -9,8 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oneie_tui.spec import Spec, spec_json_schema
-from oneie_tui.specfile import SpecError, load_spec, parse_spec_bytes, parse_spec_text, starter_spec
+from oneie_tui.spec.loader import (
+    SpecError,
+    load_spec,
+    parse_spec_bytes,
+    parse_spec_text,
+    starter_spec,
+)
+from oneie_tui.spec.model import Spec, spec_json_schema
 from tests.conftest import SPECS
 
 HEAD = '[feature]\nname = "t"\n'

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oneie_tui.events import Event
-from oneie_tui.store import BATCH, RunStore, StoreError
+from oneie_tui.store.sqlite import BATCH, RunStore, StoreError
 from tests.unit.test_runner_kit import agent_toml, sim_runner, spec_of
 
 
@@ -131,7 +131,7 @@ def test_a_live_run_is_running_and_a_dead_one_interrupted(tmp_path: Path) -> Non
     script = textwrap.dedent(
         f"""
         import os, signal
-        from oneie_tui.store import RunStore
+        from oneie_tui.store.sqlite import RunStore
         RunStore({str(path)!r}).create_run("dead", "Killed", "", None, 2.0)
         os.kill(os.getpid(), signal.SIGKILL)
         """
@@ -181,7 +181,7 @@ def test_agent_output_is_the_latest_attempt_up_to_a_seq(tmp_path: Path) -> None:
 
 @given(rows=st.integers(min_value=1, max_value=50_000), most=st.integers(min_value=1, max_value=4000))
 def test_chunk_sizes_cover_the_batch_with_few_statement_shapes(rows: int, most: int) -> None:
-    from oneie_tui.store import chunk_sizes
+    from oneie_tui.store.sqlite import chunk_sizes
 
     sizes = chunk_sizes(rows, most)
     assert sum(sizes) == rows
@@ -207,7 +207,7 @@ def test_a_large_burst_is_stored_whole_and_in_order(tmp_path: Path) -> None:
 def test_metadata_encoding_round_trips(text: str, stream: str, other: dict[str, str]) -> None:
     import json
 
-    from oneie_tui.store import _encode
+    from oneie_tui.store.sqlite import _encode
 
     line = {"text": text, "stream": stream}  # the fast path
     assert json.loads(_encode(line)) == line

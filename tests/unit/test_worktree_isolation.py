@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from oneie_tui.session import RunOptions, SetupError, build_runner
-from oneie_tui.store import RunStore
-from oneie_tui.worktree import (
+from oneie_tui.engine.session import RunOptions, SetupError, build_runner
+from oneie_tui.engine.worktree import (
     WorktreeError,
     create,
     diff_stat,
@@ -19,6 +18,7 @@ from oneie_tui.worktree import (
     project_root,
     worktrees_dir,
 )
+from oneie_tui.store.sqlite import RunStore
 from tests.fakes.process_tools import (
     PY,
     git_repo,

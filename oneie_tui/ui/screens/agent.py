@@ -20,12 +20,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
-from oneie_tui.runstate import AgentView, RunView
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.bridge import EventBridge
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent
 from oneie_tui.ui.widgets import Timeline, agent_colors
+from oneie_tui.views.run_view import AgentView, RunView
 
 REFRESH_SECONDS = 1 / 15
 

@@ -20,9 +20,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from oneie_tui.metrics import RunMetrics
-from oneie_tui.runstate import RunView
-from oneie_tui.spec import Spec
+from oneie_tui.spec.model import Spec
 from oneie_tui.ui.bridge import EventBridge
 from oneie_tui.ui.messages import (
     CancelAgent,
@@ -34,6 +32,8 @@ from oneie_tui.ui.messages import (
     ZoomAgent,
 )
 from oneie_tui.ui.widgets import AgentGrid, RunHeader, SpecEditor, Timeline, agent_colors
+from oneie_tui.views.metrics import RunMetrics
+from oneie_tui.views.run_view import RunView
 
 if TYPE_CHECKING:
     from oneie_tui.ui.app import OneieApp

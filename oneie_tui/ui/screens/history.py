@@ -24,7 +24,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
-from oneie_tui.store import RunListing, RunStore
+from oneie_tui.store.sqlite import RunListing, RunStore
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.screens import back_or_quit
 from oneie_tui.ui.screens.confirm import ConfirmScreen

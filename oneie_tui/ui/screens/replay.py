@@ -1,5 +1,5 @@
 """Replay a stored run: the dashboard's header, panels and timeline, driven by the replay
-clock (`oneie_tui.replay.Replay`) instead of a runner. No agent runs again.
+clock (`oneie_tui.views.replay_clock.Replay`) instead of a runner. No agent runs again.
 
 Keys: space play/pause · s speed (1×/4×/16×/instant) · . / , one event forward/back ·
 ] / [ one second · home/end · t seek to a time · g the Gantt picture · l every event
@@ -32,14 +32,14 @@ from textual.strip import Strip
 from textual.widgets import Footer, Input, Static
 
 from oneie_tui.events import Event
-from oneie_tui.replay import SPEEDS, Replay, speed_label
-from oneie_tui.report import detail
-from oneie_tui.runstate import RunView
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, ZoomAgent
 from oneie_tui.ui.screens import back_or_quit
 from oneie_tui.ui.widgets import AgentGrid, RunHeader, Timeline, agent_colors
 from oneie_tui.ui.widgets.gantt import GanttChart
+from oneie_tui.views.replay_clock import SPEEDS, Replay, speed_label
+from oneie_tui.views.report import detail
+from oneie_tui.views.run_view import RunView
 
 FRAME_SECONDS = 1 / 30
 GANTT_SECONDS = 0.25  # the Gantt picture is redrawn at most this often while playing

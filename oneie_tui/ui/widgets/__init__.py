@@ -1,4 +1,4 @@
-"""Dashboard widgets. They render from a `RunView` (oneie_tui.runstate) and nothing else,
+"""Dashboard widgets. They render from a `RunView` (oneie_tui.views.run_view) and nothing else,
 so a replay screen reuses them without a runner.
 
 The seam (kept stable for the history/replay screens):

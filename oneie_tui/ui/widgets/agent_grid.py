@@ -10,9 +10,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.events import Resize
 
-from oneie_tui.metrics import RunMetrics
-from oneie_tui.runstate import RunView
 from oneie_tui.ui.widgets.agent_panel import AgentPanel
+from oneie_tui.views.metrics import RunMetrics
+from oneie_tui.views.run_view import RunView
 
 MIN_PANEL_WIDTH = 36
 

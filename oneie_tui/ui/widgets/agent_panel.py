@@ -13,10 +13,10 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from oneie_tui.metrics import AgentMetrics
-from oneie_tui.runstate import AgentView
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, ZoomAgent
+from oneie_tui.views.metrics import AgentMetrics
+from oneie_tui.views.run_view import AgentView
 
 STATUSES = ("idle", "queued", "waiting", "running", "paused", "done", "failed", "cancelled", "blocked")
 

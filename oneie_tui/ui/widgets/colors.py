@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from rich.color import Color, ColorParseError
 
-from oneie_tui.runstate import RunView
+from oneie_tui.views.run_view import RunView
 
 PALETTE_SIZE = 8
 FALLBACK = "default"

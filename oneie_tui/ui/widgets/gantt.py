@@ -1,4 +1,4 @@
-"""The Gantt picture as a widget: draws `oneie_tui.gantt.render_gantt` at the widget's
+"""The Gantt picture as a widget: draws `oneie_tui.views.gantt_lanes.render_gantt` at the widget's
 width, so it reads at 80 columns and uses wider terminals. Self-contained: give it a
 model (`show`) or a RunView (`refresh_from`); it never touches a runner. Its colours come
 from the app's theme (the plain picture's named colours do not read on every background)."""
@@ -12,8 +12,8 @@ from textual.color import Color, ColorParseError
 from textual.widget import Widget
 
 from oneie_tui.events import Event
-from oneie_tui.gantt import GanttModel, gantt_from_view, render_gantt
-from oneie_tui.runstate import RunView
+from oneie_tui.views.gantt_lanes import GanttModel, gantt_from_view, render_gantt
+from oneie_tui.views.run_view import RunView
 
 
 class GanttChart(Widget):
@@ -49,7 +49,7 @@ class GanttChart(Widget):
 
 
 def theme_styles(variables: Mapping[str, str]) -> dict[str, str]:
-    """The picture's styles (see `oneie_tui.gantt.STYLES`) in a theme's colours."""
+    """The picture's styles (see `oneie_tui.views.gantt_lanes.STYLES`) in a theme's colours."""
 
     def var(name: str, fallback: str) -> str:
         return variables.get(name, fallback)

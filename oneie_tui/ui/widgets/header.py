@@ -6,9 +6,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from oneie_tui.metrics import RunMetrics
-from oneie_tui.runstate import RunView
 from oneie_tui.ui import format as fmt
+from oneie_tui.views.metrics import RunMetrics
+from oneie_tui.views.run_view import RunView
 
 STATUS_CLASSES = {
     "idle": "run-header--idle",

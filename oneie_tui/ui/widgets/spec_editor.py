@@ -12,8 +12,8 @@ from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import Label, TextArea
 
-from oneie_tui.spec import Spec
-from oneie_tui.specfile import SpecError, parse_spec_text
+from oneie_tui.spec.loader import SpecError, parse_spec_text
+from oneie_tui.spec.model import Spec
 from oneie_tui.ui.messages import SpecEdited
 
 DEBOUNCE_SECONDS = 0.3

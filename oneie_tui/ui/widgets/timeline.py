@@ -17,8 +17,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from oneie_tui.events import Event, awaited
-from oneie_tui.runstate import RunView
 from oneie_tui.ui import format as fmt
+from oneie_tui.views.run_view import RunView
 
 
 def describe(e: Event) -> str:

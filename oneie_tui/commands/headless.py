@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from oneie_tui.agents.pricing import CacheSavings
+from oneie_tui.engine.runner import Runner, RunnerError
 from oneie_tui.events import STREAM_TYPES, Event, awaited, status_after, total_tokens
-from oneie_tui.pricing import CacheSavings
-from oneie_tui.runner import Runner, RunnerError
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 

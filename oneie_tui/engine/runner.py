@@ -24,9 +24,9 @@ from typing import Any, Literal
 import anyio
 from anyio.abc import TaskGroup
 
-from oneie_tui.agent_state import AgentState
 from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, Usage
-from oneie_tui.budget import BudgetExceeded, check_budget
+from oneie_tui.agents.budget import BudgetExceeded, check_budget
+from oneie_tui.engine.agent_state import AgentState
 from oneie_tui.events import (
     TERMINAL_STATUS_OF,
     Event,
@@ -36,10 +36,10 @@ from oneie_tui.events import (
     Subscription,
     add_usage,
 )
-from oneie_tui.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.redact import redact
-from oneie_tui.spec import AgentSpec, Spec
-from oneie_tui.store import EventWriter, RunStore, StoreError
+from oneie_tui.spec.model import AgentSpec, Spec
+from oneie_tui.store.sqlite import EventWriter, RunStore, StoreError
+from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
 
 CLEANUP_SECONDS = 10.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from oneie_tui.spec_base import StrictTyped
+from oneie_tui.spec.base import StrictTyped
 
 
 class ClaudeOptions(StrictTyped):

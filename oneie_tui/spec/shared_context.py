@@ -6,7 +6,7 @@ cache can serve it to every agent after the first: the reference's "context load
 
 from __future__ import annotations
 
-from oneie_tui.spec import AgentSpec, Spec
+from oneie_tui.spec.model import AgentSpec, Spec
 
 
 def _bullets(items: list[str]) -> str:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from oneie_tui.events import STATUS_OF, Event, add_usage, awaited, status_after
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
-from oneie_tui.metrics import MetricsBuilder, RunMetrics
-from oneie_tui.spec import Spec
+from oneie_tui.spec.model import Spec
+from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
 
 if TYPE_CHECKING:
-    from oneie_tui.store import RunRow
+    from oneie_tui.store.sqlite import RunRow
 
 OUTPUT_TAIL = 200  # lines kept per agent: bounded memory however long the run
 TIMELINE_TAIL = 2000
@@ -197,7 +197,7 @@ class RunView:
 def initial_view(run: RunRow) -> RunView:
     """A stored run's view before any event: the agents of its stored spec, if that
     still parses (replay and reports start their folds here)."""
-    from oneie_tui.specfile import SpecError, parse_spec_text
+    from oneie_tui.spec.loader import SpecError, parse_spec_text
 
     try:
         return RunView.for_spec(parse_spec_text(run.spec_text), run.id)

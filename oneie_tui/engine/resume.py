@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oneie_tui.runner import Runner
-from oneie_tui.session import RunOptions, build_runner
-from oneie_tui.specfile import LoadedSpec, parse_spec_text
-from oneie_tui.store import RunStore
+from oneie_tui.engine.runner import Runner
+from oneie_tui.engine.session import RunOptions, build_runner
+from oneie_tui.spec.loader import LoadedSpec, parse_spec_text
+from oneie_tui.store.sqlite import RunStore
 
 
 class ResumeError(Exception):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from oneie_tui.events import Event
-from oneie_tui.store import RunRow, RunStore
+from oneie_tui.store.sqlite import RunRow, RunStore
 
 FORMAT = "oneie-run/1"
 

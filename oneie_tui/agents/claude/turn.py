@@ -32,9 +32,9 @@ import anyio
 import httpx2
 
 from oneie_tui.agents.base import AgentContext, AgentFailure, Usage
-from oneie_tui.pricing import PriceTable
+from oneie_tui.agents.pricing import PriceTable
 from oneie_tui.redact import redact
-from oneie_tui.spec_options.claude import ClaudeOptions
+from oneie_tui.spec.options.claude import ClaudeOptions
 
 MAX_PARTIAL_LINE = 400
 RETRY_STATUSES = frozenset({408, 409, 429})

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from oneie_tui.events import Event
-from oneie_tui.gantt import GanttModel, gantt_from_view
-from oneie_tui.runstate import TIMELINE_TYPES, RunView, initial_view
-from oneie_tui.store import RunStore
+from oneie_tui.store.sqlite import RunStore
+from oneie_tui.views.gantt_lanes import GanttModel, gantt_from_view
+from oneie_tui.views.run_view import TIMELINE_TYPES, RunView, initial_view
 
 SPEEDS: tuple[float, ...] = (1.0, 4.0, 16.0, math.inf)
 PAGE = 2000

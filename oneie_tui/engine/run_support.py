@@ -23,11 +23,11 @@ from oneie_tui.events import TERMINAL_STATUS_OF, Event
 # control and worktree are imported where used: a sim run pays nothing for them.
 if TYPE_CHECKING:
     from oneie_tui.agents.base import AgentContext
-    from oneie_tui.control import ControlChannel
-    from oneie_tui.runner import Runner, Service
-    from oneie_tui.spec import AgentSpec, Spec
-    from oneie_tui.store import RunStore
-    from oneie_tui.worktree import Worktree
+    from oneie_tui.engine.control_socket import ControlChannel
+    from oneie_tui.engine.runner import Runner, Service
+    from oneie_tui.engine.worktree import Worktree
+    from oneie_tui.spec.model import AgentSpec, Spec
+    from oneie_tui.store.sqlite import RunStore
 
 PROCESS_BACKENDS = frozenset({"command", "claude-code"})
 SESSIONS_KEY = "claude_code_sessions"  # RunOptions.extra: agent id → session id to resume
@@ -82,7 +82,7 @@ class RunSupport:
             receive.close()
 
     async def _record(self, runner: Runner, agent_id: str) -> None:
-        from oneie_tui.worktree import WorktreeError, diff_stat
+        from oneie_tui.engine.worktree import WorktreeError, diff_stat
 
         wt = self.worktrees[agent_id]
         try:
@@ -105,8 +105,14 @@ def prepare_run(
     worktree_dir: str | None = None,
 ) -> RunSupport:
     """Worktrees made, control channel ready (bound lazily), hooks to hand the runner."""
-    from oneie_tui.control import ControlChannel
-    from oneie_tui.worktree import DEFAULT_DIR, WorktreeError, create, project_root, worktrees_dir
+    from oneie_tui.engine.control_socket import ControlChannel
+    from oneie_tui.engine.worktree import (
+        DEFAULT_DIR,
+        WorktreeError,
+        create,
+        project_root,
+        worktrees_dir,
+    )
 
     project = Path(project_dir) if project_dir else Path.cwd()
     support = RunSupport(run_id, project)

@@ -14,7 +14,7 @@ from typing import Any
 from oneie_tui.agents.base import AgentContext
 from oneie_tui.events import EventImpossible
 from oneie_tui.redact import redact, redact_value
-from oneie_tui.spec import EVENT_NAME_RE
+from oneie_tui.spec.model import EVENT_NAME_RE
 
 MAX_WAIT_SECONDS = 86_400.0
 

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from oneie_tui.events import Event, awaited, total_tokens
-from oneie_tui.gantt import gantt_from_view, gantt_plain
-from oneie_tui.runstate import RunView, initial_view
-from oneie_tui.store import RunRow, RunStore
+from oneie_tui.store.sqlite import RunRow, RunStore
+from oneie_tui.views.gantt_lanes import gantt_from_view, gantt_plain
+from oneie_tui.views.run_view import RunView, initial_view
 
 PAGE = 10_000
 DETAIL_MAX = 160

@@ -17,7 +17,7 @@ import tomli_w
 from pydantic import ValidationError
 
 from oneie_tui.redact import find_key
-from oneie_tui.spec import Spec, SpecProblem, check_spec
+from oneie_tui.spec.model import Spec, SpecProblem, check_spec
 
 MAX_SPEC_BYTES = 1024 * 1024
 

@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from oneie_tui.spec_base import StrictTyped
-from oneie_tui.spec_options.claude import ClaudeOptions
-from oneie_tui.spec_options.claude_code import ClaudeCodeOptions
-from oneie_tui.spec_options.command import CommandOptions
+from oneie_tui.spec.base import StrictTyped
+from oneie_tui.spec.options.claude import ClaudeOptions
+from oneie_tui.spec.options.claude_code import ClaudeCodeOptions
+from oneie_tui.spec.options.command import CommandOptions
 
 EVENT_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 AGENT_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

@@ -31,9 +31,9 @@ import anyio
 
 from oneie_tui import redact
 from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage, project_dir
-from oneie_tui.pricing import PriceError, PriceTable, load_prices
-from oneie_tui.profiles import Profile, ProfileError, load_agent_profiles
-from oneie_tui.spec import AgentSpec, Spec
+from oneie_tui.agents.pricing import PriceError, PriceTable, load_prices
+from oneie_tui.agents.profiles import Profile, ProfileError, load_agent_profiles
+from oneie_tui.spec.model import AgentSpec, Spec
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 WARMUP_MAX_WAIT = 60.0  # seconds a follower waits for the leader's stream at most
@@ -178,6 +178,6 @@ class ClaudeBackend:
         key = api_key()
         if key is None:
             raise AgentFailure(f"{KEY_ENV} is not set")
-        from oneie_tui.agents.claude_agent import ClaudeAgentRun
+        from oneie_tui.agents.claude.conversation import ClaudeAgentRun
 
         return await ClaudeAgentRun(self, ctx, key).run()

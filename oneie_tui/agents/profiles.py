@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from oneie_tui.spec import Spec
+    from oneie_tui.spec.model import Spec
 
 MAX_PROFILE_BYTES = 256 * 1024
 KNOWN_KEYS = ("name", "description", "model", "color")

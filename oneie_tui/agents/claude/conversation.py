@@ -15,16 +15,16 @@ import anthropic
 import anyio
 
 from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
-from oneie_tui.agents.claude import resolve_model
-from oneie_tui.agents.claude_tools import TOOL_GUIDE, TOOLS, run_tool
-from oneie_tui.agents.claude_turn import TurnRunner
-from oneie_tui.budget import BudgetExceeded, check_budget
-from oneie_tui.context import render_agent_brief, render_shared_context
-from oneie_tui.pricing import CacheSavings
+from oneie_tui.agents.budget import BudgetExceeded, check_budget
+from oneie_tui.agents.claude.backend import resolve_model
+from oneie_tui.agents.claude.tools import TOOL_GUIDE, TOOLS, run_tool
+from oneie_tui.agents.claude.turn import TurnRunner
+from oneie_tui.agents.pricing import CacheSavings
 from oneie_tui.redact import redact
+from oneie_tui.spec.shared_context import render_agent_brief, render_shared_context
 
 if TYPE_CHECKING:
-    from oneie_tui.agents.claude import ClaudeBackend
+    from oneie_tui.agents.claude.backend import ClaudeBackend
 
 SUMMARY_CHARS = 300
 

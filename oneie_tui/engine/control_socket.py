@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from oneie_tui.agents.base import AgentContext
-    from oneie_tui.runner import Runner
+    from oneie_tui.engine.runner import Runner
 
 ENV_CONTROL = "ONEIE_CONTROL"
 ENV_RUN = "ONEIE_RUN_ID"

@@ -9,11 +9,11 @@ from typing import Any
 
 from oneie_tui.agents import BACKENDS, UnknownBackend, backend_module, load_backend
 from oneie_tui.agents.base import AgentBackend
-from oneie_tui.context import render_shared_context
-from oneie_tui.runner import Runner
-from oneie_tui.spec import AgentSpec, Spec
-from oneie_tui.specfile import LoadedSpec
-from oneie_tui.store import RunStore
+from oneie_tui.engine.runner import Runner
+from oneie_tui.spec.loader import LoadedSpec
+from oneie_tui.spec.model import AgentSpec, Spec
+from oneie_tui.spec.shared_context import render_shared_context
+from oneie_tui.store.sqlite import RunStore
 
 
 class SetupError(Exception):
@@ -85,8 +85,8 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None
 
     # Worktrees, the `oneie emit` socket and agent folders for process/isolated agents.
     # First: it adds what backends configure from (the sessions a resumed run continues).
-    from oneie_tui.run_support import RunSupportError, hooks_for
-    from oneie_tui.runner import new_run_id
+    from oneie_tui.engine.run_support import RunSupportError, hooks_for
+    from oneie_tui.engine.runner import new_run_id
 
     run_id = options.run_id or new_run_id()
     try:

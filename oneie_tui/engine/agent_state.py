@@ -15,7 +15,7 @@ import anyio
 from oneie_tui.agents.base import AgentContext, Usage
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
 from oneie_tui.events import Event
-from oneie_tui.spec import AgentSpec
+from oneie_tui.spec.model import AgentSpec
 
 Status = Literal[
     "pending", "queued", "waiting", "running", "paused", "completed", "failed", "cancelled", "blocked"

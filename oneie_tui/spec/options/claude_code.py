@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from oneie_tui.spec_base import StrictTyped
+from oneie_tui.spec.base import StrictTyped
 
 PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from oneie_tui.events import TERMINAL_STATUSES, Event
-from oneie_tui.metrics import AgentMetrics, RunMetrics
-from oneie_tui.runstate import RunView
+from oneie_tui.views.metrics import AgentMetrics, RunMetrics
+from oneie_tui.views.run_view import RunView
 
 # Lane cells: one glyph per state, so the picture reads without colour (Markdown report).
 GLYPH = {
