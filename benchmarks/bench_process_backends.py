@@ -29,6 +29,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from oneie_tui.agents.base import BackendOptions
 from oneie_tui.engine.runner import Runner
 from oneie_tui.engine.session import RunOptions, build_runner
 from tests.fakes.process_tools import group_members, loaded, proc_stat
@@ -37,7 +38,7 @@ PY = sys.executable
 
 
 def _run(spec_agents: list[dict[str, object]], folder: Path, control: Callable[[Runner], Awaitable[None]] | None = None) -> Runner:
-    runner = build_runner(loaded(spec_agents), RunOptions(extra={"project_dir": str(folder)}), None)
+    runner = build_runner(loaded(spec_agents), RunOptions(backend_options=BackendOptions(project_dir=str(folder))), None)
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:

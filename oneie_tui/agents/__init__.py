@@ -6,7 +6,6 @@ Importing lazily keeps `oneie --help` and sim runs free of `anthropic` and frien
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,7 +23,8 @@ class UnknownBackend(Exception):
     pass
 
 
-def backend_module(name: str) -> tuple[ModuleType, str]:
+def backend_class(name: str) -> type[AgentBackend]:
+    """The backend class registered as `name`, its module imported now."""
     try:
         target = BACKENDS[name]
     except KeyError:
@@ -32,13 +32,13 @@ def backend_module(name: str) -> tuple[ModuleType, str]:
         raise UnknownBackend(f"backend {name!r} is not available (known: {known})") from None
     module_name, _, attr = target.partition(":")
     try:
-        return importlib.import_module(module_name), attr
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise UnknownBackend(f"backend {name!r} cannot be loaded: {exc}") from None
+    cls: type[AgentBackend] = module.__dict__[attr]
+    return cls
 
 
 def load_backend(name: str) -> AgentBackend:
     """A fresh backend instance for `name`."""
-    module, attr = backend_module(name)
-    backend: AgentBackend = getattr(module, attr)()
-    return backend
+    return backend_class(name)()

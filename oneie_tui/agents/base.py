@@ -11,7 +11,9 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from oneie_tui.events import EventType
 
 if TYPE_CHECKING:
     from oneie_tui.events import Event
@@ -65,24 +67,43 @@ class Usage:
 PauseHook = Callable[[], None]
 
 
-class AgentHost(Protocol):
-    """What the runner offers a context. Kept as a protocol so backends never import it."""
+class AgentHost:
+    """What the runner offers a context (the runner derives from it), so backends never
+    import the runner. The optional capabilities have declared defaults here."""
 
     def publish(
         self, type: str, actor: str, *, target: str = "", metadata: dict[str, Any] | None = None
-    ) -> Event: ...
+    ) -> Event:
+        raise NotImplementedError
 
-    async def gate(self, agent_id: str) -> None: ...
+    def publish_output(self, agent_id: str, text: str, stream: str) -> object:
+        """An output line: the hottest call of a run. Hosts may take a faster path."""
+        return self.publish(EventType.AGENT_OUTPUT, agent_id, metadata={"text": text, "stream": stream})
 
-    def active_elapsed(self, agent_id: str) -> float: ...
+    async def gate(self, agent_id: str) -> None:
+        return None
+
+    def active_elapsed(self, agent_id: str) -> float:
+        return 0.0
 
     async def wait_events(
         self, agent_id: str, actions: list[str], mode: Literal["all", "any"], timeout: float | None = None
-    ) -> list[Event]: ...
+    ) -> list[Event]:
+        raise NotImplementedError
 
-    def add_usage(self, agent_id: str, usage: Usage) -> None: ...
+    def add_usage(self, agent_id: str, usage: Usage) -> None:
+        return None
 
-    def set_progress(self, agent_id: str, percent: float) -> None: ...
+    def set_progress(self, agent_id: str, percent: float) -> None:
+        return None
+
+    def cancel(self, agent_id: str, reason: str) -> bool:
+        """End one agent `cancelled` with `reason`. False: this host cannot."""
+        return False
+
+    def cancel_run(self, reason: str) -> bool:
+        """Stop every agent of the run. False: this host cannot."""
+        return False
 
 
 class AgentContext:
@@ -103,7 +124,6 @@ class AgentContext:
         workdir: str | None = None,
     ) -> None:
         self._host = host
-        self._fast_output: Callable[[str, str, str], Any] | None = getattr(host, "publish_output", None)
         self.spec = spec
         self.agent = agent
         self.run_id = run_id
@@ -122,12 +142,7 @@ class AgentContext:
         return self.agent.id
 
     def output(self, text: str, stream: str = "stdout") -> None:
-        if self._fast_output is not None:  # the runner's direct path: the hottest call there is
-            self._fast_output(self.agent.id, text, stream)
-            return
-        self._host.publish(
-            "agent_output", self.agent.id, metadata={"text": text, "stream": stream}
-        )
+        self._host.publish_output(self.agent.id, text, stream)
 
     def progress(self, percent: float, note: str = "") -> None:
         pct = max(0.0, min(100.0, float(percent)))
@@ -172,28 +187,46 @@ class AgentContext:
     def cancel(self, reason: str) -> bool:
         """End this agent `cancelled` with `reason` (e.g. `budget_exceeded: ...`); it takes
         effect at the next await. False when the host cannot cancel."""
-        cancel = getattr(self._host, "cancel", None)
-        return bool(cancel(self.agent.id, reason)) if cancel is not None else False
+        return self._host.cancel(self.agent.id, reason)
 
     def cancel_run(self, reason: str) -> bool:
         """Stop every agent of the run with `reason` (e.g. a run budget). False when the
         host cannot."""
-        cancel_run = getattr(self._host, "cancel_run", None)
-        if cancel_run is None:
-            return False
-        cancel_run(reason)
-        return True
+        return self._host.cancel_run(reason)
 
 
-class AgentBackend(Protocol):
-    """A way of running one agent. `run` returns on success and raises on failure."""
+@dataclass
+class BackendOptions:
+    """What the user's run options tell the backends, typed (the CLI, the dashboard and
+    `oneie resume` fill it)."""
 
-    name: str
+    base_url: str | None = None  # --base-url: the Anthropic API (else $ANTHROPIC_BASE_URL)
+    project_dir: str | None = None  # the run's project folder (resume: the first run's)
+    worktree_dir: str | None = None  # where isolated agents' worktrees go
+    # agent id -> Claude Code session to continue (a resumed run's unfinished sessions)
+    resume_sessions: dict[str, str] = field(default_factory=dict)
 
-    async def run(self, ctx: AgentContext) -> AgentResult: ...
+
+class AgentBackend:
+    """A way of running agents. One instance serves every agent of a run on this backend.
+    `run` returns on success and raises on failure; the rest are declared defaults."""
+
+    name: ClassVar[str] = ""
+    # True: the backend checks budgets itself at its own boundaries (the claude backend, at
+    # turns); otherwise the runner checks them as usage arrives.
+    enforces_budgets: ClassVar[bool] = False
+
+    @classmethod
+    def preflight(cls, spec: Spec, options: BackendOptions) -> None:
+        """Refuse a run before any agent starts (a missing key or CLI): raise with one line."""
+
+    def configure(self, spec: Spec, options: BackendOptions) -> None:
+        """Load what every agent of the run shares (prices, profiles), before the run starts."""
+
+    async def run(self, ctx: AgentContext) -> AgentResult:
+        raise NotImplementedError
 
 
-def project_dir(options: Any) -> Path:
-    """The run's project folder: `project_dir` in `options.extra`, else the current one."""
-    extra = getattr(options, "extra", None) or {}
-    return Path(extra.get("project_dir") or os.getcwd())
+def project_dir(options: BackendOptions | None) -> Path:
+    """The run's project folder: `options.project_dir`, else the current one."""
+    return Path((options.project_dir if options else None) or os.getcwd())

@@ -16,11 +16,18 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage, project_dir
+from oneie_tui.agents.base import (
+    AgentBackend,
+    AgentContext,
+    AgentFailure,
+    AgentResult,
+    BackendOptions,
+    Usage,
+    project_dir,
+)
 from oneie_tui.agents.process import StderrTail, describe_exit, process_env, resolve_cwd, run_group
 from oneie_tui.agents.procgroup import ProcessGroup
 from oneie_tui.agents.profiles import Profile, ProfileError, load_agent_profiles
-from oneie_tui.engine.run_support import SESSIONS_KEY
 from oneie_tui.spec.shared_context import render_agent_brief
 
 if TYPE_CHECKING:
@@ -285,8 +292,12 @@ class StreamJson:
             self.ctx.usage(delta, source="result", final=True)
 
 
-class ClaudeCodeBackend:
+class ClaudeCodeBackend(AgentBackend):
     name = "claude-code"
+
+    @classmethod
+    def preflight(cls, spec: Spec, options: BackendOptions) -> None:
+        check_cli(spec, options)
 
     def __init__(self) -> None:
         self._project = Path.cwd()
@@ -296,11 +307,10 @@ class ClaudeCodeBackend:
         self._prices: Any = None
         self._profiles: dict[str, Profile] = {}
 
-    def configure(self, spec: Spec, options: Any) -> None:
-        extra = getattr(options, "extra", {}) or {}
+    def configure(self, spec: Spec, options: BackendOptions) -> None:
         self._project = project_dir(options)
-        self._base_url = extra.get("base_url")
-        self._sessions.update(extra.get(SESSIONS_KEY, {}) or {})
+        self._base_url = options.base_url
+        self._sessions.update(options.resume_sessions)
         self._profiles = load_profiles(spec, self._project)
         try:
             from oneie_tui.agents.pricing import load_prices
@@ -379,7 +389,7 @@ class ClaudeCodeBackend:
         )
 
 
-def preflight(spec: Spec, options: Any) -> None:
+def check_cli(spec: Spec, options: BackendOptions) -> None:
     """Refuse before anything starts: no CLI, or a permission mode root cannot use."""
     project = project_dir(options)
     load_profiles(spec, project)

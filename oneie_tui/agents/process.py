@@ -14,12 +14,20 @@ import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import ByteReceiveStream
 
-from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage, project_dir
+from oneie_tui.agents.base import (
+    AgentBackend,
+    AgentContext,
+    AgentFailure,
+    AgentResult,
+    BackendOptions,
+    Usage,
+    project_dir,
+)
 from oneie_tui.agents.lineproto import (
     EmitDirective,
     Invalid,
@@ -251,8 +259,12 @@ class StderrTail:
         return f": {self.last[:200]}" if self.last else ""
 
 
-class CommandBackend:
+class CommandBackend(AgentBackend):
     name = "command"
+
+    @classmethod
+    def preflight(cls, spec: Spec, options: BackendOptions) -> None:
+        check_commands(spec, options)
 
     async def run(self, ctx: AgentContext) -> AgentResult:
         opts = ctx.agent.command
@@ -283,7 +295,7 @@ class CommandBackend:
         return AgentResult(summary=f"{Path(opts.argv[0]).name} exited 0", metadata={"exit_code": code})
 
 
-def preflight(spec: Spec, options: Any) -> None:
+def check_commands(spec: Spec, options: BackendOptions) -> None:
     """Refuse before anything starts: a command agent without a command, or a program that
     is not on PATH, or a `cwd` that leaves the project folder."""
     project = project_dir(options)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import anyio
 
-from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult
+from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, AgentResult
 
 _VERBS = {
     "backend": ["Defining table", "Writing mutation", "Adding query", "Indexing", "Wiring service for"],
@@ -41,7 +41,7 @@ def fire_times(ctx: AgentContext, duration: float) -> dict[str, float]:
     return out
 
 
-class SimBackend:
+class SimBackend(AgentBackend):
     name = "sim"
 
     async def run(self, ctx: AgentContext) -> AgentResult:

@@ -218,9 +218,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from oneie_tui.engine.session import SetupError
 
     store = open_store(args)
-    extra = {"base_url": args.base_url} if args.base_url else {}
     try:
-        resumed = prepare_resume(store, args.run, extra)
+        resumed = prepare_resume(store, args.run, args.base_url or None)
     except ResumeError as exc:
         die(str(exc), 1)
     except SetupError as exc:

@@ -37,16 +37,15 @@ def options_from_args(args: argparse.Namespace) -> Any:
         die("--speed must be greater than 0", 2)
     if args.max_parallel is not None and args.max_parallel < 0:
         die("--max-parallel must be 0 (no limit) or more", 2)
-    extra: dict[str, Any] = {}
-    if getattr(args, "base_url", None):
-        extra["base_url"] = args.base_url
+    from oneie_tui.agents.base import BackendOptions
+
     return RunOptions(
         speed=args.speed,
         seed=args.seed,
         sequential=getattr(args, "sequential", False),
         backend=args.backend,
         max_parallel=args.max_parallel,
-        extra=extra,
+        backend_options=BackendOptions(base_url=getattr(args, "base_url", None) or None),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oneie_tui.agents.base import BackendOptions
 from oneie_tui.engine.runner import Runner
 from oneie_tui.engine.session import RunOptions, build_runner
 from oneie_tui.spec.loader import LoadedSpec, parse_spec_text
@@ -34,7 +35,6 @@ def options_of(first_start: dict[str, Any], spec_backend: str, run_id: str) -> R
     backend = first_start.get("backend")
     sequential = bool(first_start.get("sequential", False))
     max_parallel = first_start.get("max_parallel")
-    extra = {k: first_start[k] for k in ("project_dir", "worktree_dir") if first_start.get(k)}
     seed = first_start.get("seed")
     return RunOptions(
         speed=float(first_start.get("speed", 1.0) or 1.0),
@@ -43,11 +43,15 @@ def options_of(first_start: dict[str, Any], spec_backend: str, run_id: str) -> R
         backend=str(backend) if backend and backend != spec_backend else None,
         max_parallel=None if sequential or max_parallel is None else int(max_parallel),
         run_id=run_id,
-        extra=extra,  # the same project folder, wherever `oneie resume` is typed
+        # the same project folder, wherever `oneie resume` is typed
+        backend_options=BackendOptions(
+            project_dir=first_start.get("project_dir") or None,
+            worktree_dir=first_start.get("worktree_dir") or None,
+        ),
     )
 
 
-def prepare_resume(store: RunStore, ref: str, extra: dict[str, Any] | None = None) -> Resumed:
+def prepare_resume(store: RunStore, ref: str, base_url: str | None = None) -> Resumed:
     """A runner restored from the stored run `ref`, ready for `run(relaunch, resume=True)`.
     Raises `ResumeError`, `SpecError` (the stored spec no longer validates) or
     `session.SetupError` (a backend refuses)."""
@@ -62,7 +66,7 @@ def prepare_resume(store: RunStore, ref: str, extra: dict[str, Any] | None = Non
     events = list(store.events(row.id))
     start = next((e.metadata for e in events if e.type == "run_started"), {})
     options = options_of(start, spec.run.backend, row.id)
-    options.extra.update(extra or {})
+    options.backend_options.base_url = base_url
     runner = build_runner(loaded, options, store)
     relaunch = runner.restore(events)
     kept = [a for a in runner.agents if a not in relaunch]

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -22,7 +22,7 @@ from oneie_tui.events import TERMINAL_STATUS_OF, Event
 
 # control and worktree are imported where used: a sim run pays nothing for them.
 if TYPE_CHECKING:
-    from oneie_tui.agents.base import AgentContext
+    from oneie_tui.agents.base import AgentContext, BackendOptions
     from oneie_tui.engine.control_socket import ControlChannel
     from oneie_tui.engine.runner import Runner, Service
     from oneie_tui.engine.worktree import Worktree
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from oneie_tui.store.sqlite import RunStore
 
 PROCESS_BACKENDS = frozenset({"command", "claude-code"})
-SESSIONS_KEY = "claude_code_sessions"  # RunOptions.extra: agent id → session id to resume
 DIFF_TIMEOUT = 30.0
 
 
@@ -152,7 +151,7 @@ def stored_sessions(store: RunStore | None, run_id: str | None) -> dict[str, str
 
 
 def hooks_for(
-    spec: Spec, run_id: str, extra: dict[str, Any], store: RunStore | None
+    spec: Spec, run_id: str, options: BackendOptions, store: RunStore | None
 ) -> tuple[list[Service], Callable[[AgentContext], None] | None]:
     """The one call `session.build_runner` makes: (services, prepare_context) for the
     runner. Raises RunSupportError with one line when the run cannot be set up."""
@@ -163,9 +162,7 @@ def hooks_for(
     if not needs:
         return [], None
     support = prepare_run(
-        spec, run_id, project_dir=extra.get("project_dir"), worktree_dir=extra.get("worktree_dir")
+        spec, run_id, project_dir=options.project_dir, worktree_dir=options.worktree_dir
     )
-    sessions = stored_sessions(store, run_id)
-    if sessions:
-        extra.setdefault(SESSIONS_KEY, {}).update(sessions)
+    options.resume_sessions.update(stored_sessions(store, run_id))
     return support.services, support.prepare_context

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import anyio
 from anyio.abc import TaskGroup
 
-from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, Usage
+from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, AgentHost, Usage
 from oneie_tui.agents.budget import BudgetExceeded, check_budget
 from oneie_tui.engine.agent_state import AgentState
 from oneie_tui.events import (
@@ -59,7 +59,7 @@ ContextHook = Callable[[AgentContext], None]
 Service = Callable[["Runner"], Coroutine[Any, Any, None]]
 
 
-class Runner:
+class Runner(AgentHost):
     def __init__(
         self,
         spec: Spec,
@@ -203,7 +203,7 @@ class Runner:
         """Token and cost budgets for backends that do not keep them at their own turn
         boundaries (`enforces_budgets`, as the claude backend does): checked as usage is
         reported. Crossing the agent's budget cancels it; crossing the run's stops all."""
-        if getattr(self._backend_for(state.spec), "enforces_budgets", False):
+        if self._backend_for(state.spec).enforces_budgets:
             return
         try:
             check_budget(state.spec.budget, "agent", state.usage, 0, starting_turn=False)
@@ -325,7 +325,7 @@ class Runner:
         state.relaunch = True
         return self.cancel(agent_id, "restarted by user")
 
-    def cancel_run(self, reason: str = "run cancelled by user", *, interrupted: bool = False) -> None:
+    def cancel_run(self, reason: str = "run cancelled by user", *, interrupted: bool = False) -> bool:
         """Cancel every agent. `interrupted` (SIGTERM/SIGHUP) records the run as
         `interrupted`, so `oneie resume` can pick it up; a user's cancel is `cancelled`."""
         self._run_cancelled = True
@@ -333,6 +333,7 @@ class Runner:
         self.reason = self.reason or reason
         for agent_id in list(self.agents):
             self.cancel(agent_id, reason)
+        return True
 
     # --- the run ----------------------------------------------------------------
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from oneie_tui.agents import BACKENDS, UnknownBackend, backend_module, load_backend
-from oneie_tui.agents.base import AgentBackend
+from oneie_tui.agents import BACKENDS, UnknownBackend, backend_class
+from oneie_tui.agents.base import AgentBackend, BackendOptions
 from oneie_tui.engine.runner import Runner
 from oneie_tui.spec.loader import LoadedSpec
 from oneie_tui.spec.model import AgentSpec, Spec
@@ -28,7 +27,7 @@ class RunOptions:
     backend: str | None = None  # force every agent onto this backend
     max_parallel: int | None = None
     run_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific (base_url, ...)
+    backend_options: BackendOptions = field(default_factory=BackendOptions)
 
 
 def apply_backend_override(spec: Spec, backend: str | None) -> Spec:
@@ -47,17 +46,13 @@ def preflight(spec: Spec, options: RunOptions) -> None:
     """Let each backend in use refuse early (before any agent starts), with one line."""
     for name in sorted({spec.backend_of(a) for a in spec.agents}):
         try:
-            module, _ = backend_module(name)
+            backend_class(name).preflight(spec, options.backend_options)
         except UnknownBackend as exc:
             raise SetupError(str(exc)) from None
-        check = getattr(module, "preflight", None)
-        if check is not None:
-            try:
-                check(spec, options)
-            except SetupError:
-                raise
-            except Exception as exc:
-                raise SetupError(str(exc)) from None
+        except SetupError:
+            raise
+        except Exception as exc:
+            raise SetupError(str(exc)) from None
 
 
 def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None) -> Runner:
@@ -69,17 +64,15 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None
         name = spec.backend_of(agent)
         if name not in instances:
             try:
-                backend = load_backend(name)
+                backend = backend_class(name)()
             except UnknownBackend as exc:
                 raise SetupError(str(exc)) from None
-            configure = getattr(backend, "configure", None)
-            if configure is not None:
-                try:
-                    configure(spec, options)
-                except SetupError:
-                    raise
-                except Exception as exc:  # one line for the user, not a traceback
-                    raise SetupError(f"backend {name!r}: {exc}") from None
+            try:
+                backend.configure(spec, options.backend_options)
+            except SetupError:
+                raise
+            except Exception as exc:  # one line for the user, not a traceback
+                raise SetupError(f"backend {name!r}: {exc}") from None
             instances[name] = backend
         return instances[name]
 
@@ -90,7 +83,7 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None
 
     run_id = options.run_id or new_run_id()
     try:
-        services, prepare_context = hooks_for(spec, run_id, options.extra, store)
+        services, prepare_context = hooks_for(spec, run_id, options.backend_options, store)
     except RunSupportError as exc:
         raise SetupError(str(exc)) from None
 
@@ -112,7 +105,8 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None
         shared_context=render_shared_context(spec),
     )
     # Where the run's agents work, so `oneie resume` from any folder works in the same place.
-    runner.run_info["project_dir"] = str(Path(options.extra.get("project_dir") or Path.cwd()).resolve())
-    if options.extra.get("worktree_dir"):
-        runner.run_info["worktree_dir"] = str(options.extra["worktree_dir"])
+    where = options.backend_options
+    runner.run_info["project_dir"] = str(Path(where.project_dir or Path.cwd()).resolve())
+    if where.worktree_dir:
+        runner.run_info["worktree_dir"] = str(where.worktree_dir)
     return runner

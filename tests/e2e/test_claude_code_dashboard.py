@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from oneie_tui.agents.base import BackendOptions
 from oneie_tui.engine.session import RunOptions
 from oneie_tui.ui import format as fmt
 from tests.fakes.anthropic_server import ScriptedAnthropicServer, bash, text
@@ -57,7 +58,7 @@ async def test_cli_agents_run_live_in_the_dashboard_with_cost(tmp_path: Path) ->
             spec,
             store_path=tmp_path / "runs.sqlite3",
             run_on_start=True,
-            options=RunOptions(extra={"base_url": srv.base_url, "project_dir": str(repo)}),
+            options=RunOptions(backend_options=BackendOptions(base_url=srv.base_url, project_dir=str(repo))),
             cursor_blink=False,
         )
         async with app.run_test(size=(160, 44)) as pilot:

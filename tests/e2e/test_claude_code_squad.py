@@ -87,7 +87,7 @@ def test_three_cli_agents_in_worktrees_coordinate_through_oneie_emit(tmp_path: P
     store = RunStore(tmp_path / "runs.sqlite3")
     try:
         with ScriptedAnthropicServer(by_agent_and_step(scripts)) as srv:
-            runner, events = run_spec(spec, repo, store=store, extra={"base_url": srv.base_url})
+            runner, events = run_spec(spec, repo, store=store, base_url=srv.base_url)
             requests = srv.message_requests()
         stored = list(store.events(runner.run_id))
         row = store.get_run(runner.run_id)
@@ -178,7 +178,7 @@ def test_a_cancelled_cli_agent_leaves_no_process_and_resumes_its_session(tmp_pat
         await restart_when_stalled(runner)
 
     with ScriptedAnthropicServer(script) as srv:
-        runner, events = run_spec(spec, repo, controller=controller, extra={"base_url": srv.base_url})
+        runner, events = run_spec(spec, repo, controller=controller, base_url=srv.base_url)
 
     assert status_of(events, "agent-solo") == "completed", runner.agents["agent-solo"].reason
     assert of_type(events, "agent_cancelled", "agent-solo")  # the first attempt
@@ -199,7 +199,7 @@ def test_stream_json_of_the_real_cli_reaches_the_panel(tmp_path: Path) -> None:
     scripts = {"agent-talker": [bash("echo 'hello from bash'"), text("All", " done.")]}
     spec = loaded([_agent("agent-talker", cli)], backend="claude-code")
     with ScriptedAnthropicServer(by_agent_and_step(scripts)) as srv:
-        _, events = run_spec(spec, tmp_path, extra={"base_url": srv.base_url})
+        _, events = run_spec(spec, tmp_path, base_url=srv.base_url)
         first = srv.message_requests()[0]
     out = outputs(events, "agent-talker")
     assert "→ Bash: echo 'hello from bash'" in out
@@ -350,7 +350,7 @@ def test_a_session_that_cannot_be_resumed_fails_once_then_starts_afresh(tmp_path
     gone = "3f1c2d8e-1111-4222-8333-944455556666"
     with ScriptedAnthropicServer(by_agent_and_step({"agent-solo": [text("Fresh start, done.")]})) as srv:
         runner, events = run_spec(
-            spec, tmp_path, extra={"base_url": srv.base_url, "claude_code_sessions": {"agent-solo": gone}}
+            spec, tmp_path, base_url=srv.base_url, resume_sessions={"agent-solo": gone}
         )
         failure = runner.agents["agent-solo"].reason
         runner.bus.subscribe(events.append)

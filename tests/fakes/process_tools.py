@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import tomli_w
 
+from oneie_tui.agents.base import BackendOptions
 from oneie_tui.engine.runner import Runner
 from oneie_tui.engine.session import RunOptions, build_runner
 from oneie_tui.events import Event
@@ -54,12 +55,16 @@ def run_spec(
     *,
     controller: Controller | None = None,
     store: RunStore | None = None,
-    extra: dict[str, Any] | None = None,
+    base_url: str | None = None,
+    resume_sessions: dict[str, str] | None = None,
     run_id: str | None = None,
 ) -> tuple[Runner, list[Event]]:
     """Build the runner the CLI would build (project folder = `project`), run it to the end
     with `controller` running beside it, and return it with every event."""
-    options = RunOptions(run_id=run_id, extra={"project_dir": str(project), **(extra or {})})
+    where = BackendOptions(
+        base_url=base_url, project_dir=str(project), resume_sessions=dict(resume_sessions or {})
+    )
+    options = RunOptions(run_id=run_id, backend_options=where)
     runner = build_runner(spec, options, store)
     events: list[Event] = []
     runner.bus.subscribe(events.append)

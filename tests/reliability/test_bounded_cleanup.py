@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from oneie_tui.agents.base import BackendOptions
 from oneie_tui.agents.procgroup import KILL_WAIT_SECONDS, ProcessGroup
 from oneie_tui.engine.session import RunOptions, build_runner
 from oneie_tui.store.sqlite import RunStore
@@ -107,7 +108,7 @@ def test_runner_cleanup_survives_a_second_cancel(
         on_failure="continue",
     )
     store = RunStore(tmp / "runs.sqlite3")
-    runner = build_runner(spec, RunOptions(extra={"project_dir": str(tmp)}), store)
+    runner = build_runner(spec, RunOptions(backend_options=BackendOptions(project_dir=str(tmp))), store)
     ready: set[str] = set()
     runner.bus.subscribe(
         lambda e: ready.add(e.actor) if str(e.metadata.get("text", "")).startswith("child line") else None,

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from oneie_tui import paths, redact
+from oneie_tui.agents.base import BackendOptions
 from tests.fakes.anthropic_server import (
     ScriptedAnthropicServer,
     emit_event,
@@ -248,7 +249,7 @@ async def test_dashboard_screen_and_log(tmp_path: Path, isolated_dirs: Path, mon
     try:
         with ScriptedAnthropicServer(script) as srv:  # type: ignore[arg-type]
             app = OneieApp(spec, store_path=tmp_path / "store" / "runs.sqlite3", run_on_start=True,
-                           options=RunOptions(extra={"base_url": srv.base_url}), cursor_blink=False)
+                           options=RunOptions(backend_options=BackendOptions(base_url=srv.base_url)), cursor_blink=False)
             async with app.run_test(size=(160, 50)) as pilot:
                 for _ in range(600):
                     await pilot.pause(0.05)

@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
+from oneie_tui.agents.base import BackendOptions
 from oneie_tui.agents.pricing import bundled_prices, cache_savings
 from oneie_tui.engine.runner import Runner
 from oneie_tui.engine.session import RunOptions, SetupError, build_runner
@@ -86,7 +87,7 @@ def run_claude(
     *,
     control: Control | None = None,
     default: Reply | None = None,
-    extra: dict[str, Any] | None = None,
+    project_dir: str | None = None,
 ) -> ClaudeRun:
     loaded = load_spec(spec_path)
     store_path = tmp_path / "store" / "runs.sqlite3"
@@ -96,7 +97,7 @@ def run_claude(
         store = RunStore(store_path)
         try:
             runner = build_runner(
-                loaded, RunOptions(extra={"base_url": srv.base_url, **(extra or {})}), store
+                loaded, RunOptions(backend_options=BackendOptions(base_url=srv.base_url, project_dir=project_dir)), store
             )
             runner.bus.subscribe(events.append)
 
@@ -370,7 +371,7 @@ def test_missing_key_fails_before_any_agent_starts(
 def test_bad_base_url_is_refused(tmp_path: Path) -> None:
     loaded = load_spec(write_spec(tmp_path, THREE_AGENTS))
     with pytest.raises(SetupError, match="base URL"):
-        build_runner(loaded, RunOptions(extra={"base_url": "ftp:/nowhere"}), None)
+        build_runner(loaded, RunOptions(backend_options=BackendOptions(base_url="ftp:/nowhere")), None)
 
 
 def test_profile_sets_role_prompt_and_model(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from oneie_tui.agents.base import BackendOptions
 from oneie_tui.engine.session import RunOptions
 from oneie_tui.store.sqlite import RunStore
 from tests.fakes.anthropic_server import ScriptedAnthropicServer
@@ -31,7 +32,7 @@ async def test_dashboard_runs_the_claude_spec(tmp_path: Path) -> None:
             ROOT / "specs" / "claude-course-crud.toml",
             store_path=store_path,
             run_on_start=True,
-            options=RunOptions(extra={"base_url": srv.base_url}),
+            options=RunOptions(backend_options=BackendOptions(base_url=srv.base_url)),
             cursor_blink=False,
         )
         async with app.run_test(size=(160, 44)) as pilot:

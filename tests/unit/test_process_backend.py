@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from oneie_tui.agents.base import BackendOptions
 from oneie_tui.engine.runner import Runner
 from oneie_tui.engine.session import RunOptions, SetupError, build_runner
 from tests.fakes.process_tools import (
@@ -181,9 +182,9 @@ def test_long_lines_are_cut_not_lost(tmp_path: Path) -> None:
 def test_a_missing_program_or_empty_argv_is_refused_before_the_run(tmp_path: Path) -> None:
     with pytest.raises(SetupError, match="was not found on PATH"):
         build_runner(loaded([{"id": "x", "command": {"argv": ["no-such-program-xyz"]}}]),
-                     RunOptions(extra={"project_dir": str(tmp_path)}), None)
+                     RunOptions(backend_options=BackendOptions(project_dir=str(tmp_path))), None)
     with pytest.raises(SetupError, match=r"agents\[0\] \(x\): command.argv is empty"):
-        build_runner(loaded([{"id": "x"}]), RunOptions(extra={"project_dir": str(tmp_path)}), None)
+        build_runner(loaded([{"id": "x"}]), RunOptions(backend_options=BackendOptions(project_dir=str(tmp_path))), None)
 
 
 def test_a_missing_program_by_path_fails_the_agent(tmp_path: Path) -> None:

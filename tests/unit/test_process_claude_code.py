@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from oneie_tui.agents.base import AgentContext, Usage
+from oneie_tui.agents.base import AgentContext, AgentHost, BackendOptions, Usage
 from oneie_tui.agents.claude_code import (
     ClaudeCodeMissing,
     StreamJson,
@@ -29,7 +29,7 @@ from tests.fakes.process_tools import loaded
 SAMPLE = Path(__file__).resolve().parents[1] / "fakes/data/claude-code-stream-json.sample.jsonl"
 
 
-class Recorder:
+class Recorder(AgentHost):
     """Stands in for the runner behind an AgentContext."""
 
     def __init__(self) -> None:
@@ -172,7 +172,7 @@ def test_missing_cli_refuses_the_run_with_install_advice(tmp_path: Path, monkeyp
     monkeypatch.chdir(tmp_path)
     spec = loaded([{"id": "a"}], backend="claude-code")
     with pytest.raises(SetupError, match=r"npm install @anthropic-ai/claude-code"):
-        build_runner(spec, RunOptions(extra={"project_dir": str(tmp_path)}), None)
+        build_runner(spec, RunOptions(backend_options=BackendOptions(project_dir=str(tmp_path))), None)
 
 
 def test_bypass_permissions_as_root_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,11 +180,11 @@ def test_bypass_permissions_as_root_is_refused(tmp_path: Path, monkeypatch: pyte
     _fake_cli(tmp_path / "node_modules/.bin")
     spec = loaded([{"id": "a", "claude_code": {"permission_mode": "bypassPermissions"}}], backend="claude-code")
     with pytest.raises(SetupError, match="refuses .*bypassPermissions.* as root"):
-        build_runner(spec, RunOptions(extra={"project_dir": str(tmp_path)}), None)
+        build_runner(spec, RunOptions(backend_options=BackendOptions(project_dir=str(tmp_path))), None)
 
 
 def test_a_resumed_run_hands_unfinished_sessions_to_the_backend(tmp_path: Path) -> None:
-    from oneie_tui.agents.claude_code import SESSIONS_KEY, ClaudeCodeBackend
+    from oneie_tui.agents.claude_code import ClaudeCodeBackend
     from oneie_tui.engine.run_support import hooks_for
     from oneie_tui.events import Event
     from oneie_tui.store.sqlite import RunStore
@@ -200,11 +200,11 @@ def test_a_resumed_run_hands_unfinished_sessions_to_the_backend(tmp_path: Path) 
             ]
         )
         spec = loaded([{"id": "a"}, {"id": "b"}], backend="claude-code").spec
-        extra: dict[str, Any] = {"project_dir": str(tmp_path)}
-        hooks_for(spec, "run-9", extra, store)
+        options = BackendOptions(project_dir=str(tmp_path))
+        hooks_for(spec, "run-9", options, store)
     finally:
         store.close()
-    assert extra[SESSIONS_KEY] == {"a": "sess-a"}  # b finished its session: not resumed
+    assert options.resume_sessions == {"a": "sess-a"}  # b finished its session: not resumed
     backend = ClaudeCodeBackend()
-    backend.configure(spec, RunOptions(extra=extra))
+    backend.configure(spec, options)
     assert backend._sessions == {"a": "sess-a"}

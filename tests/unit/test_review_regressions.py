@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from oneie_tui.agents.base import BackendOptions
 from oneie_tui.commands.headless import run_headless
 from oneie_tui.engine.resume import options_of
 from oneie_tui.engine.session import RunOptions, build_runner
@@ -76,12 +77,12 @@ def test_resume_keeps_the_spend_so_budgets_are_not_reset(tmp_path: Path) -> None
 
 def test_a_run_records_what_its_resume_needs(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "runs.sqlite3")
-    runner = build_runner(load_spec(WORKFLOW), RunOptions(speed=20, seed=7, extra={"project_dir": str(tmp_path)}), store)
+    runner = build_runner(load_spec(WORKFLOW), RunOptions(speed=20, seed=7, backend_options=BackendOptions(project_dir=str(tmp_path))), store)
     anyio.run(runner.run)
     start = next(e for e in store.events(runner.run_id) if e.type == "run_started").metadata
     options = options_of(start, "sim", runner.run_id)
     assert options.seed == 7
-    assert options.extra["project_dir"] == str(tmp_path.resolve())
+    assert options.backend_options.project_dir == str(tmp_path.resolve())
     assert json.dumps(start)  # plain JSON in the store
 
 

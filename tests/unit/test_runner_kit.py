@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult
+from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, AgentResult
 from oneie_tui.agents.sim import SimBackend
 from oneie_tui.engine.runner import Runner
 from oneie_tui.events import Event
@@ -33,7 +33,7 @@ class FakeClock:
         self.now += seconds
 
 
-class Driven:
+class Driven(AgentBackend):
     """A backend whose agents do exactly what the test tells them, one command at a time:
     ("emit", name), ("done",), ("fail", message), ("wait", [names], "all"|"any")."""
 

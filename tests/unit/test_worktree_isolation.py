@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from oneie_tui.agents.base import BackendOptions
 from oneie_tui.engine.session import RunOptions, SetupError, build_runner
 from oneie_tui.engine.worktree import (
     WorktreeError,
@@ -91,14 +92,14 @@ def test_no_repository_or_no_commit_is_a_clear_error(tmp_path: Path) -> None:
 def test_isolation_without_git_refuses_the_run_before_it_starts(tmp_path: Path) -> None:
     spec = loaded([{"id": "a", "command": {"argv": [PY, "-c", "pass"]}}], isolation="worktree")
     with pytest.raises(SetupError, match="not inside a git repository"):
-        build_runner(spec, RunOptions(extra={"project_dir": str(tmp_path)}), None)
+        build_runner(spec, RunOptions(backend_options=BackendOptions(project_dir=str(tmp_path))), None)
 
 
 def test_worktree_dir_from_the_spec_is_used_and_checked(tmp_path: Path) -> None:
     repo = git_repo(tmp_path / "repo")
     outside = loaded([{"id": "a", "command": {"argv": [PY, "-c", "pass"]}}], isolation="worktree", worktree_dir="../elsewhere")
     with pytest.raises(SetupError, match="outside the project folder"):
-        build_runner(outside, RunOptions(extra={"project_dir": str(repo)}), None)
+        build_runner(outside, RunOptions(backend_options=BackendOptions(project_dir=str(repo))), None)
     inside = loaded([{"id": "a", "command": {"argv": [PY, "-c", "import os; print(os.getcwd())"]}}], isolation="worktree", worktree_dir="build/agents")
     runner, events = run_spec(inside, repo)
     expected = repo / "build/agents" / runner.run_id / "a"

@@ -3,28 +3,25 @@
 Ending: `finish(status="success")` or a reply without tool calls completes the agent
 (a first `finish` before the agent emitted its declared `emits` is answered with a reminder);
 `finish(status="failed")` fails it; `max_turns` turns without an end fail it; a budget
-crossed cancels it (see `claude.py`). Whatever the end, an `agent_info` event records the
+crossed cancels it (see `backend.py`). Whatever the end, an `agent_info` event records the
 model, turns and cache figures, and the HTTP client is closed.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anthropic
 import anyio
 
 from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
 from oneie_tui.agents.budget import BudgetExceeded, check_budget
-from oneie_tui.agents.claude.backend import resolve_model
+from oneie_tui.agents.claude.setup import ClaudeShared, resolve_model
 from oneie_tui.agents.claude.tools import TOOL_GUIDE, TOOLS, run_tool
 from oneie_tui.agents.claude.turn import TurnRunner
 from oneie_tui.agents.pricing import CacheSavings
 from oneie_tui.redact import redact
 from oneie_tui.spec.shared_context import render_agent_brief, render_shared_context
-
-if TYPE_CHECKING:
-    from oneie_tui.agents.claude.backend import ClaudeBackend
 
 SUMMARY_CHARS = 300
 
@@ -62,15 +59,14 @@ def move_cache_breakpoint(messages: list[dict[str, Any]]) -> None:
 
 
 class ClaudeAgentRun:
-    def __init__(self, backend: ClaudeBackend, ctx: AgentContext, key: str) -> None:
-        assert backend.prices is not None
-        self.backend = backend
+    def __init__(self, shared: ClaudeShared, ctx: AgentContext, key: str) -> None:
+        self.shared = shared
         self.ctx = ctx
         self.key = key
         self.agent = ctx.agent
         self.options = ctx.agent.claude
-        self.prices = backend.prices
-        self.profile = backend.profiles.get(ctx.agent.id)
+        self.prices = shared.prices
+        self.profile = shared.profiles.get(ctx.agent.id)
         self.model = resolve_model(ctx.spec, ctx.agent, self.profile, self.prices)
         self.spend = Usage()
         self.savings = CacheSavings()
@@ -95,7 +91,7 @@ class ClaudeAgentRun:
 
     async def run(self) -> AgentResult:
         client = anthropic.AsyncAnthropic(
-            api_key=self.key, base_url=self.backend.base_url, max_retries=0
+            api_key=self.key, base_url=self.shared.base_url, max_retries=0
         )
         try:
             return await self._loop(client)
@@ -109,8 +105,8 @@ class ClaudeAgentRun:
                 redact(f"{type(exc).__name__}: {exc}").splitlines()[0][:300]
             ) from None
         finally:
-            if self.backend.warmup.leader == self.agent.id:
-                self.backend.warmup.release()  # never leave followers waiting
+            if self.shared.warmup.leader == self.agent.id:
+                self.shared.warmup.release()  # never leave followers waiting
             self._record_info()
             with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
                 await client.close()
@@ -139,9 +135,9 @@ class ClaudeAgentRun:
         for turn in range(1, self.options.max_turns + 1):
             self._check_budgets(starting_turn=True)
             if turn == 1:
-                await self.backend.warmup.before_first_request(ctx, self.options.warmup)
+                await self.shared.warmup.before_first_request(ctx, self.options.warmup)
             self.turns += 1
-            self.backend.run_spend.turns += 1
+            self.shared.run_spend.turns += 1
             if self.options.cache:
                 move_cache_breakpoint(messages)
             message = (await turner.run(request, turn)).message
@@ -224,12 +220,12 @@ class ClaudeAgentRun:
     # ------------------------------------------------------------------ hooks
 
     def _stream_started(self) -> None:
-        if self.backend.warmup.leader == self.agent.id and not self.backend.warmup.done:
-            self.backend.warmup.release()
+        if self.shared.warmup.leader == self.agent.id and not self.shared.warmup.done:
+            self.shared.warmup.release()
 
     def _on_usage(self, usage: Usage, check: bool) -> None:
         self.spend.add(usage)
-        self.backend.run_spend.usage.add(usage)
+        self.shared.run_spend.usage.add(usage)
         price = self.prices.lookup(self.model)
         self.savings.add_usage_metadata(
             {
@@ -245,7 +241,7 @@ class ClaudeAgentRun:
         check_budget(
             self.agent.budget, "agent", self.spend, self.turns, starting_turn=starting_turn
         )
-        run = self.backend.run_spend
+        run = self.shared.run_spend
         if not run.exceeded:
             check_budget(
                 self.ctx.spec.run.budget, "run", run.usage, run.turns, starting_turn=starting_turn
@@ -254,7 +250,7 @@ class ClaudeAgentRun:
     async def _stop_for_budget(self, exc: BudgetExceeded) -> None:
         ctx = self.ctx
         if exc.scope == "run":
-            run = self.backend.run_spend
+            run = self.shared.run_spend
             if not run.exceeded:
                 run.exceeded = True
                 ctx.event("budget_exceeded", **exc.metadata())
