@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, get_args
 
 import anyio
 
@@ -57,22 +57,29 @@ encode_json = _make_encoder()  # for every event written out: the store, `--json
 
 _TASK_EVENT = "task_event"
 
+# An agent's status: the one vocabulary of the runner, the store's summaries and every view.
+AgentStatus = Literal[
+    "pending", "queued", "waiting", "running", "paused", "completed", "failed", "cancelled", "blocked"
+]
+
+AGENT_STATUSES: dict[str, AgentStatus] = {s: s for s in get_args(AgentStatus)}
+
 # The agent status each lifecycle event leaves behind: one table for the runner's
 # readers (metrics, dashboard view, headless progress, Gantt).
-TERMINAL_STATUS_OF: dict[str, str] = {
+TERMINAL_STATUS_OF: dict[str, AgentStatus] = {
     "agent_completed": "completed",
     "agent_failed": "failed",
     "agent_cancelled": "cancelled",
     "agent_blocked": "blocked",
 }
-ACTIVE_STATUS_OF: dict[str, str] = {
+ACTIVE_STATUS_OF: dict[str, AgentStatus] = {
     "agent_queued": "queued",
     "agent_waiting": "waiting",
     "agent_started": "running",
     "agent_resumed": "running",
     "agent_paused": "paused",
 }
-STATUS_OF: dict[str, str] = {**ACTIVE_STATUS_OF, **TERMINAL_STATUS_OF}
+STATUS_OF: dict[str, AgentStatus] = {**ACTIVE_STATUS_OF, **TERMINAL_STATUS_OF}
 # The high-rate stream (most of a run's rows): stored apart from the indexes, flushed lazily.
 STREAM_TYPES = frozenset({"agent_output", "agent_progress"})
 TERMINAL_STATUSES = frozenset(TERMINAL_STATUS_OF.values())
@@ -80,12 +87,13 @@ TERMINAL_STATUSES = frozenset(TERMINAL_STATUS_OF.values())
 USAGE_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
 
 
-def status_after(e: Event) -> str | None:
+def status_after(e: Event) -> AgentStatus | None:
     """The status an agent has after lifecycle event `e`, or None for other events. A
     resume returns a paused agent to what it was (waiting, queued or running)."""
     status = STATUS_OF.get(e.type)
     if status is not None and e.type == "agent_resumed":
-        return str(e.metadata.get("status", status))
+        back = e.metadata.get("status")
+        return AGENT_STATUSES.get(back, status) if isinstance(back, str) else status
     return status
 
 
@@ -101,12 +109,48 @@ def total_tokens(usage: dict[str, Any]) -> int:
     return sum(int(usage.get(name) or 0) for name in USAGE_TOKEN_FIELDS)
 
 
-def add_usage(target: Any, metadata: dict[str, Any]) -> None:
-    """Add a `usage` event's tokens and cost to anything with those five fields (a Usage,
-    an agent's metrics, a panel's view): the one place that reads a usage event."""
+def add_usage(target: Usage, metadata: dict[str, Any]) -> None:
+    """Add a `usage` event's tokens and cost to a Usage: the one place that reads a usage
+    event (the runner's budgets, metrics, the dashboard's view)."""
     for name in USAGE_TOKEN_FIELDS:
         setattr(target, name, getattr(target, name) + int(metadata.get(name, 0)))
     target.cost_usd += float(metadata.get("cost_usd", 0.0))
+
+
+@dataclass
+class Usage:
+    """Tokens and cost: of one response, one agent or a whole run."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, other: Usage) -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cost_usd += other.cost_usd
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_write_tokens
+            + self.cache_read_tokens
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+        }
 
 
 @dataclass(slots=True)

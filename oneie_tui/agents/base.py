@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from oneie_tui.events import EventType
+from oneie_tui.events import EventType, Usage
+
+__all__ = ["Usage"]  # the one usage value lives in events; backends import it from here
 
 if TYPE_CHECKING:
     from oneie_tui.events import Event
@@ -28,40 +30,6 @@ class AgentFailure(Exception):
 class AgentResult:
     summary: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_read_tokens: int = 0
-    cost_usd: float = 0.0
-
-    def add(self, other: Usage) -> None:
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.cache_write_tokens += other.cache_write_tokens
-        self.cache_read_tokens += other.cache_read_tokens
-        self.cost_usd += other.cost_usd
-
-    @property
-    def total_tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_write_tokens
-            + self.cache_read_tokens
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "cost_usd": round(self.cost_usd, 6),
-        }
 
 
 PauseHook = Callable[[], None]

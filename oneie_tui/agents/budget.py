@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oneie_tui.agents.base import Usage
+from oneie_tui.events import Usage
 from oneie_tui.spec.model import Budget
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from oneie_tui import paths
-from oneie_tui.agents.base import Usage
+from oneie_tui.events import Usage, add_usage
 
 PER_TOKEN = 1_000_000.0
 _DATE_SUFFIX = re.compile(r"^-\d{8}$")
@@ -179,34 +179,41 @@ def load_prices(config_file: Path | None = None) -> PriceTable:
 class CacheSavings:
     """Cache figures of a run (or one agent), folded from `usage` events."""
 
-    input_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_read_tokens: int = 0
-    cost_usd: float = 0.0
-    uncached_cost_usd: float = 0.0
+    usage: Usage = field(default_factory=Usage)
+    uncached_cost_usd: float = 0.0  # what the same tokens would have cost with no cache
+
+    @property
+    def cache_write_tokens(self) -> int:
+        return self.usage.cache_write_tokens
+
+    @property
+    def cache_read_tokens(self) -> int:
+        return self.usage.cache_read_tokens
+
+    @property
+    def cost_usd(self) -> float:
+        return self.usage.cost_usd
 
     @property
     def saved_tokens(self) -> int:
-        return self.cache_read_tokens
+        return self.usage.cache_read_tokens
 
     @property
     def saved_usd(self) -> float:
-        return self.uncached_cost_usd - self.cost_usd
+        return self.uncached_cost_usd - self.usage.cost_usd
 
     @property
     def saved_pct(self) -> float:
         """Share of prompt tokens served from the cache."""
-        prompt = self.input_tokens + self.cache_write_tokens + self.cache_read_tokens
-        return 100.0 * self.cache_read_tokens / prompt if prompt else 0.0
+        u = self.usage
+        prompt = u.input_tokens + u.cache_write_tokens + u.cache_read_tokens
+        return 100.0 * u.cache_read_tokens / prompt if prompt else 0.0
 
     def add_usage_metadata(self, md: Mapping[str, Any]) -> None:
-        self.input_tokens += int(md.get("input_tokens", 0))
-        self.cache_write_tokens += int(md.get("cache_write_tokens", 0))
-        self.cache_read_tokens += int(md.get("cache_read_tokens", 0))
-        cost = float(md.get("cost_usd", 0.0))
-        self.cost_usd += cost
+        before = self.usage.cost_usd
+        add_usage(self.usage, dict(md))
         # Usage from backends that do not price the uncached case counts as no saving.
-        self.uncached_cost_usd += float(md.get("uncached_cost_usd", cost))
+        self.uncached_cost_usd += float(md.get("uncached_cost_usd", self.usage.cost_usd - before))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -79,7 +79,7 @@ class ProgressSink:
         if e.type == "agent_progress" and task is not None:
             self.progress.update(task, completed=float(e.metadata.get("percent", 0)))
         elif task is not None and (status := status_after(e)) is not None:
-            label = status
+            label: str = status
             if status == "waiting":
                 label = "waiting for " + ", ".join(awaited(e.metadata))
             style = STATUS_STYLE.get(status, "")

@@ -7,46 +7,17 @@ import sys
 from typing import Any
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by `run` and `tui`."""
-    p.add_argument("--speed", type=float, default=1.0, metavar="N", help="scale simulated time (2 = twice as fast)")
-    p.add_argument("--seed", type=int, default=None, help="seed for simulated agents (default: the spec's)")
-    p.add_argument("--backend", choices=["sim", "claude", "command", "claude-code"], help="run every agent on this backend")
-    p.add_argument("--max-parallel", type=int, default=None, metavar="N", help="override run.max_parallel (0 = no limit)")
-    p.add_argument("--base-url", default=None, help="Anthropic API base URL (else $ANTHROPIC_BASE_URL)")
-    p.add_argument("--sequential", action="store_true", help="one agent at a time, for comparison")
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser("run", help="run a spec (headless with --headless or when not on a terminal)")
     p.add_argument("spec", help="spec file (TOML)")
     p.add_argument("--headless", action="store_true", help="no dashboard: live progress bars, then a summary")
     p.add_argument("--json", action="store_true", help="print NDJSON events, then a summary line (implies --headless)")
-    add_run_options(p)
     from oneie_tui.commands.common import add_store_arg
+    from oneie_tui.commands.run_options import add_run_options
 
+    add_run_options(p)
     add_store_arg(p)
     p.set_defaults(handler=cmd_run)
-
-
-def options_from_args(args: argparse.Namespace) -> Any:
-    from oneie_tui.commands.common import die
-    from oneie_tui.engine.session import RunOptions
-
-    if args.speed <= 0:
-        die("--speed must be greater than 0", 2)
-    if args.max_parallel is not None and args.max_parallel < 0:
-        die("--max-parallel must be 0 (no limit) or more", 2)
-    from oneie_tui.agents.base import BackendOptions
-
-    return RunOptions(
-        speed=args.speed,
-        seed=args.seed,
-        sequential=getattr(args, "sequential", False),
-        backend=args.backend,
-        max_parallel=args.max_parallel,
-        backend_options=BackendOptions(base_url=getattr(args, "base_url", None) or None),
-    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -57,28 +28,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from oneie_tui.commands.common import die, open_store
+    from oneie_tui.commands.run_options import options_from_args
     from oneie_tui.spec.loader import load_spec
 
     loaded = load_spec(args.spec)
     options = options_from_args(args)
     headless = args.headless or args.json or not sys.stdout.isatty()
-    if not headless:
-        from oneie_tui.cli import main
+    if not headless:  # on a terminal: the dashboard, with every option `run` shares with `tui`
+        from oneie_tui.commands.tui import open_dashboard
 
-        # Every option `run` shares with `tui` goes along (see add_run_options).
-        forwarded = ["tui", args.spec, "--run", "--speed", str(args.speed)]
-        for flag, value in (
-            ("--store", args.store),
-            ("--backend", args.backend),
-            ("--seed", args.seed),
-            ("--max-parallel", args.max_parallel),
-            ("--base-url", args.base_url),
-        ):
-            if value is not None:
-                forwarded += [flag, str(value)]
-        if args.sequential:
-            forwarded.append("--sequential")
-        return main(forwarded)
+        return open_dashboard(args, run_now=True, theme=None)
 
     from oneie_tui.commands.headless import run_headless
     from oneie_tui.engine.session import SetupError, build_runner

@@ -13,7 +13,7 @@ from typing import Any
 
 def register(sub: Any) -> None:
     from oneie_tui.commands.common import add_store_arg
-    from oneie_tui.commands.run import add_run_options
+    from oneie_tui.commands.run_options import add_run_options
 
     p = sub.add_parser("tui", help="open the dashboard (the default command)")
     p.add_argument("spec", nargs="?", help="spec file (TOML); default: the last one opened, or a picker")
@@ -31,10 +31,16 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def _tui(args: argparse.Namespace) -> int:
+    return open_dashboard(args, run_now=bool(args.run), theme=args.theme)
+
+
+def open_dashboard(args: argparse.Namespace, *, run_now: bool, theme: str | None) -> int:
+    """The dashboard on `args.spec` (else the last spec opened), with the run options of
+    `args` (see `add_run_options`): `oneie tui`, and `oneie run` on a terminal."""
     from pathlib import Path
 
     from oneie_tui.commands.common import die
-    from oneie_tui.commands.run import options_from_args
+    from oneie_tui.commands.run_options import options_from_args
     from oneie_tui.config import last_spec
     from oneie_tui.spec.loader import SpecError, load_spec
 
@@ -46,25 +52,25 @@ def _tui(args: argparse.Namespace) -> int:
             load_spec(spec_path)
         except SpecError as exc:
             readable = spec_path.is_file()
-            if args.run or not readable:
+            if run_now or not readable:
                 raise
             del exc  # opens in the editor, which shows the error on its line
     else:
         spec_path = last_spec()
-        if args.run and spec_path is None:
+        if run_now and spec_path is None:
             die("--run needs a SPEC (no spec was opened before)", 2)
 
-    if args.theme:
-        _check_theme(args.theme)
+    if theme:
+        _check_theme(theme)
 
     from oneie_tui.ui.app import OneieApp
 
     app = OneieApp(
         spec_path,
         store_path=Path(args.store) if args.store else None,
-        run_on_start=bool(args.run and spec_path is not None),
+        run_on_start=bool(run_now and spec_path is not None),
         options=options,
-        theme=args.theme,
+        theme=theme,
     )
     code = app.run()
     if app.log_file is not None and app.return_code not in (None, 0):

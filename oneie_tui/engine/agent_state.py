@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
 
 import anyio
 
 from oneie_tui.agents.base import AgentContext, Usage
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
-from oneie_tui.events import Event
+from oneie_tui.events import AgentStatus, Event
 from oneie_tui.spec.model import AgentSpec
 
-Status = Literal[
-    "pending", "queued", "waiting", "running", "paused", "completed", "failed", "cancelled", "blocked"
-]
+Status = AgentStatus  # the runner's name for it
 
 
 @dataclass(eq=False)  # identity-hashed: it is the slot borrower token
@@ -39,7 +36,7 @@ class AgentState:
     scope: anyio.CancelScope | None = None
     ctx: AgentContext | None = None
     cancel_reason: str = ""
-    cancel_type: str = "cancelled"
+    cancel_type: Status = "cancelled"
     paused: bool = False
     paused_from: Status = "running"  # what resume() returns to
     unpaused: anyio.Event = field(default_factory=anyio.Event)

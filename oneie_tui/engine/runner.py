@@ -29,6 +29,7 @@ from oneie_tui.agents.budget import BudgetExceeded, check_budget
 from oneie_tui.engine.agent_state import AgentState
 from oneie_tui.events import (
     TERMINAL_STATUS_OF,
+    AgentStatus,
     Event,
     EventBus,
     EventImpossible,
@@ -303,7 +304,7 @@ class Runner(AgentHost):
     def resume_all(self) -> int:
         return sum(self.resume(a) for a in list(self.agents))
 
-    def cancel(self, agent_id: str, reason: str = "cancelled by user", *, kind: str = "cancelled") -> bool:
+    def cancel(self, agent_id: str, reason: str = "cancelled by user", *, kind: AgentStatus = "cancelled") -> bool:
         state = self.agents.get(agent_id)
         if state is None or state.terminal or state.scope is None:
             return False
@@ -447,7 +448,7 @@ class Runner(AgentHost):
 
     async def _lifecycle(self, state: AgentState, scope: anyio.CancelScope) -> None:
         agent = state.spec
-        outcome: tuple[str, str] = ("failed", "")
+        outcome: tuple[AgentStatus, str] = ("failed", "")
         summary = ""
         with scope:
             try:
@@ -572,7 +573,7 @@ class Runner(AgentHost):
         for hook in state.ctx.on_resume if state.ctx else []:
             hook()
 
-    def _end(self, state: AgentState, status: str, reason: str) -> None:
+    def _end(self, state: AgentState, status: AgentStatus, reason: str) -> None:
         state.status = status  # type: ignore[assignment]
         state.reason = reason
         state.paused = False

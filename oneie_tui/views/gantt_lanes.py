@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from oneie_tui.events import TERMINAL_STATUSES, Event
+from oneie_tui.events import TERMINAL_STATUSES, AgentStatus, Event
 from oneie_tui.views.metrics import AgentMetrics, RunMetrics
 from oneie_tui.views.run_view import RunView
 
@@ -76,7 +76,7 @@ class Marker:
 @dataclass
 class Lane:
     agent: str
-    status: str
+    status: AgentStatus
     active_s: float
     bars: list[Bar] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)

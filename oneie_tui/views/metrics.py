@@ -13,11 +13,11 @@ run, an imported run and a replay all report the same figures.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from oneie_tui.events import ACTIVE_STATUS_OF as STATE_OF
-from oneie_tui.events import STREAM_TYPES, Event, add_usage, status_after
+from oneie_tui.events import STREAM_TYPES, AgentStatus, Event, Usage, add_usage, status_after
 from oneie_tui.events import TERMINAL_STATUS_OF as TERMINAL
 
 
@@ -31,7 +31,7 @@ class Segment:
 @dataclass
 class AgentMetrics:
     id: str
-    status: str = "pending"
+    status: AgentStatus = "pending"
     reason: str = ""
     started_s: float | None = None
     ended_s: float | None = None
@@ -41,11 +41,7 @@ class AgentMetrics:
     after_any: list[str] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
     emitted: dict[str, float] = field(default_factory=dict)  # action -> active offset
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_read_tokens: int = 0
-    cost_usd: float = 0.0
+    usage: Usage = field(default_factory=Usage)
     diff_stat: str = ""  # isolated agents: what changed in the worktree (agent_info)
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,11 +53,7 @@ class AgentMetrics:
             "ended_s": _r(self.ended_s),
             "active_s": _r(self.active_s),
             "attempts": self.attempts,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "cost_usd": round(self.cost_usd, 6),
+            **self.usage.to_dict(),
             **({"diff_stat": self.diff_stat} if self.diff_stat else {}),
         }
 
@@ -75,16 +67,16 @@ class RunMetrics:
     critical_path_s: float = 0.0
     ideal_speedup: float = 0.0
     critical_path: list[str] = field(default_factory=list)
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_read_tokens: int = 0
-    cost_usd: float = 0.0
+    usage: Usage = field(default_factory=Usage)
     agents: dict[str, AgentMetrics] = field(default_factory=dict)
 
     @property
     def tokens(self) -> int:
-        return self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
+        return self.usage.total_tokens
+
+    @property
+    def cost_usd(self) -> float:
+        return self.usage.cost_usd
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,11 +87,7 @@ class RunMetrics:
             "critical_path_s": _r(self.critical_path_s),
             "ideal_speedup": round(self.ideal_speedup, 4),
             "critical_path": self.critical_path,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "cost_usd": round(self.cost_usd, 6),
+            **self.usage.to_dict(),
             "agents": [a.to_dict() for a in self.agents.values()],
         }
 
@@ -197,7 +185,7 @@ class MetricsBuilder:
             offset = m.active_s + (t - since if since is not None else 0.0)
             m.emitted.setdefault(e.action, offset)
         elif kind == "usage":
-            add_usage(m, e.metadata)
+            add_usage(m.usage, e.metadata)
         elif kind == "agent_info" and "diff_stat" in e.metadata:
             m.diff_stat = str(e.metadata["diff_stat"])
 
@@ -212,7 +200,7 @@ class MetricsBuilder:
         rel_now = None if now is None or self.origin is None else now - self.origin
         agents: dict[str, AgentMetrics] = {}
         for agent_id, m in self.agents.items():
-            copy = AgentMetrics(**{**m.__dict__, "segments": list(m.segments)})
+            copy = AgentMetrics(**{**m.__dict__, "segments": list(m.segments), "usage": replace(m.usage)})
             since = self._run_since.get(agent_id)
             if since is not None and rel_now is not None:
                 copy.active_s += max(0.0, rel_now - since)
@@ -228,11 +216,7 @@ class MetricsBuilder:
             out.sequential_s / out.critical_path_s if out.critical_path_s > 0 else 0.0
         )
         for a in agents.values():
-            out.input_tokens += a.input_tokens
-            out.output_tokens += a.output_tokens
-            out.cache_write_tokens += a.cache_write_tokens
-            out.cache_read_tokens += a.cache_read_tokens
-            out.cost_usd += a.cost_usd
+            out.usage.add(a.usage)
         return out
 
 

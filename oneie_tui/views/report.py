@@ -130,9 +130,9 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
     w(
         f"Sequential time is the sum of every agent's active time; parallel time is the"
         f" wall time. Critical path: {_cell(path)} ({_secs(metrics.critical_path_s)}),"
-        f" ideal speedup {metrics.ideal_speedup:.2f}x. Tokens: {metrics.input_tokens:,} in,"
-        f" {metrics.output_tokens:,} out, {metrics.cache_write_tokens:,} cache write,"
-        f" {metrics.cache_read_tokens:,} cache read.\n\n"
+        f" ideal speedup {metrics.ideal_speedup:.2f}x. Tokens: {metrics.usage.input_tokens:,} in,"
+        f" {metrics.usage.output_tokens:,} out, {metrics.usage.cache_write_tokens:,} cache write,"
+        f" {metrics.usage.cache_read_tokens:,} cache read.\n\n"
     )
 
     w("## Gantt\n\n```text\n")

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from oneie_tui.events import STATUS_OF, Event, add_usage, awaited, status_after
+from oneie_tui.events import STATUS_OF, AgentStatus, Event, Usage, add_usage, awaited, status_after
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
 from oneie_tui.spec.model import Spec
 from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
@@ -34,7 +34,7 @@ class AgentView:
     role: str = ""
     task: str = ""
     color: str | None = None
-    status: str = "pending"
+    status: AgentStatus = "pending"
     reason: str = ""
     waiting_for: list[str] = field(default_factory=list)
     progress: float = 0.0
@@ -44,11 +44,7 @@ class AgentView:
     output_lines: int = 0
     events_fired: list[str] = field(default_factory=list)
     tool_calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_read_tokens: int = 0
-    cost_usd: float = 0.0
+    usage: Usage = field(default_factory=Usage)
     started_ts: float | None = None
     ended_ts: float | None = None
     summary: str = ""
@@ -56,7 +52,11 @@ class AgentView:
 
     @property
     def tokens(self) -> int:
-        return self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
+        return self.usage.total_tokens
+
+    @property
+    def cost_usd(self) -> float:
+        return self.usage.cost_usd
 
     @property
     def terminal(self) -> bool:
@@ -168,7 +168,7 @@ class RunView:
             if e.action:
                 a.events_fired.append(e.action)
         elif kind == "usage":
-            add_usage(a, md)
+            add_usage(a.usage, md)
         elif kind == "agent_tool":
             a.tool_calls += 1
         elif kind == "agent_info":

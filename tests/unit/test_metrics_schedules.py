@@ -120,9 +120,10 @@ def test_tokens_and_cost_add_up() -> None:
     log.at(0.6, "usage", "b", input_tokens=5, output_tokens=7, cache_write_tokens=0,
            cache_read_tokens=1000, cost_usd=0.002)
     m = compute(log.done(1))
-    assert (m.input_tokens, m.output_tokens, m.cache_write_tokens, m.cache_read_tokens) == (105, 27, 1000, 1000)
+    u = m.usage
+    assert (u.input_tokens, u.output_tokens, u.cache_write_tokens, u.cache_read_tokens) == (105, 27, 1000, 1000)
     assert m.cost_usd == pytest.approx(0.012)
-    assert m.agents["b"].cache_read_tokens == 1000
+    assert m.agents["b"].usage.cache_read_tokens == 1000
 
 
 def test_live_metrics_count_open_spans_up_to_now() -> None:

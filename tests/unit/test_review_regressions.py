@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sqlite3
 import subprocess
@@ -89,20 +90,19 @@ def test_a_run_records_what_its_resume_needs(tmp_path: Path) -> None:
 def test_run_forwards_sequential_to_the_dashboard(monkeypatch: pytest.MonkeyPatch) -> None:
     import oneie_tui.cli as cli
     from oneie_tui.commands import run as run_command
+    from oneie_tui.commands import tui as tui_command
+    from oneie_tui.commands.run_options import options_from_args
 
-    seen: list[list[str]] = []
+    seen: list[tuple[bool, bool]] = []
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    real_main = cli.main
 
-    def fake_main(argv: list[str] | None = None) -> int:
-        if argv and argv[0] == "tui":
-            seen.append(list(argv))
-            return 0
-        return real_main(argv)
+    def fake_dashboard(args: argparse.Namespace, *, run_now: bool, theme: str | None) -> int:
+        seen.append((run_now, options_from_args(args).sequential))
+        return 0
 
-    monkeypatch.setattr(cli, "main", fake_main)
+    monkeypatch.setattr(tui_command, "open_dashboard", fake_dashboard)
     assert run_command.cmd_run(cli.build_parser().parse_args(["run", str(WORKFLOW), "--sequential"])) == 0
-    assert seen and "--sequential" in seen[0]
+    assert seen == [(True, True)]  # the dashboard runs at once, one agent at a time
 
 
 def test_a_failed_last_flush_records_the_run_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
