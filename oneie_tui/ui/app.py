@@ -30,7 +30,16 @@ from oneie_tui.spec.loader import LoadedSpec, SpecError, parse_spec_text
 from oneie_tui.store.sqlite import RunStore, StoreError
 from oneie_tui.themes import DEFAULT_THEME, load_themes
 from oneie_tui.ui.live import LiveRun
-from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, RunStatusChanged
+from oneie_tui.ui.messages import (
+    CancelAgent,
+    PauseAgent,
+    RestartAgent,
+    ResumeRequested,
+    RunSpec,
+    RunStatusChanged,
+    SaveSpec,
+    SpecPicked,
+)
 from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.screens.dashboard import DashboardScreen
 from oneie_tui.ui.screens.picker import PickerScreen
@@ -184,7 +193,9 @@ class OneieApp(App[int]):
             return
         self.spec_path = path
         remember_last_spec(path)
-        dashboard = DashboardScreen(text, path.name, cursor_blink=self.cursor_blink)
+        dashboard = DashboardScreen(
+            text, path.name, clock=self.now, control=self.control, cursor_blink=self.cursor_blink
+        )
         self.dashboard = dashboard
         if isinstance(self.screen, PickerScreen):
             self.switch_screen(dashboard)
@@ -192,6 +203,18 @@ class OneieApp(App[int]):
             self.push_screen(dashboard)
         if run:
             self.call_after_refresh(self.start_run_from_text, text)
+
+    @on(SpecPicked)
+    def _spec_picked(self, event: SpecPicked) -> None:
+        self.open_spec(event.path)
+
+    @on(SaveSpec)
+    def _save_asked(self, event: SaveSpec) -> None:
+        self.save_spec(event.text)
+
+    @on(RunSpec)
+    def _run_asked(self, event: RunSpec) -> None:
+        self.start_run_from_text(event.text)
 
     def save_spec(self, text: str) -> None:
         if self.spec_path is None:
@@ -252,7 +275,7 @@ class OneieApp(App[int]):
         self.live = live
         dashboard = self.dashboard
         if dashboard is not None:
-            await dashboard.show_bridge(live.bridge)
+            await dashboard.show_bridge(live.bridge, store=store)
             if dashboard.has_class("-narrow"):
                 dashboard.show_editor(False)
             dashboard.grid.focus_first()
@@ -284,6 +307,16 @@ class OneieApp(App[int]):
         self.notify(f"resuming {run_id}: relaunching {', '.join(resumed.relaunch) or 'no agent'}", timeout=4)
         self._launch(live, resumed.relaunch)
         return live
+
+    @on(ResumeRequested)
+    def _resume_asked(self, event: ResumeRequested) -> None:
+        """History's `R`: the app runs it (so leaving that screen does not end it); a replay
+        screen follows what it writes."""
+        store = self.store
+        if store is not None and self.resume_run(event.run_id) is not None:
+            from oneie_tui.ui.screens.replay import ReplayScreen
+
+            self.push_screen(ReplayScreen(store, event.run_id, follow=True, speed=float("inf")))
 
     def _launch(self, live: LiveRun, agent_ids: list[str] | None) -> None:
         self._run_worker = self.run_worker(
@@ -366,6 +399,17 @@ class OneieApp(App[int]):
             live.cancel_run()
 
     # --- app actions --------------------------------------------------------------
+    # The dashboard's app-wide keys (P, C, h) are bound there as `app.…` actions, under
+    # their own binding ids, so user keymaps keep naming them as before.
+
+    def action_pause_all(self) -> None:
+        self.control_pause_all()
+
+    def action_cancel_run(self) -> None:
+        self.control_cancel_run()
+
+    def action_history(self) -> None:
+        self.open_history()
 
     def action_switch_theme(self) -> None:
         names = self.oneie_themes or [DEFAULT_THEME]

@@ -13,8 +13,9 @@ import pytest
 
 from oneie_tui.store.sqlite import RunListing, RunStore
 from oneie_tui.ui.app import OneieApp
+from oneie_tui.ui.history_table import filter_rows, sort_rows
 from oneie_tui.ui.screens.confirm import ConfirmScreen
-from oneie_tui.ui.screens.history import HistoryScreen, filter_rows, sort_rows
+from oneie_tui.ui.screens.history import HistoryScreen
 from oneie_tui.ui.screens.replay import ReplayScreen
 from tests.history_support import T0, record_run, store_ideal_run
 from tests.tui.waiting import wait_until
@@ -197,7 +198,7 @@ async def test_a_long_history_shows_the_newest_first_then_loads_the_rest(
 
 @pytest.mark.parametrize("width", [80, 99, 100, 120, 200])
 def test_every_column_fits_the_screen(width: int) -> None:
-    from oneie_tui.ui.screens.history import COLUMNS, layout
+    from oneie_tui.ui.history_table import COLUMNS, layout
 
     values = ["x" * 40 for _ in COLUMNS]
     x, text = layout(values, width)[-1]

@@ -1,6 +1,6 @@
 """One agent full-screen: all of its output, scrollable; its events; its usage.
-`escape` goes back. Its keys post the same intents as a panel; a replay's zoom
-(`controls=False`) has no runner, so it hides them and acts on nothing.
+`escape` goes back. Its keys post the same intents as a panel and hand them to the
+`control` its creator gave it; a replay's zoom has none, so it hides them and acts on nothing.
 
 The bridge keeps a capped scrollback per agent (bounded memory however long the run).
 When an agent has written more than that, the zoom reads the whole output of its attempt
@@ -23,7 +23,7 @@ from textual.widgets import Footer, Log, Static
 from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.bridge import EventBridge
-from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent
+from oneie_tui.ui.messages import AgentControl, CancelAgent, PauseAgent, RestartAgent
 from oneie_tui.ui.widgets import Timeline, agent_colors
 from oneie_tui.views.run_view import AgentView, RunView
 
@@ -71,12 +71,13 @@ class AgentScreen(Screen[None]):
         bridge: EventBridge,
         clock: Callable[[], float],
         *,
-        controls: bool = True,
+        control: AgentControl | None = None,
         stored: StoredOutput | None = None,
     ) -> None:
         super().__init__()
         self.agent_id = agent_id
-        self.controls = controls  # False in a replay: there is no runner to act on
+        self.control = control
+        self.controls = control is not None  # False in a replay: there is no runner to act on
         self.bridge = bridge
         self.clock = clock
         self.stored = stored
@@ -224,10 +225,7 @@ class AgentScreen(Screen[None]):
     @on(RestartAgent)
     def _control(self, event: PauseAgent | CancelAgent | RestartAgent) -> None:
         event.stop()
-        if not self.controls:
+        if self.control is None:
             self.notify("this is a replay: no agent runs here", timeout=2)
             return
-        from oneie_tui.ui.app import OneieApp
-
-        if isinstance(self.app, OneieApp):
-            self.app.control(event)
+        self.control(event)

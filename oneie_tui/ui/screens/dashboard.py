@@ -3,13 +3,14 @@
 It shows whatever `EventBridge` it is given: an idle view of the editor's spec, or a
 live run's bridge (`show_bridge`). Once per frame it flushes the bridge and posts itself
 a `RunUpdated` (superseding), and redraws only what changed. Agent intents from the
-panels are handled here and passed to the app's live run."""
+panels go to the `control` callable its creator gave it; saving and running go up as
+messages; the app-wide keys (pause all, cancel run, history) are app actions."""
 
 from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -21,22 +22,24 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from oneie_tui.spec.model import Spec
+from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.bridge import EventBridge
 from oneie_tui.ui.messages import (
+    AgentControl,
     CancelAgent,
+    LeaveEditor,
     PauseAgent,
     RestartAgent,
+    RunSpec,
     RunStatusChanged,
     RunUpdated,
+    SaveSpec,
     SpecEdited,
     ZoomAgent,
 )
 from oneie_tui.ui.widgets import AgentGrid, RunHeader, SpecEditor, Timeline, agent_colors
 from oneie_tui.views.metrics import RunMetrics
 from oneie_tui.views.run_view import RunView
-
-if TYPE_CHECKING:
-    from oneie_tui.ui.app import OneieApp
 
 FRAME_SECONDS = 1 / 30
 # Panels redraw every frame while output is calm. Under a flood of output (thousands of
@@ -52,18 +55,29 @@ SHORT_HEIGHT = 32
 
 class DashboardScreen(Screen[None]):
     BINDINGS = [
-        Binding("P", "pause_all", "Pause all", id="pause_all"),
-        Binding("C", "cancel_run", "Cancel run", id="cancel_run"),
+        Binding("P", "app.pause_all", "Pause all", id="pause_all"),
+        Binding("C", "app.cancel_run", "Cancel run", id="cancel_run"),
         Binding("e", "toggle_editor", "Editor", id="toggle_editor"),
         Binding("slash", "filter", "Filter", id="filter"),
-        Binding("h", "history", "History", id="history"),
+        Binding("h", "app.history", "History", id="history"),
         Binding("g", "gantt", "Gantt", id="gantt"),
         Binding("ctrl+s", "save_spec", "Save", id="save_spec", priority=True),
         Binding("ctrl+r", "run_spec", "Run", id="run_spec", priority=True),
     ]
 
-    def __init__(self, text: str, label: str, *, cursor_blink: bool = True) -> None:
+    def __init__(
+        self,
+        text: str,
+        label: str,
+        *,
+        clock: Callable[[], float],
+        control: AgentControl,
+        cursor_blink: bool = True,
+    ) -> None:
         super().__init__()
+        self.clock = clock  # epoch seconds: the app's clock, fixed in tests
+        self._control_intent = control
+        self._run_store: RunStore | None = None  # the live run's store, for the zoom
         self._text = text
         self._label = label
         self._cursor_blink = cursor_blink
@@ -84,13 +98,6 @@ class DashboardScreen(Screen[None]):
         self._rate = 0.0  # events folded per second (smoothed)
         self._rate_mark = (0.0, 0)
         self._focus_before_filter: Widget | None = None
-
-    @property
-    def oneie(self) -> OneieApp:
-        from oneie_tui.ui.app import OneieApp
-
-        assert isinstance(self.app, OneieApp)
-        return self.app
 
     # --- layout -------------------------------------------------------------------
 
@@ -139,8 +146,12 @@ class DashboardScreen(Screen[None]):
 
     # --- feeding ------------------------------------------------------------------
 
-    async def show_bridge(self, bridge: EventBridge) -> None:
-        """Show a (new) run: its panels appear at once, then follow its events."""
+    async def show_bridge(self, bridge: EventBridge, *, store: RunStore | None = None) -> None:
+        """Show a (new) run: its panels appear at once, then follow its events. A live
+        run comes with its `store` (the zoom reads older output there); from then on the
+        editor's edits no longer preview in the grid."""
+        if store is not None:
+            self._run_store = store
         self.bridge = bridge
         self._colors = agent_colors(bridge.view, self.app.theme_variables)
         await self.grid.set_roster(bridge.view, self._colors)
@@ -156,7 +167,7 @@ class DashboardScreen(Screen[None]):
             self._tick_gap = 0.8 * self._tick_gap + 0.2 * (mark - self._last_tick)
         self._last_tick = mark
         changed = self.bridge.flush()
-        now = self.oneie.now()
+        now = self.clock()
         if not changed and self.view.status == "running" and now >= self._clock_due:
             changed = True  # elapsed times move even when nothing is said
         if changed:
@@ -166,7 +177,7 @@ class DashboardScreen(Screen[None]):
     def on_run_updated(self, _: RunUpdated) -> None:
         dirty, timeline, status = self.bridge.take_dirty()
         view = self.view
-        now = self.oneie.now()
+        now = self.clock()
         metrics = view.metrics(now if view.ended_ts is None else view.ended_ts)
         mark = time.perf_counter()
         if view.status == "running" and mark >= self._times_due:
@@ -222,7 +233,7 @@ class DashboardScreen(Screen[None]):
     def redraw(self) -> None:
         """Redraw everything from the view (after a theme change, a new run...)."""
         view = self.view
-        now = self.oneie.now()
+        now = self.clock()
         self._colors = agent_colors(view, self.app.theme_variables)
         metrics = view.metrics(now if view.ended_ts is None else view.ended_ts)
         self.grid.refresh_from(view, None, now, metrics, self._colors)
@@ -233,7 +244,7 @@ class DashboardScreen(Screen[None]):
     async def _spec_edited(self, event: SpecEdited) -> None:
         """While idle, the grid previews the agents of the spec being edited."""
         spec = self.editor.spec
-        if spec is None or self.oneie.live is not None:
+        if spec is None or self._run_store is not None:
             return
         if self._idle_spec is not None and spec == self._idle_spec:
             return
@@ -247,24 +258,20 @@ class DashboardScreen(Screen[None]):
     @on(RestartAgent)
     def _control(self, event: PauseAgent | CancelAgent | RestartAgent) -> None:
         event.stop()
-        self.oneie.control(event)
+        self._control_intent(event)
 
     @on(ZoomAgent)
     def _zoom(self, event: ZoomAgent) -> None:
         event.stop()
         from oneie_tui.ui.screens.agent import AgentScreen, StoredOutput
 
-        bridge, store = self.bridge, self.oneie.store if self.oneie.live is not None else None
+        bridge, store = self.bridge, self._run_store
         stored = StoredOutput(store, bridge.view.run_id, lambda: bridge.applied_seq) if store else None
-        self.app.push_screen(AgentScreen(event.agent_id, bridge, self.oneie.now, stored=stored))
+        self.app.push_screen(
+            AgentScreen(event.agent_id, bridge, self.clock, control=self._control_intent, stored=stored)
+        )
 
     # --- actions ------------------------------------------------------------------
-
-    def action_pause_all(self) -> None:
-        self.oneie.control_pause_all()
-
-    def action_cancel_run(self) -> None:
-        self.oneie.control_cancel_run()
 
     def action_toggle_editor(self) -> None:
         hidden = not self.has_class("-editor-hidden")
@@ -275,8 +282,11 @@ class DashboardScreen(Screen[None]):
         else:
             self.editor.text_area.focus()
 
-    def leave_editor(self) -> None:
+    @on(LeaveEditor)
+    def leave_editor(self, event: LeaveEditor | None = None) -> None:
         """Escape in the editor: back to the panels (hiding the editor where both cannot fit)."""
+        if event is not None:
+            event.stop()
         if self.has_class("-narrow"):
             self.show_editor(False)
         self.grid.focus_first()
@@ -317,17 +327,14 @@ class DashboardScreen(Screen[None]):
         if self.query_one("#filter", Input).has_focus:
             self._close_filter(keep=False)
 
-    def action_history(self) -> None:
-        self.oneie.open_history()
-
     def action_gantt(self) -> None:
         """The Gantt picture of the run on screen, redrawn live from the same view."""
-        from oneie_tui.ui.screens.replay import GanttScreen
+        from oneie_tui.ui.screens.gantt import GanttScreen
 
-        self.app.push_screen(GanttScreen(lambda: self.bridge.view, self.oneie.now))
+        self.app.push_screen(GanttScreen(lambda: self.bridge.view, self.clock))
 
     def action_save_spec(self) -> None:
-        self.oneie.save_spec(self.editor.text)
+        self.post_message(SaveSpec(self.editor.text))
 
     def action_run_spec(self) -> None:
-        self.oneie.start_run_from_text(self.editor.text)
+        self.post_message(RunSpec(self.editor.text))

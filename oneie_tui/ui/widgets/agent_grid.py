@@ -39,8 +39,9 @@ class AgentGrid(VerticalScroll, can_focus=False):
         Binding("down", "move(0, 1)", "Down", show=False, id="focus_down"),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, controls: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.controls = controls  # False in a replay: its panels hide pause/cancel/restart
         self.panels: dict[str, AgentPanel] = {}
         self._roster: tuple[str, ...] = ()
         self.columns = 2
@@ -53,7 +54,7 @@ class AgentGrid(VerticalScroll, can_focus=False):
         self._roster = roster
         await self.remove_children()
         self.panels = {
-            a.id: AgentPanel(a, colors.get(a.id, "default"), id=panel_id(a.id))
+            a.id: AgentPanel(a, colors.get(a.id, "default"), controls=self.controls, id=panel_id(a.id))
             for a in view.agents.values()
         }
         await self.mount_all(self.panels.values())

@@ -60,9 +60,10 @@ class AgentPanel(Widget, can_focus=True):
         Binding("enter", "zoom", "Zoom", id="zoom", priority=True),
     ]
 
-    def __init__(self, agent: AgentView, color: str, *, id: str | None = None) -> None:
+    def __init__(self, agent: AgentView, color: str, *, controls: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.agent_id = agent.id
+        self.controls = controls  # False in a replay: there is no runner to act on
         self._agent = agent
         self._color = color
         self._now: float | None = None
@@ -191,8 +192,8 @@ class AgentPanel(Widget, can_focus=True):
         return text
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # A screen without a runner (replay) says so with `controls = False`.
-        if action in ("pause", "cancel", "restart") and not getattr(self.screen, "controls", True):
+        # A panel of a screen without a runner (replay) is made with `controls=False`.
+        if action in ("pause", "cancel", "restart") and not self.controls:
             return False  # hidden, not just dimmed: there is nothing to control
         return True
 

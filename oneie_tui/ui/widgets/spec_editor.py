@@ -14,7 +14,7 @@ from textual.widgets import Label, TextArea
 
 from oneie_tui.spec.loader import SpecError, parse_spec_text
 from oneie_tui.spec.model import Spec
-from oneie_tui.ui.messages import SpecEdited
+from oneie_tui.ui.messages import LeaveEditor, SpecEdited
 
 DEBOUNCE_SECONDS = 0.3
 
@@ -88,11 +88,7 @@ class SpecEditor(Vertical):
 
     def key_escape(self) -> None:
         """Leave the editor (its letters are text; outside it they are commands)."""
-        leave = getattr(self.screen, "leave_editor", None)
-        if leave is not None:
-            leave()
-        else:
-            self.screen.focus_next()
+        self.post_message(LeaveEditor())
 
     @property
     def text_area(self) -> SpecTextArea:
