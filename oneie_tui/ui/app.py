@@ -19,6 +19,7 @@ from pathlib import Path
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -43,6 +44,9 @@ from oneie_tui.ui.messages import (
 from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.screens.dashboard import DashboardScreen
 from oneie_tui.ui.screens.picker import PickerScreen
+from oneie_tui.ui.screens.save_as import SaveAsScreen
+from oneie_tui.ui.screens.unsaved import DISCARD, SAVE, UnsavedScreen
+from oneie_tui.ui.widgets.spec_editor import SpecEditor
 
 log = logging.getLogger("oneie.tui")
 RUN_GROUP = "run"
@@ -87,6 +91,16 @@ def known_binding_ids() -> set[str]:
             if owner.__module__ == info.name:
                 ids |= {b.id for b in getattr(owner, "BINDINGS", ()) if isinstance(b, Binding) and b.id}
     return ids
+
+
+def is_bundled_example(path: Path) -> bool:
+    """A spec shipped with oneie (not one in the current folder): opened as a template, so
+    saving never writes into the installed copy."""
+    try:
+        folder = path.resolve().parent
+        return folder == paths.bundled_dir("specs").resolve() and folder != Path.cwd().resolve()
+    except OSError:
+        return False
 
 
 class OneieApp(App[int]):
@@ -194,7 +208,12 @@ class OneieApp(App[int]):
         self.spec_path = path
         remember_last_spec(path)
         dashboard = DashboardScreen(
-            text, path.name, clock=self.now, control=self.control, cursor_blink=self.cursor_blink
+            text,
+            path.name,
+            clock=self.now,
+            control=self.control,
+            template=is_bundled_example(path),
+            cursor_blink=self.cursor_blink,
         )
         self.dashboard = dashboard
         if isinstance(self.screen, PickerScreen):
@@ -216,20 +235,63 @@ class OneieApp(App[int]):
     def _run_asked(self, event: RunSpec) -> None:
         self.start_run_from_text(event.text)
 
-    def save_spec(self, text: str) -> None:
+    def _editor(self) -> SpecEditor | None:
+        dashboard = self.dashboard
+        if dashboard is None:
+            return None
+        try:
+            return dashboard.editor
+        except NoMatches:  # not composed yet
+            return None
+
+    def save_spec(self, text: str, then: Callable[[], object] | None = None) -> None:
+        """Write the editor's text as typed; a bundled example is saved as a copy in the
+        current folder, under a name the user confirms first. `then` runs once saved."""
         if self.spec_path is None:
             self.notify("this spec has no file to save to", severity="warning")
             return
-        try:
-            self.spec_path.write_text(text, encoding="utf-8")  # as typed: comments kept
-        except OSError as exc:
-            self.notify(f"cannot save {self.spec_path}: {exc}", severity="error")
+        editor = self._editor()
+        if editor is not None and editor.template:
+            why = f"{self.spec_path.name} is a bundled example; it stays as installed. Save a copy as:"
+
+            def chosen(path: Path | None) -> None:
+                if path is not None:
+                    self._save_copy(path, text, then)
+
+            self.push_screen(SaveAsScreen(Path.cwd() / self.spec_path.name, why), chosen)
             return
+        self._write_spec(self.spec_path, text, then)
+
+    def _save_copy(self, path: Path, text: str, then: Callable[[], object] | None) -> None:
+        if not path.exists():
+            self._write_spec(path, text, then, copy=True)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._write_spec(path, text, then, copy=True)
+
+        self.push_screen(ConfirmScreen(f"{path} exists. Replace it?", yes="Replace", no="Keep it"), answered)
+
+    def _write_spec(self, path: Path, text: str, then: Callable[[], object] | None, *, copy: bool = False) -> None:
         try:
-            parse_spec_text(text, str(self.spec_path))
-            self.notify(f"saved {self.spec_path}")
+            path.write_text(text, encoding="utf-8")  # as typed: comments kept
+        except OSError as exc:
+            self.notify(f"cannot save {path}: {exc}", severity="error")
+            return
+        self.spec_path = path
+        editor = self._editor()
+        if editor is not None:
+            editor.mark_saved(text, label=path.name if copy else None)
+        if copy:
+            remember_last_spec(path)
+        try:
+            parse_spec_text(text, str(path))
+            self.notify(f"saved {path}")
         except SpecError as exc:
-            self.notify(f"saved {self.spec_path} (it has an error: {exc})", severity="warning")
+            self.notify(f"saved {path} (it has an error: {exc})", severity="warning")
+        if then is not None:
+            then()
 
     # --- runs ---------------------------------------------------------------------
 
@@ -376,9 +438,18 @@ class OneieApp(App[int]):
         if live is not None and not live.cancel(agent_id):
             self.notify(f"{agent_id} is {self._status(agent_id)}: nothing to cancel", timeout=2)
 
-    def control_restart(self, agent_id: str) -> None:
+    def control_restart(self, agent_id: str, *, confirmed: bool = False) -> None:
         live = self._live_run()
         if live is None:
+            return
+        status = self._status(agent_id)
+        if live.live and status in ("running", "paused") and not confirmed:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.control_restart(agent_id, confirmed=True)
+
+            question = f"Restart {agent_id}? It is {status}: its work so far is thrown away."
+            self.push_screen(ConfirmScreen(question, yes="Restart", no="Keep it"), answered)
             return
         if live.live:
             if not live.restart(agent_id):
@@ -406,7 +477,19 @@ class OneieApp(App[int]):
         self.control_pause_all()
 
     def action_cancel_run(self) -> None:
-        self.control_cancel_run()
+        """`C`: the whole run, after a confirm (paid backends spend money on the work lost)."""
+        live = self.live
+        if live is None or not live.live:
+            self.control_cancel_run()
+            return
+        working = sum(1 for s in live.runner.agents.values() if not s.terminal and s.attempt > 0)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.control_cancel_run()
+
+        question = f"Cancel the whole run? {working} agent{'s' if working != 1 else ''} still working stop now."
+        self.push_screen(ConfirmScreen(question, yes="Cancel run", no="Keep running"), answered)
 
     def action_history(self) -> None:
         self.open_history()
@@ -425,6 +508,21 @@ class OneieApp(App[int]):
             self.push_screen(HistoryScreen(store))
 
     async def action_quit(self) -> None:
+        """Quit; unsaved edits ask first (save, discard or stay), then a live run does."""
+        editor = self._editor()
+        if editor is not None and editor.modified:
+            self.push_screen(UnsavedScreen(editor.label), self._unsaved_answered)
+            return
+        await self._quit_after_run()
+
+    async def _unsaved_answered(self, answer: str | None) -> None:
+        editor = self._editor()
+        if answer == SAVE and editor is not None:
+            self.save_spec(editor.text, then=lambda: self.call_next(self._quit_after_run))
+        elif answer == DISCARD:
+            await self._quit_after_run()
+
+    async def _quit_after_run(self) -> None:
         if self.live is not None and self.live.live:
             self.push_screen(
                 ConfirmScreen("A run is live. Cancel it and quit?", yes="Quit", no="Stay"),

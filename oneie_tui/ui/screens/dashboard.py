@@ -54,6 +54,9 @@ SHORT_HEIGHT = 32
 
 
 class DashboardScreen(Screen[None]):
+    # The focus starts on the panels, not in the editor, so the first keys a newcomer
+    # tries (q, g, p...) are commands rather than text typed into the spec (`_start_focus`).
+    AUTO_FOCUS = "AgentPanel"
     BINDINGS = [
         Binding("P", "app.pause_all", "Pause all", id="pause_all"),
         Binding("C", "app.cancel_run", "Cancel run", id="cancel_run"),
@@ -72,9 +75,11 @@ class DashboardScreen(Screen[None]):
         *,
         clock: Callable[[], float],
         control: AgentControl,
+        template: bool = False,
         cursor_blink: bool = True,
     ) -> None:
         super().__init__()
+        self._template = template
         self.clock = clock  # epoch seconds: the app's clock, fixed in tests
         self._control_intent = control
         self._run_store: RunStore | None = None  # the live run's store, for the zoom
@@ -98,13 +103,16 @@ class DashboardScreen(Screen[None]):
         self._rate = 0.0  # events folded per second (smoothed)
         self._rate_mark = (0.0, 0)
         self._focus_before_filter: Widget | None = None
+        self._focus_placed = False
 
     # --- layout -------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
         with Horizontal(id="body"):
-            yield SpecEditor(self._text, label=self._label, cursor_blink=self._cursor_blink, id="editor")
+            yield SpecEditor(
+                self._text, label=self._label, template=self._template, cursor_blink=self._cursor_blink, id="editor"
+            )
             with Vertical(id="main"):
                 yield AgentGrid(id="grid")
                 with Vertical(id="timeline-box"):
@@ -245,11 +253,29 @@ class DashboardScreen(Screen[None]):
         """While idle, the grid previews the agents of the spec being edited."""
         spec = self.editor.spec
         if spec is None or self._run_store is not None:
+            self._start_focus()
             return
         if self._idle_spec is not None and spec == self._idle_spec:
             return
         self._idle_spec = spec
         await self.show_bridge(EventBridge(RunView.for_spec(spec)))
+        self._start_focus()
+
+    def _start_focus(self) -> None:
+        """Once, when the spec is first shown: on the first panel (the editor hidden where
+        both cannot fit), or in the editor when the spec has no agents to show (an error)."""
+        if self._focus_placed:
+            return
+        self._focus_placed = True
+        if self.focused is not None:
+            return
+        if self.grid.panels:
+            if self.has_class("-narrow"):
+                self.show_editor(False)
+            self.grid.focus_first()
+        else:
+            self.show_editor(True)
+            self.editor.text_area.focus()
 
     # --- intents from panels ---------------------------------------------------------
 
@@ -274,6 +300,13 @@ class DashboardScreen(Screen[None]):
     # --- actions ------------------------------------------------------------------
 
     def action_toggle_editor(self) -> None:
+        """`e`: into the editor when it shows but has no focus; else hide or show it."""
+        if not self.has_class("-editor-hidden") and not self.editor.has_focus_within:
+            self.editor.text_area.focus()
+            return
+        self._toggle_editor()
+
+    def _toggle_editor(self) -> None:
         hidden = not self.has_class("-editor-hidden")
         self.set_class(hidden, "-editor-hidden")
         if hidden:
@@ -293,7 +326,7 @@ class DashboardScreen(Screen[None]):
 
     def show_editor(self, visible: bool) -> None:
         if visible == self.has_class("-editor-hidden"):
-            self.action_toggle_editor()
+            self._toggle_editor()
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -1,0 +1,132 @@
+"""What a new user meets first (issue 13): where the focus starts and how to quit, the
+prompt on unsaved edits, examples opened as templates, confirms before destructive keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oneie_tui.ui.screens.confirm import ConfirmScreen
+from oneie_tui.ui.screens.gantt import GanttScreen
+from oneie_tui.ui.screens.save_as import SaveAsScreen
+from oneie_tui.ui.screens.unsaved import UnsavedScreen
+from oneie_tui.ui.widgets import AgentPanel
+from tests.tui.conftest import SPECS
+from tests.tui.test_dashboard_pilot import long_spec, statuses
+from tests.tui.waiting import wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_focus_starts_on_the_panels_so_q_quits_and_the_spec_is_untouched(make_app: Any) -> None:
+    app = make_app()
+    before = (SPECS / "course-crud.toml").read_text(encoding="utf-8")
+    async with app.run_test(size=(160, 44)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, AgentPanel))
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+        assert app.dashboard.editor.text == before
+
+
+async def test_at_80x24_the_panels_show_first_and_g_opens_the_gantt(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, AgentPanel))
+        dash = app.dashboard
+        assert dash.query_one("#main").display and not dash.editor.display
+        await pilot.press("g")
+        await wait_until(pilot, lambda: isinstance(app.screen, GanttScreen))
+
+
+async def test_the_footer_shows_the_way_out_of_the_editor_and_ctrl_q_works_there(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 44)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, AgentPanel))
+        await pilot.press("e")
+        assert app.focused is app.dashboard.editor.text_area
+        shown = {b.binding.key: b.binding.description for b in app.screen.active_bindings.values() if b.binding.show}
+        assert shown.get("escape") == "Leave editor"
+        await pilot.press("escape")
+        assert isinstance(app.focused, AgentPanel)
+        await pilot.press("e", "ctrl+q")
+        await wait_until(pilot, lambda: not app.is_running)
+
+
+async def test_unsaved_edits_ask_save_discard_or_stay(make_app: Any, tmp_path: Path) -> None:
+    spec = long_spec(tmp_path)
+    original = spec.read_text(encoding="utf-8")
+    app = make_app(spec)
+    async with app.run_test(size=(160, 44)) as pilot:
+        editor = app.dashboard.editor
+        await wait_until(pilot, lambda: isinstance(app.focused, AgentPanel))
+        assert "modified" not in str(editor.text_area.border_title)
+        await pilot.press("e", "home", *"# mine", "enter")
+        assert editor.modified and "modified" in str(editor.text_area.border_title)
+        await pilot.press("escape", "q")
+        await wait_until(pilot, lambda: isinstance(app.screen, UnsavedScreen))
+        await pilot.press("escape")  # stay
+        await wait_until(pilot, lambda: not isinstance(app.screen, UnsavedScreen))
+        assert app.is_running and editor.modified
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, UnsavedScreen))
+        await pilot.press("s")  # save, then quit
+        await wait_until(pilot, lambda: not app.is_running)
+    assert spec.read_text(encoding="utf-8") == "# mine\n" + original
+
+
+async def test_discard_quits_without_writing(make_app: Any, tmp_path: Path) -> None:
+    spec = long_spec(tmp_path)
+    original = spec.read_text(encoding="utf-8")
+    app = make_app(spec)
+    async with app.run_test(size=(160, 44)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, AgentPanel))
+        await pilot.press("e", *"zz", "escape", "q")
+        await wait_until(pilot, lambda: isinstance(app.screen, UnsavedScreen))
+        await pilot.press("d")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert spec.read_text(encoding="utf-8") == original
+
+
+async def test_a_bundled_example_saves_as_a_copy_in_the_current_folder(
+    make_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    example = SPECS / "course-crud.toml"
+    original = example.read_text(encoding="utf-8")
+    app = make_app("course-crud.toml")
+    async with app.run_test(size=(160, 44)) as pilot:
+        editor = app.dashboard.editor
+        assert editor.template and "example" in str(editor.text_area.border_title)
+        await wait_until(pilot, lambda: isinstance(app.focused, AgentPanel))
+        await pilot.press("e", "home", *"# my copy", "enter", "ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SaveAsScreen))
+        await pilot.press("enter")  # the suggested name: ./course-crud.toml
+        await wait_until(pilot, lambda: (tmp_path / "course-crud.toml").exists())
+        assert not editor.template and not editor.modified
+        assert app.spec_path == tmp_path / "course-crud.toml"
+    assert example.read_text(encoding="utf-8") == original
+    assert (tmp_path / "course-crud.toml").read_text(encoding="utf-8") == "# my copy\n" + original
+
+
+async def test_cancel_run_and_restart_of_a_running_agent_ask_first(make_app: Any, tmp_path: Path) -> None:
+    app = make_app(long_spec(tmp_path), run_on_start=True, clock=None)
+    async with app.run_test(size=(160, 44)) as pilot:
+        await wait_until(pilot, lambda: app.live is not None and set(statuses(app).values()) == {"running"})
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        assert app.live.runner.agents["alpha"].attempt == 1
+        await pilot.press("r", "y")
+        await wait_until(pilot, lambda: app.live.runner.agents["alpha"].attempt == 2)
+
+        await pilot.press("C")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        assert app.live.live and set(statuses(app).values()) <= {"running", "queued"}
+        await pilot.press("C", "y")
+        await wait_until(pilot, lambda: not app.running)
+        assert set(statuses(app).values()) == {"cancelled"}
