@@ -30,6 +30,7 @@ from oneie_tui.events import Event
 from oneie_tui.spec.loader import LoadedSpec, SpecError, parse_spec_text
 from oneie_tui.store.sqlite import RunStore, StoreError
 from oneie_tui.themes import DEFAULT_THEME, load_themes
+from oneie_tui.ui import format as fmt
 from oneie_tui.ui.live import LiveRun
 from oneie_tui.ui.messages import (
     CancelAgent,
@@ -47,6 +48,7 @@ from oneie_tui.ui.screens.picker import PickerScreen
 from oneie_tui.ui.screens.save_as import SaveAsScreen
 from oneie_tui.ui.screens.unsaved import DISCARD, SAVE, UnsavedScreen
 from oneie_tui.ui.widgets.spec_editor import SpecEditor
+from oneie_tui.views.outcome import completed_work
 
 log = logging.getLogger("oneie.tui")
 RUN_GROUP = "run"
@@ -396,9 +398,14 @@ class OneieApp(App[int]):
             log.info("%s finished", worker.name)
 
     def on_run_status_changed(self, event: RunStatusChanged) -> None:
-        if event.status in ("completed", "failed", "cancelled") and self.live is not None:
-            summary = self.live.runner.summary()
-            text = f"run {event.status} · speedup {summary['speedup']:.2f}×"
+        if event.status in ("completed", "failed", "cancelled") and self.dashboard is not None:
+            # The figures of the run's own summary (its last event), as the header shows them.
+            view = self.dashboard.view
+            outcome = view.outcome()
+            text = f"run {outcome}"
+            speedup = view.final.get("speedup")
+            if completed_work(outcome) and isinstance(speedup, int | float):
+                text += f" · speedup {fmt.speedup(float(speedup))}"
             if event.reason:
                 text += f" · {event.reason}"
             self.notify(text, severity="information" if event.status == "completed" else "warning")

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from oneie_tui.store.sqlite import RunListing
 from oneie_tui.ui import format as fmt
+from oneie_tui.views.outcome import completed_work
 
 STATUSES = ("", "completed", "failed", "cancelled", "interrupted", "running")
 
@@ -24,7 +25,7 @@ class Column:
 COLUMNS = (
     Column("started", "started", 19, 11, False),
     Column("spec", "spec", 0, 0, False),
-    Column("status", "status", 11, 11, False),
+    Column("status", "outcome", 24, 13, False),
     Column("agents", "agents", 6, 6, True),
     Column("wall", "wall", 7, 6, True),
     Column("speedup", "speedup", 8, 7, True),
@@ -66,8 +67,13 @@ def filter_rows(rows: list[RunListing], text: str, status: str) -> list[RunListi
         r
         for r in rows
         if (not status or r.status == status)
-        and (not needle or needle in r.spec_name.lower() or needle in r.id.lower() or needle in r.status)
+        and (not needle or needle in r.spec_name.lower() or needle in r.id.lower() or needle in shown_status(r))
     ]
+
+
+def shown_status(row: RunListing) -> str:
+    """The outcome in words (`completed (1 cancelled)`), else the status."""
+    return row.outcome or row.status
 
 
 def cells(row: RunListing, total: int) -> list[str]:
@@ -75,10 +81,10 @@ def cells(row: RunListing, total: int) -> list[str]:
     return [
         datetime.fromtimestamp(row.started).strftime(started),
         row.spec_name,
-        row.status,
+        shown_status(row),
         "—" if row.agents is None else str(row.agents),
         fmt.duration(row.wall_s),
-        "—" if row.speedup is None else f"{row.speedup:.2f}×",
+        "—" if row.speedup is None or not completed_work(shown_status(row)) else fmt.speedup(row.speedup),
         "—" if row.tokens is None else fmt.tokens(row.tokens),
         "—" if row.cost_usd is None else fmt.money(row.cost_usd),
     ]

@@ -130,3 +130,72 @@ async def test_cancel_run_and_restart_of_a_running_agent_ask_first(make_app: Any
         await pilot.press("C", "y")
         await wait_until(pilot, lambda: not app.running)
         assert set(statuses(app).values()) == {"cancelled"}
+
+
+ONE_CANCELLED = """
+[feature]
+name = "One cancelled"
+
+[run]
+backend = "sim"
+
+[[agents]]
+id = "slow"
+sim = { duration = 600.0 }
+
+[[agents]]
+id = "quick"
+sim = { duration = 1.5 }
+"""
+
+
+async def test_cancelling_one_agent_is_completed_1_cancelled_everywhere(
+    make_app: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oneie_tui.cli import main
+    from oneie_tui.commands.headless import exit_code_for
+    from oneie_tui.store.sqlite import RunStore
+    from oneie_tui.ui.history_table import cells
+
+    spec = tmp_path / "one.toml"
+    spec.write_text(ONE_CANCELLED, encoding="utf-8")
+    app = make_app(spec, run_on_start=True, clock=None)
+    async with app.run_test(size=(160, 44)) as pilot:
+        await wait_until(pilot, lambda: app.live is not None and statuses(app)["slow"] == "running")
+        assert app.focused.agent_id == "slow"
+        await pilot.press("c")
+        await wait_until(pilot, lambda: not app.running and app.dashboard.view.status != "running")
+        header = app.dashboard.header
+        await wait_until(pilot, lambda: "completed (1 cancelled)" in str(header.render()))
+        assert "failed" not in str(header.render())
+        assert any("run completed (1 cancelled)" in n.message for n in app._notifications)
+        run_id = app.live.runner.run_id
+    store = RunStore(tmp_path / "runs.sqlite3")
+    row = store.list_listings()[0]
+    assert row.id == run_id and row.status == "failed"  # the status code: exit 1, as documented
+    assert exit_code_for(row.status, False) == 1
+    assert row.outcome == "completed (1 cancelled)"
+    assert "completed (1 cancelled)" in cells(row, 160)
+    store.close()
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "120")
+    assert main(["runs", "--store", str(tmp_path / "runs.sqlite3")]) == 0
+    assert "completed (1 cancelled)" in capsys.readouterr().out
+
+
+async def test_live_figures_say_parallel_now_and_paused(make_app: Any, tmp_path: Path) -> None:
+    app = make_app(long_spec(tmp_path), run_on_start=True, clock=None)
+    async with app.run_test(size=(200, 44)) as pilot:
+        await wait_until(pilot, lambda: app.live is not None and set(statuses(app).values()) == {"running"})
+        header = app.dashboard.header
+        await wait_until(pilot, lambda: "parallel now 3" in str(header.render()))
+        assert "speedup so far" in str(header.render())
+        await pilot.press("P")
+        await wait_until(pilot, lambda: set(statuses(app).values()) == {"paused"})
+        await wait_until(pilot, lambda: "● paused" in str(header.render()))
+        await pilot.press("P")
+        await wait_until(pilot, lambda: "● running" in str(header.render()))
+        await pilot.press("C", "y")
+        await wait_until(pilot, lambda: not app.running)
+        await wait_until(pilot, lambda: "cancelled" in str(header.render()))
+        assert "speedup" not in str(header.render())  # no speedup for work that did not complete

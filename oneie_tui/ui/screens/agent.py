@@ -143,11 +143,13 @@ class AgentScreen(Screen[None]):
         self._usage_drawn = (view.last_seq, now)
         metrics = view.metrics(now if view.ended_ts is None else view.ended_ts).agents.get(self.agent_id)
         end = agent.ended_ts if agent.ended_ts is not None else now
+        # After a restart, elapsed is this attempt's and active is every attempt's: say so.
+        this_try, all_tries = (" (this attempt)", " (all attempts)") if agent.attempt > 1 else ("", "")
         usage = [
             f"status      {fmt.badge(agent)}",
             f"attempt     {agent.attempt}",
-            f"elapsed     {fmt.duration(end - agent.started_ts) if agent.started_ts else '—'}",
-            f"active      {fmt.duration(metrics.active_s) if metrics else '—'}",
+            f"elapsed     {fmt.duration(end - agent.started_ts) if agent.started_ts else '—'}{this_try}",
+            f"active      {fmt.duration(metrics.active_s) if metrics else '—'}{all_tries}",
             f"output      {agent.output_lines} lines",
             f"input       {fmt.tokens(agent.input_tokens)} tok",
             f"output      {fmt.tokens(agent.output_tokens)} tok",

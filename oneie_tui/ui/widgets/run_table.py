@@ -15,7 +15,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from oneie_tui.store.sqlite import RunListing
-from oneie_tui.ui.history_table import COLUMNS, cells, column_at, layout
+from oneie_tui.ui.history_table import COLUMNS, cells, column_at, layout, shown_status
 
 
 class RunHeaderRow(Widget):
@@ -124,8 +124,10 @@ class RunTable(ScrollView, can_focus=True):
             line_style = base + self.get_component_rich_style("run-table--zebra", partial=True)
         else:
             line_style = base
-        status_style = self.get_component_rich_style(f"run-table--{row.status}", partial=True) \
-            if f"run-table--{row.status}" in self.COMPONENT_CLASSES else Style()
+        word = shown_status(row).split(" ")[0]  # `completed (1 cancelled)` reads as completed
+        word = "failed" if word == "incomplete" else word
+        status_style = self.get_component_rich_style(f"run-table--{word}", partial=True) \
+            if f"run-table--{word}" in self.COMPONENT_CLASSES else Style()
         segments: list[Segment] = []
         used = 0
         for i, (x, text) in enumerate(layout(cells(row, width), width)):
