@@ -110,6 +110,7 @@ class OneieApp(App[int]):
     TITLE = "oneie"
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "toggle_keys", "Keys", id="keys"),
         Binding("t", "switch_theme", "Theme", id="theme"),
     ]
 
@@ -500,6 +501,13 @@ class OneieApp(App[int]):
 
     def action_history(self) -> None:
         self.open_history()
+
+    def action_toggle_keys(self) -> None:
+        """`?`: every key of the screen and what it does (Textual's help panel), or hide it."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def action_switch_theme(self) -> None:
         names = self.oneie_themes or [DEFAULT_THEME]

@@ -161,7 +161,10 @@ class RunView:
         elif (status := status_after(e)) is not None:
             a.status = status
             if kind == "agent_queued":
+                before = a.attempt
                 a.attempt = int(md.get("attempt", a.attempt or 1))
+                if a.attempt > max(1, before):  # a restart: mark where the new attempt's output starts
+                    a.output.append(f"── attempt {a.attempt} ──")
                 if not md.get("slot"):
                     a.reason = ""
                     a.progress = 0.0

@@ -168,7 +168,7 @@ async def test_cancelling_one_agent_is_completed_1_cancelled_everywhere(
         header = app.dashboard.header
         await wait_until(pilot, lambda: "completed (1 cancelled)" in str(header.render()))
         assert "failed" not in str(header.render())
-        assert any("run completed (1 cancelled)" in n.message for n in app._notifications)
+        await wait_until(pilot, lambda: any("run completed (1 cancelled)" in n.message for n in app._notifications))
         run_id = app.live.runner.run_id
     store = RunStore(tmp_path / "runs.sqlite3")
     row = store.list_listings()[0]
@@ -199,3 +199,43 @@ async def test_live_figures_say_parallel_now_and_paused(make_app: Any, tmp_path:
         await wait_until(pilot, lambda: not app.running)
         await wait_until(pilot, lambda: "cancelled" in str(header.render()))
         assert "speedup" not in str(header.render())  # no speedup for work that did not complete
+
+
+async def test_at_80x24_the_footer_starts_with_quit_and_the_keys_help(make_app: Any) -> None:
+    from textual.widgets._footer import FooterKey
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, AgentPanel))
+        await pilot.pause()
+        keys = [k for k in app.screen.query(FooterKey) if "-command-palette" not in k.classes]
+        assert [k.description for k in keys[:2]] == ["Quit", "Keys"]
+        assert all(k.region.right <= 80 for k in keys[:2]) and keys[1].region.width > 0
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: bool(app.screen.query("HelpPanel")))
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: not app.screen.query("HelpPanel"))
+
+
+async def test_panels_fill_a_tall_terminal_and_share_one_stats_width(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, AgentPanel))
+        await pilot.pause()
+        grid = app.dashboard.grid
+        panels = list(grid.panels.values())
+        assert len(panels) == 3 and all(p.region.height >= grid.region.height - 1 for p in panels)
+        assert len({p._stats_width for p in panels}) == 1
+
+
+async def test_a_restarted_agent_s_panel_marks_the_new_attempt(make_app: Any, tmp_path: Path) -> None:
+    app = make_app(long_spec(tmp_path), run_on_start=True, clock=None)
+    async with app.run_test(size=(160, 44)) as pilot:
+        await wait_until(pilot, lambda: app.live is not None and set(statuses(app).values()) == {"running"})
+        await pilot.press("c")
+        await wait_until(pilot, lambda: statuses(app)["alpha"] == "cancelled")
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.dashboard.view.agents["alpha"].attempt == 2)
+        assert "── attempt 2 ──" in list(app.dashboard.view.agents["alpha"].output)
+        await pilot.press("C", "y")
+        await wait_until(pilot, lambda: not app.running)

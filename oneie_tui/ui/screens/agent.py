@@ -18,13 +18,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.bridge import EventBridge
 from oneie_tui.ui.messages import AgentControl, CancelAgent, PauseAgent, RestartAgent
 from oneie_tui.ui.widgets import Timeline, agent_colors
+from oneie_tui.ui.widgets.key_footer import KeyFooter
 from oneie_tui.views.run_view import AgentView, RunView
 
 REFRESH_SECONDS = 1 / 15
@@ -95,7 +96,7 @@ class AgentScreen(Screen[None]):
             with Vertical(id="zoom-side"):
                 yield Static(id="zoom-usage")
                 yield Timeline(actor=self.agent_id, id="zoom-events")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#zoom-output").border_title = "output"

@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from oneie_tui.spec.model import Spec
 from oneie_tui.store.sqlite import RunStore
@@ -38,6 +38,7 @@ from oneie_tui.ui.messages import (
     ZoomAgent,
 )
 from oneie_tui.ui.widgets import AgentGrid, RunHeader, SpecEditor, Timeline, agent_colors
+from oneie_tui.ui.widgets.key_footer import KeyFooter
 from oneie_tui.views.metrics import RunMetrics
 from oneie_tui.views.run_view import RunView
 
@@ -118,7 +119,7 @@ class DashboardScreen(Screen[None]):
                 with Vertical(id="timeline-box"):
                     yield Input(placeholder="filter by agent or action (enter/escape to close)", id="filter")
                     yield Timeline(id="timeline")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#timeline-box").border_title = "events"
@@ -131,6 +132,7 @@ class DashboardScreen(Screen[None]):
     def _fit(self, width: int, height: int) -> None:
         self.set_class(0 < width < NARROW_WIDTH, "-narrow")
         self.set_class(0 < height < SHORT_HEIGHT, "-short")
+        self.grid.set_min_row_height(7 if 0 < height < SHORT_HEIGHT else 10)
 
     @property
     def grid(self) -> AgentGrid:
