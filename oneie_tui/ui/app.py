@@ -14,6 +14,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from textual import on
@@ -236,7 +237,7 @@ class OneieApp(App[int]):
 
     @on(RunSpec)
     def _run_asked(self, event: RunSpec) -> None:
-        self.start_run_from_text(event.text)
+        self.start_run_from_text(event.text, backend=event.backend)
 
     def _editor(self) -> SpecEditor | None:
         dashboard = self.dashboard
@@ -315,11 +316,20 @@ class OneieApp(App[int]):
             WorkerState.RUNNING,
         )
 
-    def start_run_from_text(self, text: str) -> None:
-        """Run the spec as it is in the editor (ctrl+r)."""
-        self.call_next(self._start_run, text)
+    def start_run_from_text(self, text: str, backend: str | None = None) -> None:
+        """Run the spec as it is in the editor (ctrl+r); `backend` puts every agent on it."""
+        self.call_next(self._start_run, text, backend)
 
-    async def _start_run(self, text: str) -> bool:
+    def _blocked(self, text: str, *, sim_helps: bool) -> None:
+        """A run cannot start: on the dashboard, a line that stays until dismissed."""
+        log.warning("%s", text)
+        dashboard = self.dashboard
+        if dashboard is not None and dashboard.is_attached:
+            dashboard.show_blocking_error(text, sim_helps=sim_helps)
+        else:
+            self.notify(text, severity="error", timeout=8)
+
+    async def _start_run(self, text: str, backend: str | None = None) -> bool:
         if self.running:
             self.notify("a run is live: cancel it first (C)", severity="warning")
             return False
@@ -327,16 +337,22 @@ class OneieApp(App[int]):
         try:
             spec = parse_spec_text(text, label)
         except SpecError as exc:
-            self.notify(f"cannot run: {exc}", severity="error", timeout=8)
+            self._blocked(f"cannot run: {exc}", sim_helps=False)
             return False
         store = self.store
         if store is None:
             return False
+        options = replace(self.options, backend=backend) if backend else self.options
         try:
-            live = LiveRun(LoadedSpec(spec, self.spec_path, text), self.options, store)
+            live = LiveRun(LoadedSpec(spec, self.spec_path, text), options, store)
         except SetupError as exc:
-            self.notify(f"cannot run: {exc}", severity="error", timeout=8)
+            on_sim = (options.backend or spec.run.backend) == "sim" and all(
+                spec.backend_of(a) == "sim" for a in spec.agents
+            )
+            self._blocked(f"cannot run: {exc}", sim_helps=not on_sim)
             return False
+        if self.dashboard is not None and self.dashboard.is_attached:
+            self.dashboard.dismiss_error()  # the run starts: an earlier refusal is moot
         self.live = live
         dashboard = self.dashboard
         if dashboard is not None:

@@ -89,11 +89,12 @@ class SaveSpec(Message):
 
 
 class RunSpec(Message):
-    """Run the spec as it is in the editor."""
+    """Run the spec as it is in the editor (every agent on `backend` when given)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, backend: str | None = None) -> None:
         super().__init__()
         self.text = text
+        self.backend = backend
 
 
 class SpecPicked(Message):

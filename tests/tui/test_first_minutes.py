@@ -239,3 +239,43 @@ async def test_a_restarted_agent_s_panel_marks_the_new_attempt(make_app: Any, tm
         assert "── attempt 2 ──" in list(app.dashboard.view.agents["alpha"].output)
         await pilot.press("C", "y")
         await wait_until(pilot, lambda: not app.running)
+
+
+NEEDS_KEY = """
+[feature]
+name = "Needs a key"
+
+[run]
+backend = "claude"
+
+[[agents]]
+id = "solo"
+task = "say hello"
+"""
+
+
+async def test_a_blocking_error_stays_until_dismissed_and_offers_sim(
+    make_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    spec = tmp_path / "key.toml"
+    spec.write_text(NEEDS_KEY, encoding="utf-8")
+    app = make_app(spec, clock=None)
+    async with app.run_test(size=(160, 44)) as pilot:
+        dash = app.dashboard
+        await wait_until(pilot, lambda: isinstance(app.focused, AgentPanel))
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: dash.error_shown)
+        box = str(dash.query_one("#run-error").render())
+        assert "ANTHROPIC_API_KEY" in box and "S runs it on sim instead" in box and "--backend" not in box
+        await pilot.pause(0.5)
+        assert dash.error_shown and app.live is None  # still there: no toast that fades
+        await pilot.press("x")
+        assert not dash.error_shown
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: dash.error_shown)
+        await pilot.press("S")
+        await wait_until(pilot, lambda: app.live is not None)
+        assert not dash.error_shown
+        await wait_until(pilot, lambda: not app.running)
+        assert app.live.runner.status == "completed"

@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from oneie_tui.spec.model import Spec
 from oneie_tui.store.sqlite import RunStore
@@ -67,7 +67,11 @@ class DashboardScreen(Screen[None]):
         Binding("g", "gantt", "Gantt", id="gantt"),
         Binding("ctrl+s", "save_spec", "Save", id="save_spec", priority=True),
         Binding("ctrl+r", "run_spec", "Run", id="run_spec", priority=True),
+        # Only while a run-blocking error shows (see check_action):
+        Binding("S", "run_on_sim", "Run on sim instead", id="run_on_sim"),
+        Binding("x", "dismiss_error", "Dismiss error", id="dismiss_error"),
     ]
+    ERROR_ACTIONS = frozenset({"run_on_sim", "dismiss_error"})
 
     def __init__(
         self,
@@ -105,11 +109,13 @@ class DashboardScreen(Screen[None]):
         self._rate_mark = (0.0, 0)
         self._focus_before_filter: Widget | None = None
         self._focus_placed = False
+        self._sim_helps = False
 
     # --- layout -------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
+        yield Static(id="run-error", markup=False)
         with Horizontal(id="body"):
             yield SpecEditor(
                 self._text, label=self._label, template=self._template, cursor_blink=self._cursor_blink, id="editor"
@@ -367,6 +373,41 @@ class DashboardScreen(Screen[None]):
         from oneie_tui.ui.screens.gantt import GanttScreen
 
         self.app.push_screen(GanttScreen(lambda: self.bridge.view, self.clock))
+
+    # --- run-blocking errors: shown until dismissed, with a way round from here -------
+
+    def show_blocking_error(self, text: str, *, sim_helps: bool) -> None:
+        """A run that cannot start (a missing key, a bad config) says why in a line that
+        stays until dismissed (`x`), and offers to run on the sim backend (`S`)."""
+        self._sim_helps = sim_helps
+        hint = "S runs it on sim instead · x dismisses" if sim_helps else "x dismisses"
+        text = text.replace("or run with --backend sim", "or run on sim")
+        box = self.query_one("#run-error", Static)
+        box.update(f"✗ {text}\n  {hint}")
+        box.add_class("-visible")
+        self.refresh_bindings()
+
+    def dismiss_error(self) -> None:
+        self.query_one("#run-error", Static).remove_class("-visible")
+        self.refresh_bindings()
+
+    @property
+    def error_shown(self) -> bool:
+        return self.query_one("#run-error", Static).has_class("-visible")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.ERROR_ACTIONS:
+            if not self.is_mounted or not self.error_shown:
+                return False
+            return action != "run_on_sim" or self._sim_helps
+        return True
+
+    def action_dismiss_error(self) -> None:
+        self.dismiss_error()
+
+    def action_run_on_sim(self) -> None:
+        self.dismiss_error()
+        self.post_message(RunSpec(self.editor.text, backend="sim"))
 
     def action_save_spec(self) -> None:
         self.post_message(SaveSpec(self.editor.text))
