@@ -10,6 +10,7 @@ keymap from the user's config file. Logs go to a file under `paths.log_dir()`.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import signal
 import time
@@ -170,9 +171,19 @@ class OneieApp(App[int]):
             log.warning("config: %s", config_problem)
         self._apply_theme_choice()
         if self.user_config.keymap:
-            unknown = sorted(set(self.user_config.keymap) - known_binding_ids())
+            known = known_binding_ids()
+            unknown = sorted(set(self.user_config.keymap) - known)
             if unknown:  # a misspelt id would otherwise do nothing, silently
-                text = f"config: keymap: unknown binding id {', '.join(map(repr, unknown))}"
+                guesses = [
+                    f"{close[0]!r} for {name!r}"
+                    for name in unknown
+                    if (close := difflib.get_close_matches(name, known, n=1))
+                ]
+                text = (
+                    f"config: keymap: unknown binding id {', '.join(map(repr, unknown))}"
+                    + (f" (did you mean {', '.join(guesses)}?)" if guesses else "")
+                    + "; every id is listed in the README, under Keys"
+                )
                 self.notify(text, severity="warning", timeout=8)
                 log.warning(text)
             self.set_keymap(self.user_config.keymap)
@@ -383,6 +394,9 @@ class OneieApp(App[int]):
         runner = resumed.runner
         loaded = LoadedSpec(runner.spec, None, "")
         live = LiveRun(loaded, self.options, store, runner=runner, resume=True)
+        # What happened before the interruption, so the dashboard shows the whole run.
+        live.view.apply_all(list(store.events(run_id)))
+        live.bridge.applied_seq = live.view.last_seq
         self.live = live
         log.info("run %s resumed: relaunching %s", run_id, resumed.relaunch)
         self.notify(f"resuming {run_id}: relaunching {', '.join(resumed.relaunch) or 'no agent'}", timeout=4)
@@ -390,14 +404,28 @@ class OneieApp(App[int]):
         return live
 
     @on(ResumeRequested)
-    def _resume_asked(self, event: ResumeRequested) -> None:
-        """History's `R`: the app runs it (so leaving that screen does not end it); a replay
-        screen follows what it writes."""
+    async def _resume_asked(self, event: ResumeRequested) -> None:
+        """History's `R`: the app runs it (so leaving that screen does not end it), on the
+        live dashboard like any run: p, c, r, P and C act on it there."""
         store = self.store
-        if store is not None and self.resume_run(event.run_id) is not None:
-            from oneie_tui.ui.screens.replay import ReplayScreen
-
-            self.push_screen(ReplayScreen(store, event.run_id, follow=True, speed=float("inf")))
+        live = self.resume_run(event.run_id) if store is not None else None
+        if store is None or live is None:
+            return
+        row = store.get_run(event.run_id)
+        self.spec_path = None  # the stored text has no file of its own: ctrl+s says so
+        dashboard = DashboardScreen(
+            row.spec_text,
+            f"{row.spec_name} (resumed {row.id})",
+            clock=self.now,
+            control=self.control,
+            run_store=store,
+            cursor_blink=self.cursor_blink,
+        )
+        self.dashboard = dashboard
+        await self.push_screen(dashboard)
+        await dashboard.show_bridge(live.bridge, store=store)
+        dashboard.show_editor(False)
+        dashboard.grid.focus_first()
 
     def _launch(self, live: LiveRun, agent_ids: list[str] | None) -> None:
         self._run_worker = self.run_worker(
@@ -614,8 +642,19 @@ class OneieApp(App[int]):
             self._store.close()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # One theme system: oneie's themes (bundled and the user's), not Textual's picker of
+        # its own built-in ones beside them.
+        for command in super().get_system_commands(screen):
+            if command.callback != self.action_change_theme:
+                yield command
+        for name in self.oneie_themes:
+            yield SystemCommand(f"Theme: {name}", "switch to this oneie theme (t cycles them)",
+                                lambda name=name: self._set_theme(name))  # type: ignore[misc]
         yield from self._dashboard_commands(screen)
+
+    def _set_theme(self, name: str) -> None:
+        self.theme = name
+        self.notify(f"theme: {name}", timeout=2)
 
     def _dashboard_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         if not isinstance(screen, DashboardScreen):

@@ -279,3 +279,37 @@ async def test_a_blocking_error_stays_until_dismissed_and_offers_sim(
         assert not dash.error_shown
         await wait_until(pilot, lambda: not app.running)
         assert app.live.runner.status == "completed"
+
+
+def test_the_readme_lists_every_binding_id() -> None:
+    import re
+
+    from oneie_tui.ui.app import known_binding_ids
+
+    readme = (SPECS.parent / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"`([a-z_]+)`", readme[readme.index("Every binding id"):]))
+    assert known_binding_ids() - listed == set()
+
+
+async def test_the_palette_offers_oneie_themes_only(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Theme: dark", "Theme: light", "Theme: high-contrast"} <= set(titles)
+        assert "Theme" not in titles  # Textual's picker of its own themes
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Theme: light")
+        command.callback()
+        assert app.theme == "light"
+
+
+async def test_a_misspelt_keymap_id_suggests_the_closest(make_app: Any, tmp_path: Path) -> None:
+    from oneie_tui.paths import config_file
+
+    cfg = config_file()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('[keymap]\npasue = "x"\n', encoding="utf-8")
+    app = make_app(long_spec(tmp_path))
+    async with app.run_test(size=(160, 44)) as pilot:
+        await pilot.pause()
+        assert any("did you mean 'pause'" in n.message and "README" in n.message for n in app._notifications)

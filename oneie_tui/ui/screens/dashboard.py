@@ -81,13 +81,15 @@ class DashboardScreen(Screen[None]):
         clock: Callable[[], float],
         control: AgentControl,
         template: bool = False,
+        run_store: RunStore | None = None,
         cursor_blink: bool = True,
     ) -> None:
         super().__init__()
         self._template = template
         self.clock = clock  # epoch seconds: the app's clock, fixed in tests
         self._control_intent = control
-        self._run_store: RunStore | None = None  # the live run's store, for the zoom
+        # The live run's store, for the zoom; given at once for a resumed run (no preview).
+        self._run_store: RunStore | None = run_store
         self._text = text
         self._label = label
         self._cursor_blink = cursor_blink
@@ -367,6 +369,8 @@ class DashboardScreen(Screen[None]):
     def key_escape(self) -> None:
         if self.query_one("#filter", Input).has_focus:
             self._close_filter(keep=False)
+        elif len(self.app.screen_stack) > 2 and self.app.screen is self:
+            self.app.pop_screen()  # a resumed run's dashboard, over the history: back there
 
     def action_gantt(self) -> None:
         """The Gantt picture of the run on screen, redrawn live from the same view."""

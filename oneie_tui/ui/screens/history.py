@@ -220,7 +220,13 @@ class HistoryScreen(Screen[None]):
         if row is None:
             return
         if row.status != "interrupted":
-            self.notify(f"run {row.id} is {row.status}; only an interrupted run can be resumed", severity="warning")
+            why = (
+                "a run stopped with C or Ctrl-C is cancelled for good; only an interrupted one "
+                "(SIGTERM, a closed terminal, a crash) can be resumed. Run the spec again instead"
+                if row.status == "cancelled"
+                else "only an interrupted run can be resumed"
+            )
+            self.notify(f"run {row.id} is {row.status}: {why}", severity="warning", timeout=8)
             return
         # The app runs it (so leaving this screen does not end it) and shows it.
         self.post_message(ResumeRequested(row.id))
