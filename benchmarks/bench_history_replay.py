@@ -159,7 +159,7 @@ def measure(store_path: str, run_id: str, opens: int = 3) -> dict[str, float]:
             out["frame_after_seek_s"] = time.perf_counter() - t
             # The all-events log (virtual, paged from SQLite): open at the tail, jump to
             # the middle of a million lines.
-            from oneie_tui.ui.screens.replay import EventLog
+            from oneie_tui.ui.widgets.event_log import EventLog
 
             t = time.perf_counter()
             screen.action_toggle_log()

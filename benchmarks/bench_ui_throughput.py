@@ -84,7 +84,7 @@ class NaiveDashboard(DashboardScreen):
         self.bridge.applied_seq = e.seq
         view = self.view
         if e.actor in view.agents:
-            self.grid.refresh_from(view, {e.actor}, self.oneie.now())
+            self.grid.refresh_from(view, {e.actor}, self.clock())
         self.displayed_seq = e.seq
 
 
@@ -121,7 +121,9 @@ async def measure(mode: str, agents: int, seconds: float, rate: float, drain_lim
             dash = app.dashboard
             assert dash is not None
             if mode == "naive":
-                naive = NaiveDashboard(dash.editor.text, "throughput.toml", cursor_blink=False)
+                naive = NaiveDashboard(
+                    dash.editor.text, "throughput.toml", clock=app.now, control=app.control, cursor_blink=False
+                )
                 app.dashboard = naive
                 await app.switch_screen(naive)
                 await pilot.pause(0.3)

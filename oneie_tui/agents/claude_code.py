@@ -48,6 +48,28 @@ class ClaudeCodeMissing(AgentFailure):
     pass
 
 
+# Any of these lets the CLI authenticate without a stored login.
+AUTH_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+            "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
+
+
+def login_found() -> bool:
+    """Whether the CLI can authenticate: a key or token in the environment, or the login
+    `claude /login` stores. (macOS keeps that login in the Keychain, out of sight: trusted.)"""
+    if any(os.environ.get(name, "").strip() for name in AUTH_ENV):
+        return True
+    if os.uname().sysname == "Darwin":
+        return True
+    config = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude").expanduser()
+    if (config / ".credentials.json").is_file():
+        return True
+    try:
+        stored = json.loads((Path.home() / ".claude.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(stored, dict) and bool(stored.get("oauthAccount"))
+
+
 def find_cli(configured: str | None, project: Path | None = None) -> str:
     """The `claude` executable: the configured path, `claude` on PATH, or the project's
     ./node_modules/.bin/claude."""
@@ -381,7 +403,9 @@ class ClaudeCodeBackend(AgentBackend):
                 # a restart begins afresh instead of failing the same way for ever.
                 self._sessions.pop(ctx.agent_id, None)
                 reason += "; restart the agent to begin a new session"
-            raise AgentFailure(f"claude {subtype or 'error'}: {_clip(reason, 300)}")
+            # A result can say "success" and still be an error (is_error): never print that.
+            kind = subtype if subtype and subtype != "success" else "failed"
+            raise AgentFailure(f"claude {kind}: {_clip(reason, 300)}")
         self._sessions.pop(ctx.agent_id, None)
         return AgentResult(
             summary=summary,
@@ -404,3 +428,8 @@ def check_cli(spec: Spec, options: BackendOptions) -> None:
                 '"bypassPermissions" when run as root; list the tools instead, e.g. '
                 'claude_code = { allowed_tools = ["Bash", "Edit", "Write"] }'
             )
+    if any(spec.backend_of(a) == "claude-code" for a in spec.agents) and not login_found():
+        raise ValueError(
+            "claude-code: Claude Code is not logged in: run `claude` and type /login, "
+            "or export ANTHROPIC_API_KEY=...; or run on the sim backend (--backend sim)"
+        )

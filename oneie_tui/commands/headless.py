@@ -127,7 +127,8 @@ class JsonSink:
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
-    table = Table(title=f"Run {summary['run_id']} — {summary['status']}", title_justify="left")
+    outcome = str(summary.get("outcome") or summary["status"])
+    table = Table(title=f"Run {summary['run_id']} — {outcome}", title_justify="left")
     table.add_column("agent")
     table.add_column("status")
     table.add_column("start", justify="right")
@@ -153,7 +154,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
         )
     table.caption = (
         f"sequential {summary['sequential_s']:.2f}s · parallel {summary['wall_s']:.2f}s · "
-        f"speedup {summary['speedup']:.2f}x · utilization {summary['utilization'] * 100:.0f}% · "
+        + (f"speedup {summary['speedup']:.2f}x · " if outcome.startswith("completed") else "speedup — (not completed) · ")
+        + f"utilization {summary['utilization'] * 100:.0f}% · "
         f"critical path {summary['critical_path_s']:.2f}s · cost ${summary['cost_usd']:.4f}"
     )
     return table

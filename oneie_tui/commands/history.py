@@ -89,6 +89,8 @@ def run_record(row: Any) -> dict[str, Any]:
         "spec": row.spec_name,
         "spec_path": row.spec_path,
         "status": row.status,
+        # what happened, in words (`completed (1 cancelled)`); the status for older runs
+        "outcome": s.get("outcome") if s.get("outcome") and s.get("status") == row.status else row.status,
         "started": row.started,
         "ended": row.ended,
         "agents": len(s.get("agents", [])),
@@ -114,9 +116,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
     # The id starts with the start time (YYYYMMDD-HHMMSS), so it is the "started" column.
     table.add_column("id (started)", no_wrap=True, min_width=22)
     console = Console()
-    # What the fixed columns leave (73 cells with gaps) goes to the spec name.
-    table.add_column("spec", overflow="ellipsis", no_wrap=True, max_width=max(8, console.width - 73))
-    table.add_column("status", no_wrap=True, min_width=11)
+    # What the fixed columns leave (86 cells with gaps) goes to the spec name.
+    table.add_column("spec", overflow="ellipsis", no_wrap=True, max_width=max(8, console.width - 86))
+    table.add_column("outcome", no_wrap=True, min_width=11, max_width=24)
     for col, width in (("agents", 6), ("wall", 6), ("speedup", 7), ("cost", 7)):
         table.add_column(col, justify="right", no_wrap=True, min_width=width)
     for row in rows:
@@ -124,10 +126,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         table.add_row(
             r["id"],
             r["spec"],
-            r["status"],
+            r["outcome"],
             str(r["agents"] or "—"),
             "—" if r["wall_s"] is None else f"{r['wall_s']:.2f}s",
-            "—" if r["speedup"] is None else f"{r['speedup']:.2f}x",
+            "—" if r["speedup"] is None or not str(r["outcome"]).startswith("completed") else f"{r['speedup']:.2f}x",
             f"${r['cost_usd']:.4f}",
         )
     if not rows:

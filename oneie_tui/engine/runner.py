@@ -41,6 +41,7 @@ from oneie_tui.redact import redact
 from oneie_tui.spec.model import AgentSpec, Spec
 from oneie_tui.store.sqlite import EventWriter, RunStore, StoreError
 from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
+from oneie_tui.views.outcome import run_outcome
 
 CLEANUP_SECONDS = 10.0
 
@@ -745,9 +746,12 @@ class Runner(AgentHost):
         m = metrics or self.metrics.result(self._now())
         data = m.to_dict()
         agents = data.pop("agents")
+        status = self.status if not self.live else "running"
+        statuses = [s.status for s in self.agents.values() if s.status != "pending"]
         return {
             "run_id": self.run_id,
-            "status": self.status if not self.live else "running",
+            "status": status,
+            "outcome": run_outcome(status, statuses, runner_failed=bool(self._run_failed_reason)),
             **({"reason": reason} if (reason := self._run_failed_reason or self.reason) else {}),
             **data,
             "agents": agents,

@@ -252,41 +252,68 @@ def parse_spec_bytes(raw: bytes, label: str = "<spec>", path: Path | None = None
     return LoadedSpec(spec=parse_spec_text(text, label), path=path, text=text)
 
 
+def _toml_value(value: Any) -> str:
+    """One TOML value, quoted and escaped by tomli-w (a name is user text)."""
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+
+
+STARTER = """\
+# {name}: a starter spec written by `oneie new`. Every line below can be changed; the
+# examples in specs/ show more patterns, and docs/spec-reference.md lists every key.
+
+[feature]
+name = {name_value}
+description = {description}
+# What "done" means; every agent sees these, with the constraints, as shared context.
+acceptance = ["It works end to end", "It is covered by tests"]
+constraints = ["Keep the public API stable"]
+
+# The shared vocabulary: things, how they connect, and the events they raise.
+[feature.ontology]
+things = [{thing}]
+connections = []
+events = [{event}]
+
+[run]
+backend = "sim"          # sim (no key, simulated) | claude | command | claude-code
+max_parallel = 0         # 0 = no limit: every agent that can start, starts at once
+on_failure = "cancel"    # cancel the others when one fails | continue
+
+# Three agents: the backend and the frontend overlap as soon as the schema is ready; the
+# quality agent waits for both. `emits` names events an agent announces, `after` waits
+# for them. `sim` sets a simulated agent's duration (seconds; --speed scales it).
+[[agents]]
+id = "agent-backend"
+role = "backend"
+task = "Schema, mutations, queries and services"
+emits = ["schema_ready", "backend_ready"]
+sim = {{ duration = 2.0, events = {{ schema_ready = 0.6 }} }}
+
+[[agents]]
+id = "agent-frontend"
+role = "frontend"
+task = "Views and forms"
+after = ["schema_ready"]
+emits = ["frontend_ready"]
+sim = {{ duration = 1.5 }}
+
+[[agents]]
+id = "agent-quality"
+role = "quality"
+task = "Tests and acceptance validation"
+after = ["backend_ready", "frontend_ready"]
+sim = {{ duration = 1.0 }}
+"""
+
+
 def starter_spec(name: str) -> str:
-    """A small valid spec for `oneie new`, written with tomli-w."""
+    """A small valid spec for `oneie new`, commented like the examples."""
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "feature"
-    data: dict[str, Any] = {
-        "feature": {
-            "name": name,
-            "description": f"What {name} does for its users.",
-            "acceptance": ["It works end to end", "It is covered by tests"],
-            "constraints": ["Keep the public API stable"],
-            "ontology": {"things": [slug], "connections": [], "events": [f"{slug}_created"]},
-        },
-        "run": {"backend": "sim", "max_parallel": 0, "on_failure": "cancel"},
-        "agents": [
-            {
-                "id": "agent-backend",
-                "role": "backend",
-                "task": "Schema, mutations, queries and services",
-                "emits": ["schema_ready", "backend_ready"],
-                "sim": {"duration": 2.0},
-            },
-            {
-                "id": "agent-frontend",
-                "role": "frontend",
-                "task": "Views and forms",
-                "after": ["schema_ready"],
-                "emits": ["frontend_ready"],
-                "sim": {"duration": 1.5},
-            },
-            {
-                "id": "agent-quality",
-                "role": "quality",
-                "task": "Tests and acceptance validation",
-                "after": ["backend_ready", "frontend_ready"],
-                "sim": {"duration": 1.0},
-            },
-        ],
-    }
-    return tomli_w.dumps(data)
+    title = "".join(c for c in " ".join(name.split()) if c.isprintable())[:80] or "feature"  # one comment line
+    return STARTER.format(
+        name=title,
+        name_value=_toml_value(name),
+        description=_toml_value(f"What {name} does for its users."),
+        thing=_toml_value(slug),
+        event=_toml_value(f"{slug}_created"),
+    )

@@ -356,7 +356,7 @@ class RunStore:
         paths = ", ".join(
             f"'$.{k}'"
             for k in ("wall_s", "speedup", "input_tokens", "output_tokens",
-                      "cache_write_tokens", "cache_read_tokens", "cost_usd")
+                      "cache_write_tokens", "cache_read_tokens", "cost_usd", "outcome")
         )
         fast = (
             "SELECT id, spec_name, started, ended, status, pid, host,"
@@ -381,16 +381,18 @@ class RunStore:
         out: list[RunListing] = []
         for r in rows:
             status = _shown_status(r[4], r[5], r[6], here, alive)
-            wall = speedup = cost = None
+            wall = speedup = cost = outcome = None
             tokens: int | None = None
             if r[8]:
-                wall, speedup, t_in, t_out, t_cw, t_cr, cost = json.loads(r[8])
+                wall, speedup, t_in, t_out, t_cw, t_cr, cost, outcome = json.loads(r[8])
                 if wall is not None:
                     tokens = int(t_in or 0) + int(t_out or 0) + int(t_cw or 0) + int(t_cr or 0)
             out.append(
                 RunListing(
                     id=r[0], spec_name=r[1], started=r[2], ended=r[3], status=status,
                     agents=r[7], wall_s=wall, speedup=speedup, tokens=tokens, cost_usd=cost,
+                    # what happened, in words; a run shown as interrupted keeps that word
+                    outcome=str(outcome) if outcome and status == r[4] else status,
                 )
             )
         return out
@@ -520,6 +522,7 @@ class RunListing:
     speedup: float | None
     tokens: int | None
     cost_usd: float | None
+    outcome: str = ""  # `completed (1 cancelled)`; the status for runs recorded before it
 
 
 def _row_of(e: Event) -> tuple[Any, ...]:

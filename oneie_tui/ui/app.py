@@ -10,15 +10,18 @@ keymap from the user's config file. Logs go to a file under `paths.log_dir()`.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import signal
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -29,11 +32,25 @@ from oneie_tui.events import Event
 from oneie_tui.spec.loader import LoadedSpec, SpecError, parse_spec_text
 from oneie_tui.store.sqlite import RunStore, StoreError
 from oneie_tui.themes import DEFAULT_THEME, load_themes
+from oneie_tui.ui import format as fmt
 from oneie_tui.ui.live import LiveRun
-from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, RunStatusChanged
+from oneie_tui.ui.messages import (
+    CancelAgent,
+    PauseAgent,
+    RestartAgent,
+    ResumeRequested,
+    RunSpec,
+    RunStatusChanged,
+    SaveSpec,
+    SpecPicked,
+)
 from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.screens.dashboard import DashboardScreen
 from oneie_tui.ui.screens.picker import PickerScreen
+from oneie_tui.ui.screens.save_as import SaveAsScreen
+from oneie_tui.ui.screens.unsaved import DISCARD, SAVE, UnsavedScreen
+from oneie_tui.ui.widgets.spec_editor import SpecEditor
+from oneie_tui.views.outcome import completed_work
 
 log = logging.getLogger("oneie.tui")
 RUN_GROUP = "run"
@@ -80,11 +97,22 @@ def known_binding_ids() -> set[str]:
     return ids
 
 
+def is_bundled_example(path: Path) -> bool:
+    """A spec shipped with oneie (not one in the current folder): opened as a template, so
+    saving never writes into the installed copy."""
+    try:
+        folder = path.resolve().parent
+        return folder == paths.bundled_dir("specs").resolve() and folder != Path.cwd().resolve()
+    except OSError:
+        return False
+
+
 class OneieApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "oneie"
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "toggle_keys", "Keys", id="keys"),
         Binding("t", "switch_theme", "Theme", id="theme"),
     ]
 
@@ -143,9 +171,19 @@ class OneieApp(App[int]):
             log.warning("config: %s", config_problem)
         self._apply_theme_choice()
         if self.user_config.keymap:
-            unknown = sorted(set(self.user_config.keymap) - known_binding_ids())
+            known = known_binding_ids()
+            unknown = sorted(set(self.user_config.keymap) - known)
             if unknown:  # a misspelt id would otherwise do nothing, silently
-                text = f"config: keymap: unknown binding id {', '.join(map(repr, unknown))}"
+                guesses = [
+                    f"{close[0]!r} for {name!r}"
+                    for name in unknown
+                    if (close := difflib.get_close_matches(name, known, n=1))
+                ]
+                text = (
+                    f"config: keymap: unknown binding id {', '.join(map(repr, unknown))}"
+                    + (f" (did you mean {', '.join(guesses)}?)" if guesses else "")
+                    + "; every id is listed in the README, under Keys"
+                )
                 self.notify(text, severity="warning", timeout=8)
                 log.warning(text)
             self.set_keymap(self.user_config.keymap)
@@ -184,7 +222,14 @@ class OneieApp(App[int]):
             return
         self.spec_path = path
         remember_last_spec(path)
-        dashboard = DashboardScreen(text, path.name, cursor_blink=self.cursor_blink)
+        dashboard = DashboardScreen(
+            text,
+            path.name,
+            clock=self.now,
+            control=self.control,
+            template=is_bundled_example(path),
+            cursor_blink=self.cursor_blink,
+        )
         self.dashboard = dashboard
         if isinstance(self.screen, PickerScreen):
             self.switch_screen(dashboard)
@@ -193,20 +238,75 @@ class OneieApp(App[int]):
         if run:
             self.call_after_refresh(self.start_run_from_text, text)
 
-    def save_spec(self, text: str) -> None:
+    @on(SpecPicked)
+    def _spec_picked(self, event: SpecPicked) -> None:
+        self.open_spec(event.path)
+
+    @on(SaveSpec)
+    def _save_asked(self, event: SaveSpec) -> None:
+        self.save_spec(event.text)
+
+    @on(RunSpec)
+    def _run_asked(self, event: RunSpec) -> None:
+        self.start_run_from_text(event.text, backend=event.backend)
+
+    def _editor(self) -> SpecEditor | None:
+        dashboard = self.dashboard
+        if dashboard is None:
+            return None
+        try:
+            return dashboard.editor
+        except NoMatches:  # not composed yet
+            return None
+
+    def save_spec(self, text: str, then: Callable[[], object] | None = None) -> None:
+        """Write the editor's text as typed; a bundled example is saved as a copy in the
+        current folder, under a name the user confirms first. `then` runs once saved."""
         if self.spec_path is None:
             self.notify("this spec has no file to save to", severity="warning")
             return
-        try:
-            self.spec_path.write_text(text, encoding="utf-8")  # as typed: comments kept
-        except OSError as exc:
-            self.notify(f"cannot save {self.spec_path}: {exc}", severity="error")
+        editor = self._editor()
+        if editor is not None and editor.template:
+            why = f"{self.spec_path.name} is a bundled example; it stays as installed. Save a copy as:"
+
+            def chosen(path: Path | None) -> None:
+                if path is not None:
+                    self._save_copy(path, text, then)
+
+            self.push_screen(SaveAsScreen(Path.cwd() / self.spec_path.name, why), chosen)
             return
+        self._write_spec(self.spec_path, text, then)
+
+    def _save_copy(self, path: Path, text: str, then: Callable[[], object] | None) -> None:
+        if not path.exists():
+            self._write_spec(path, text, then, copy=True)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._write_spec(path, text, then, copy=True)
+
+        self.push_screen(ConfirmScreen(f"{path} exists. Replace it?", yes="Replace", no="Keep it"), answered)
+
+    def _write_spec(self, path: Path, text: str, then: Callable[[], object] | None, *, copy: bool = False) -> None:
         try:
-            parse_spec_text(text, str(self.spec_path))
-            self.notify(f"saved {self.spec_path}")
+            path.write_text(text, encoding="utf-8")  # as typed: comments kept
+        except OSError as exc:
+            self.notify(f"cannot save {path}: {exc}", severity="error")
+            return
+        self.spec_path = path
+        editor = self._editor()
+        if editor is not None:
+            editor.mark_saved(text, label=path.name if copy else None)
+        if copy:
+            remember_last_spec(path)
+        try:
+            parse_spec_text(text, str(path))
+            self.notify(f"saved {path}")
         except SpecError as exc:
-            self.notify(f"saved {self.spec_path} (it has an error: {exc})", severity="warning")
+            self.notify(f"saved {path} (it has an error: {exc})", severity="warning")
+        if then is not None:
+            then()
 
     # --- runs ---------------------------------------------------------------------
 
@@ -227,11 +327,20 @@ class OneieApp(App[int]):
             WorkerState.RUNNING,
         )
 
-    def start_run_from_text(self, text: str) -> None:
-        """Run the spec as it is in the editor (ctrl+r)."""
-        self.call_next(self._start_run, text)
+    def start_run_from_text(self, text: str, backend: str | None = None) -> None:
+        """Run the spec as it is in the editor (ctrl+r); `backend` puts every agent on it."""
+        self.call_next(self._start_run, text, backend)
 
-    async def _start_run(self, text: str) -> bool:
+    def _blocked(self, text: str, *, sim_helps: bool) -> None:
+        """A run cannot start: on the dashboard, a line that stays until dismissed."""
+        log.warning("%s", text)
+        dashboard = self.dashboard
+        if dashboard is not None and dashboard.is_attached:
+            dashboard.show_blocking_error(text, sim_helps=sim_helps)
+        else:
+            self.notify(text, severity="error", timeout=8)
+
+    async def _start_run(self, text: str, backend: str | None = None) -> bool:
         if self.running:
             self.notify("a run is live: cancel it first (C)", severity="warning")
             return False
@@ -239,20 +348,26 @@ class OneieApp(App[int]):
         try:
             spec = parse_spec_text(text, label)
         except SpecError as exc:
-            self.notify(f"cannot run: {exc}", severity="error", timeout=8)
+            self._blocked(f"cannot run: {exc}", sim_helps=False)
             return False
         store = self.store
         if store is None:
             return False
+        options = replace(self.options, backend=backend) if backend else self.options
         try:
-            live = LiveRun(LoadedSpec(spec, self.spec_path, text), self.options, store)
+            live = LiveRun(LoadedSpec(spec, self.spec_path, text), options, store)
         except SetupError as exc:
-            self.notify(f"cannot run: {exc}", severity="error", timeout=8)
+            on_sim = (options.backend or spec.run.backend) == "sim" and all(
+                spec.backend_of(a) == "sim" for a in spec.agents
+            )
+            self._blocked(f"cannot run: {exc}", sim_helps=not on_sim)
             return False
+        if self.dashboard is not None and self.dashboard.is_attached:
+            self.dashboard.dismiss_error()  # the run starts: an earlier refusal is moot
         self.live = live
         dashboard = self.dashboard
         if dashboard is not None:
-            await dashboard.show_bridge(live.bridge)
+            await dashboard.show_bridge(live.bridge, store=store)
             if dashboard.has_class("-narrow"):
                 dashboard.show_editor(False)
             dashboard.grid.focus_first()
@@ -279,11 +394,38 @@ class OneieApp(App[int]):
         runner = resumed.runner
         loaded = LoadedSpec(runner.spec, None, "")
         live = LiveRun(loaded, self.options, store, runner=runner, resume=True)
+        # What happened before the interruption, so the dashboard shows the whole run.
+        live.view.apply_all(list(store.events(run_id)))
+        live.bridge.applied_seq = live.view.last_seq
         self.live = live
         log.info("run %s resumed: relaunching %s", run_id, resumed.relaunch)
         self.notify(f"resuming {run_id}: relaunching {', '.join(resumed.relaunch) or 'no agent'}", timeout=4)
         self._launch(live, resumed.relaunch)
         return live
+
+    @on(ResumeRequested)
+    async def _resume_asked(self, event: ResumeRequested) -> None:
+        """History's `R`: the app runs it (so leaving that screen does not end it), on the
+        live dashboard like any run: p, c, r, P and C act on it there."""
+        store = self.store
+        live = self.resume_run(event.run_id) if store is not None else None
+        if store is None or live is None:
+            return
+        row = store.get_run(event.run_id)
+        self.spec_path = None  # the stored text has no file of its own: ctrl+s says so
+        dashboard = DashboardScreen(
+            row.spec_text,
+            f"{row.spec_name} (resumed {row.id})",
+            clock=self.now,
+            control=self.control,
+            run_store=store,
+            cursor_blink=self.cursor_blink,
+        )
+        self.dashboard = dashboard
+        await self.push_screen(dashboard)
+        await dashboard.show_bridge(live.bridge, store=store)
+        dashboard.show_editor(False)
+        dashboard.grid.focus_first()
 
     def _launch(self, live: LiveRun, agent_ids: list[str] | None) -> None:
         self._run_worker = self.run_worker(
@@ -301,9 +443,14 @@ class OneieApp(App[int]):
             log.info("%s finished", worker.name)
 
     def on_run_status_changed(self, event: RunStatusChanged) -> None:
-        if event.status in ("completed", "failed", "cancelled") and self.live is not None:
-            summary = self.live.runner.summary()
-            text = f"run {event.status} · speedup {summary['speedup']:.2f}×"
+        if event.status in ("completed", "failed", "cancelled") and self.dashboard is not None:
+            # The figures of the run's own summary (its last event), as the header shows them.
+            view = self.dashboard.view
+            outcome = view.outcome()
+            text = f"run {outcome}"
+            speedup = view.final.get("speedup")
+            if completed_work(outcome) and isinstance(speedup, int | float):
+                text += f" · speedup {fmt.speedup(float(speedup))}"
             if event.reason:
                 text += f" · {event.reason}"
             self.notify(text, severity="information" if event.status == "completed" else "warning")
@@ -343,9 +490,18 @@ class OneieApp(App[int]):
         if live is not None and not live.cancel(agent_id):
             self.notify(f"{agent_id} is {self._status(agent_id)}: nothing to cancel", timeout=2)
 
-    def control_restart(self, agent_id: str) -> None:
+    def control_restart(self, agent_id: str, *, confirmed: bool = False) -> None:
         live = self._live_run()
         if live is None:
+            return
+        status = self._status(agent_id)
+        if live.live and status in ("running", "paused") and not confirmed:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.control_restart(agent_id, confirmed=True)
+
+            question = f"Restart {agent_id}? It is {status}: its work so far is thrown away."
+            self.push_screen(ConfirmScreen(question, yes="Restart", no="Keep it"), answered)
             return
         if live.live:
             if not live.restart(agent_id):
@@ -366,6 +522,36 @@ class OneieApp(App[int]):
             live.cancel_run()
 
     # --- app actions --------------------------------------------------------------
+    # The dashboard's app-wide keys (P, C, h) are bound there as `app.…` actions, under
+    # their own binding ids, so user keymaps keep naming them as before.
+
+    def action_pause_all(self) -> None:
+        self.control_pause_all()
+
+    def action_cancel_run(self) -> None:
+        """`C`: the whole run, after a confirm (paid backends spend money on the work lost)."""
+        live = self.live
+        if live is None or not live.live:
+            self.control_cancel_run()
+            return
+        working = sum(1 for s in live.runner.agents.values() if not s.terminal and s.attempt > 0)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.control_cancel_run()
+
+        question = f"Cancel the whole run? {working} agent{'s' if working != 1 else ''} still working stop now."
+        self.push_screen(ConfirmScreen(question, yes="Cancel run", no="Keep running"), answered)
+
+    def action_history(self) -> None:
+        self.open_history()
+
+    def action_toggle_keys(self) -> None:
+        """`?`: every key of the screen and what it does (Textual's help panel), or hide it."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def action_switch_theme(self) -> None:
         names = self.oneie_themes or [DEFAULT_THEME]
@@ -381,6 +567,21 @@ class OneieApp(App[int]):
             self.push_screen(HistoryScreen(store))
 
     async def action_quit(self) -> None:
+        """Quit; unsaved edits ask first (save, discard or stay), then a live run does."""
+        editor = self._editor()
+        if editor is not None and editor.modified:
+            self.push_screen(UnsavedScreen(editor.label), self._unsaved_answered)
+            return
+        await self._quit_after_run()
+
+    async def _unsaved_answered(self, answer: str | None) -> None:
+        editor = self._editor()
+        if answer == SAVE and editor is not None:
+            self.save_spec(editor.text, then=lambda: self.call_next(self._quit_after_run))
+        elif answer == DISCARD:
+            await self._quit_after_run()
+
+    async def _quit_after_run(self) -> None:
         if self.live is not None and self.live.live:
             self.push_screen(
                 ConfirmScreen("A run is live. Cancel it and quit?", yes="Quit", no="Stay"),
@@ -441,8 +642,19 @@ class OneieApp(App[int]):
             self._store.close()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # One theme system: oneie's themes (bundled and the user's), not Textual's picker of
+        # its own built-in ones beside them.
+        for command in super().get_system_commands(screen):
+            if command.callback != self.action_change_theme:
+                yield command
+        for name in self.oneie_themes:
+            yield SystemCommand(f"Theme: {name}", "switch to this oneie theme (t cycles them)",
+                                lambda name=name: self._set_theme(name))  # type: ignore[misc]
         yield from self._dashboard_commands(screen)
+
+    def _set_theme(self, name: str) -> None:
+        self.theme = name
+        self.notify(f"theme: {name}", timeout=2)
 
     def _dashboard_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         if not isinstance(screen, DashboardScreen):

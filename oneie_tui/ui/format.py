@@ -42,6 +42,11 @@ def money(usd: float) -> str:
     return f"${usd:.4f}" if usd < 10 else f"${usd:.2f}"
 
 
+def speedup(value: float) -> str:
+    """Every speedup on screen goes through here, so one run reads the same everywhere."""
+    return f"{value:.2f}×"
+
+
 def badge(agent: AgentView) -> str:
     """The status badge, e.g. `waiting for schema_ready`."""
     if agent.status == "waiting" and agent.waiting_for:

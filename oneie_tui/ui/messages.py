@@ -1,11 +1,16 @@
 """Messages of the dashboard.
 
 Widgets never touch the runner: they post *intents* (`PauseAgent`, `CancelAgent`, ...)
-that bubble to the screen, which asks the app's live run to act. A screen without a
-runner (replay) simply does not handle them, so they are ignored there.
+that bubble to the screen, which hands them to the run-control callable its creator gave
+it (`AgentControl`). A screen without a runner (replay) has none, so they do nothing there.
+Screens never call the app: what they ask of it goes up as a message (`SaveSpec`,
+`RunSpec`, `SpecPicked`, `ResumeRequested`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
 
 from textual.message import Message
 
@@ -32,6 +37,10 @@ class RestartAgent(AgentIntent):
 
 class ZoomAgent(AgentIntent):
     """Open the agent full-screen."""
+
+
+AgentControl = Callable[[PauseAgent | CancelAgent | RestartAgent], None]
+"""What a screen calls with an intent for the live run (the app's `control`)."""
 
 
 class RunUpdated(Message):
@@ -65,3 +74,40 @@ class SpecEdited(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SpecEdited)
+
+
+class LeaveEditor(Message):
+    """Escape in the spec editor: the screen moves the focus out of it."""
+
+
+class SaveSpec(Message):
+    """Save the editor's text (as typed) to the spec's file."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class RunSpec(Message):
+    """Run the spec as it is in the editor (every agent on `backend` when given)."""
+
+    def __init__(self, text: str, backend: str | None = None) -> None:
+        super().__init__()
+        self.text = text
+        self.backend = backend
+
+
+class SpecPicked(Message):
+    """A spec was chosen in the picker."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+
+class ResumeRequested(Message):
+    """Continue an interrupted run (history's `R`)."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id

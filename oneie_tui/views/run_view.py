@@ -14,6 +14,7 @@ from oneie_tui.events import STATUS_OF, AgentStatus, Event, Usage, add_usage, aw
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
 from oneie_tui.spec.model import Spec
 from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
+from oneie_tui.views.outcome import run_outcome
 
 if TYPE_CHECKING:
     from oneie_tui.store.sqlite import RunRow
@@ -90,6 +91,10 @@ class RunView:
     last_seq: int = 0
     last_ts: float | None = None
     metrics_builder: MetricsBuilder = field(default_factory=MetricsBuilder)
+    # The runner's own summary of an ended run (its last event): the final figures are
+    # shown from it everywhere (header, history, `oneie runs`), so they round alike.
+    final: dict[str, Any] = field(default_factory=dict)
+    runner_failed: bool = False
 
     @classmethod
     def for_spec(cls, spec: Spec, run_id: str = "") -> RunView:
@@ -97,6 +102,13 @@ class RunView:
         for a in spec.agents:
             view.agents[a.id] = AgentView(a.id, role=a.role, task=a.task, color=a.color)
         return view
+
+    def outcome(self) -> str:
+        """What happened, in words (`completed (1 cancelled)`); see `views.outcome`."""
+        if self.final.get("outcome"):
+            return str(self.final["outcome"])
+        statuses = [a.status for a in self.agents.values() if a.status != "pending"]
+        return run_outcome(self.status, statuses, runner_failed=self.runner_failed)
 
     def agent(self, agent_id: str) -> AgentView:
         found = self.agents.get(agent_id)
@@ -116,6 +128,8 @@ class RunView:
             self.status = "running"
             self.reason = ""
             self.ended_ts = None
+            self.final = {}
+            self.runner_failed = False
             if self.started_ts is None:
                 self.started_ts = e.ts
             self.spec_name = str(e.metadata.get("spec", self.spec_name))
@@ -126,6 +140,8 @@ class RunView:
             self.status = str(e.metadata.get("status", "failed" if kind == "run_failed" else "completed"))
             if kind == "run_failed":
                 self.status = "failed"
+            self.final = dict(e.metadata)
+            self.runner_failed = kind == "run_failed"
             self.reason = str(e.metadata.get("reason", ""))
             self.ended_ts = e.ts
             return
@@ -145,7 +161,10 @@ class RunView:
         elif (status := status_after(e)) is not None:
             a.status = status
             if kind == "agent_queued":
+                before = a.attempt
                 a.attempt = int(md.get("attempt", a.attempt or 1))
+                if a.attempt > max(1, before):  # a restart: mark where the new attempt's output starts
+                    a.output.append(f"── attempt {a.attempt} ──")
                 if not md.get("slot"):
                     a.reason = ""
                     a.progress = 0.0

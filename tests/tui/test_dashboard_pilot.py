@@ -76,7 +76,7 @@ async def test_p_c_r_act_on_the_focused_agent_only(make_app: Any, tmp_path: Path
         # the panel shows it too (after a frame)
         await wait_until(pilot, lambda: app.dashboard.view.agents["beta"].attempt == 2)
         run_id = app.live.runner.run_id
-        await pilot.press("C")
+        await pilot.press("C", "y")  # the confirm
         await wait_until(pilot, lambda: not app.running)
 
     store = RunStore(tmp_path / "runs.sqlite3")
@@ -124,7 +124,7 @@ async def test_keymap_override_from_config_file(make_app: Any, tmp_path: Path) -
         assert statuses(app)["alpha"] == "running"
         await pilot.press("x")
         await wait_until(pilot, lambda: statuses(app)["alpha"] == "paused")
-        await pilot.press("C")
+        await pilot.press("C", "y")  # the confirm
         await wait_until(pilot, lambda: not app.running)
 
 
@@ -310,6 +310,8 @@ async def test_escape_leaves_the_editor_and_e_brings_it_back_at_80x24(make_app: 
     async with app.run_test(size=(80, 24)) as pilot:
         app.apply_events(crud_halfway().events)
         dash = app.dashboard
+        await pilot.pause()
+        dash.show_editor(True)  # it starts hidden at 80x24 (the panels first); open it
         dash.editor.text_area.focus()
         await pilot.pause()
         assert dash.has_class("-narrow") and not dash.query_one("#main").display

@@ -11,8 +11,9 @@ import pytest
 from oneie_tui.cli import main
 from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.app import OneieApp
+from oneie_tui.ui.screens.gantt import GanttScreen
 from oneie_tui.ui.screens.history import HistoryScreen
-from oneie_tui.ui.screens.replay import GanttScreen, ReplayScreen
+from oneie_tui.ui.screens.replay import ReplayScreen
 from oneie_tui.ui.widgets.gantt import GanttChart
 from oneie_tui.views.run_view import RunView
 from tests.history_support import T0, ideal_events, store_ideal_run

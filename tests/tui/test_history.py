@@ -13,8 +13,10 @@ import pytest
 
 from oneie_tui.store.sqlite import RunListing, RunStore
 from oneie_tui.ui.app import OneieApp
+from oneie_tui.ui.history_table import filter_rows, sort_rows
 from oneie_tui.ui.screens.confirm import ConfirmScreen
-from oneie_tui.ui.screens.history import HistoryScreen, filter_rows, sort_rows
+from oneie_tui.ui.screens.dashboard import DashboardScreen
+from oneie_tui.ui.screens.history import HistoryScreen
 from oneie_tui.ui.screens.replay import ReplayScreen
 from tests.history_support import T0, record_run, store_ideal_run
 from tests.tui.waiting import wait_until
@@ -163,14 +165,16 @@ async def test_resume_key_resumes_an_interrupted_run(tmp_path: Path) -> None:
         await pilot.press("R")
         assert app.screen is screen
         await pilot.press("up", "R")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReplayScreen))
-        replay_screen = app.screen
-        assert isinstance(replay_screen, ReplayScreen) and replay_screen.follow
+        # A resumed run is a live run on the live dashboard (issue 13 item 11).
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        dashboard = app.screen
+        assert isinstance(dashboard, DashboardScreen) and dashboard is app.dashboard
         # The app owns the resumed run (not the history screen's worker): leaving screens
         # does not end it, and quitting asks first.
         assert app.live is not None and app.live.runner.run_id == run_id
         await wait_until(pilot, lambda: store.get_run(run_id).status == "completed")
-        await wait_until(pilot, lambda: replay_screen.replay.view.status == "completed")
+        await wait_until(pilot, lambda: dashboard.view.status == "completed")
+        assert dashboard.view.agents["agent-designer"].status == "completed"  # from before the cut
         after = list(store.events(run_id))
         assert [e.seq for e in after] == list(range(1, len(after) + 1))
         assert not [e for e in after[cut:] if e.actor == "agent-designer"]
@@ -197,7 +201,7 @@ async def test_a_long_history_shows_the_newest_first_then_loads_the_rest(
 
 @pytest.mark.parametrize("width", [80, 99, 100, 120, 200])
 def test_every_column_fits_the_screen(width: int) -> None:
-    from oneie_tui.ui.screens.history import COLUMNS, layout
+    from oneie_tui.ui.history_table import COLUMNS, layout
 
     values = ["x" * 40 for _ in COLUMNS]
     x, text = layout(values, width)[-1]

@@ -12,8 +12,10 @@ import pytest
 
 from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.app import OneieApp
-from oneie_tui.ui.screens.replay import EventLog, ReplayScreen, parse_time
+from oneie_tui.ui.screens.replay import ReplayScreen
+from oneie_tui.ui.seek_time import parse_time
 from oneie_tui.ui.widgets import AgentPanel, RunHeader, Timeline
+from oneie_tui.ui.widgets.event_log import EventLog
 from oneie_tui.ui.widgets.gantt import GanttChart
 from oneie_tui.views.run_view import initial_view
 from tests.history_support import T0, record_run, store_ideal_run

@@ -12,7 +12,8 @@ from rich.color import Color
 
 from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.screens.agent import AgentScreen
-from oneie_tui.ui.screens.replay import EventLog, ReplayScreen
+from oneie_tui.ui.screens.replay import ReplayScreen
+from oneie_tui.ui.widgets.event_log import EventLog
 from oneie_tui.ui.widgets.gantt import GanttChart
 from oneie_tui.views.replay_clock import Replay
 from tests.history_support import ideal_events, store_ideal_run

@@ -113,3 +113,12 @@ def test_new_into_a_missing_folder_is_one_line(tmp_path: Path, capsys: pytest.Ca
 def test_new_with_an_unusable_name_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["new", "x" * 300, "-o", str(tmp_path / "long.toml")]) == 2
     assert "feature.name" in capsys.readouterr().err
+
+
+def test_new_writes_a_commented_starter(tmp_path: Path) -> None:
+    out = tmp_path / "c.toml"
+    assert main(["new", 'Odd "name"\n\x1b[31mred', "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    comments = [line for line in text.splitlines() if line.lstrip().startswith("#")]
+    assert len(comments) >= 6 and "\x1b" not in text.split("[feature]")[0]
+    assert load_spec(out).spec.feature.name == 'Odd "name"\n\x1b[31mred'

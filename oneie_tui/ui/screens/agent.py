@@ -1,6 +1,6 @@
 """One agent full-screen: all of its output, scrollable; its events; its usage.
-`escape` goes back. Its keys post the same intents as a panel; a replay's zoom
-(`controls=False`) has no runner, so it hides them and acts on nothing.
+`escape` goes back. Its keys post the same intents as a panel and hand them to the
+`control` its creator gave it; a replay's zoom has none, so it hides them and acts on nothing.
 
 The bridge keeps a capped scrollback per agent (bounded memory however long the run).
 When an agent has written more than that, the zoom reads the whole output of its attempt
@@ -18,13 +18,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.bridge import EventBridge
-from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent
+from oneie_tui.ui.messages import AgentControl, CancelAgent, PauseAgent, RestartAgent
 from oneie_tui.ui.widgets import Timeline, agent_colors
+from oneie_tui.ui.widgets.key_footer import KeyFooter
 from oneie_tui.views.run_view import AgentView, RunView
 
 REFRESH_SECONDS = 1 / 15
@@ -71,12 +72,13 @@ class AgentScreen(Screen[None]):
         bridge: EventBridge,
         clock: Callable[[], float],
         *,
-        controls: bool = True,
+        control: AgentControl | None = None,
         stored: StoredOutput | None = None,
     ) -> None:
         super().__init__()
         self.agent_id = agent_id
-        self.controls = controls  # False in a replay: there is no runner to act on
+        self.control = control
+        self.controls = control is not None  # False in a replay: there is no runner to act on
         self.bridge = bridge
         self.clock = clock
         self.stored = stored
@@ -94,7 +96,7 @@ class AgentScreen(Screen[None]):
             with Vertical(id="zoom-side"):
                 yield Static(id="zoom-usage")
                 yield Timeline(actor=self.agent_id, id="zoom-events")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#zoom-output").border_title = "output"
@@ -142,11 +144,13 @@ class AgentScreen(Screen[None]):
         self._usage_drawn = (view.last_seq, now)
         metrics = view.metrics(now if view.ended_ts is None else view.ended_ts).agents.get(self.agent_id)
         end = agent.ended_ts if agent.ended_ts is not None else now
+        # After a restart, elapsed is this attempt's and active is every attempt's: say so.
+        this_try, all_tries = (" (this attempt)", " (all attempts)") if agent.attempt > 1 else ("", "")
         usage = [
             f"status      {fmt.badge(agent)}",
             f"attempt     {agent.attempt}",
-            f"elapsed     {fmt.duration(end - agent.started_ts) if agent.started_ts else '—'}",
-            f"active      {fmt.duration(metrics.active_s) if metrics else '—'}",
+            f"elapsed     {fmt.duration(end - agent.started_ts) if agent.started_ts else '—'}{this_try}",
+            f"active      {fmt.duration(metrics.active_s) if metrics else '—'}{all_tries}",
             f"output      {agent.output_lines} lines",
             f"input       {fmt.tokens(agent.usage.input_tokens)} tok",
             f"output      {fmt.tokens(agent.usage.output_tokens)} tok",
@@ -224,10 +228,7 @@ class AgentScreen(Screen[None]):
     @on(RestartAgent)
     def _control(self, event: PauseAgent | CancelAgent | RestartAgent) -> None:
         event.stop()
-        if not self.controls:
+        if self.control is None:
             self.notify("this is a replay: no agent runs here", timeout=2)
             return
-        from oneie_tui.ui.app import OneieApp
-
-        if isinstance(self.app, OneieApp):
-            self.app.control(event)
+        self.control(event)

@@ -3,13 +3,14 @@
 It shows whatever `EventBridge` it is given: an idle view of the editor's spec, or a
 live run's bridge (`show_bridge`). Once per frame it flushes the bridge and posts itself
 a `RunUpdated` (superseding), and redraws only what changed. Agent intents from the
-panels are handled here and passed to the app's live run."""
+panels go to the `control` callable its creator gave it; saving and running go up as
+messages; the app-wide keys (pause all, cancel run, history) are app actions."""
 
 from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,25 +19,28 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Input, Static
 
 from oneie_tui.spec.model import Spec
+from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.bridge import EventBridge
 from oneie_tui.ui.messages import (
+    AgentControl,
     CancelAgent,
+    LeaveEditor,
     PauseAgent,
     RestartAgent,
+    RunSpec,
     RunStatusChanged,
     RunUpdated,
+    SaveSpec,
     SpecEdited,
     ZoomAgent,
 )
 from oneie_tui.ui.widgets import AgentGrid, RunHeader, SpecEditor, Timeline, agent_colors
+from oneie_tui.ui.widgets.key_footer import KeyFooter
 from oneie_tui.views.metrics import RunMetrics
 from oneie_tui.views.run_view import RunView
-
-if TYPE_CHECKING:
-    from oneie_tui.ui.app import OneieApp
 
 FRAME_SECONDS = 1 / 30
 # Panels redraw every frame while output is calm. Under a flood of output (thousands of
@@ -51,19 +55,41 @@ SHORT_HEIGHT = 32
 
 
 class DashboardScreen(Screen[None]):
+    # The focus starts on the panels, not in the editor, so the first keys a newcomer
+    # tries (q, g, p...) are commands rather than text typed into the spec (`_start_focus`).
+    AUTO_FOCUS = "AgentPanel"
     BINDINGS = [
-        Binding("P", "pause_all", "Pause all", id="pause_all"),
-        Binding("C", "cancel_run", "Cancel run", id="cancel_run"),
+        Binding("P", "app.pause_all", "Pause all", id="pause_all"),
+        Binding("C", "app.cancel_run", "Cancel run", id="cancel_run"),
         Binding("e", "toggle_editor", "Editor", id="toggle_editor"),
         Binding("slash", "filter", "Filter", id="filter"),
-        Binding("h", "history", "History", id="history"),
+        Binding("h", "app.history", "History", id="history"),
         Binding("g", "gantt", "Gantt", id="gantt"),
         Binding("ctrl+s", "save_spec", "Save", id="save_spec", priority=True),
         Binding("ctrl+r", "run_spec", "Run", id="run_spec", priority=True),
+        # Only while a run-blocking error shows (see check_action):
+        Binding("S", "run_on_sim", "Run on sim instead", id="run_on_sim"),
+        Binding("x", "dismiss_error", "Dismiss error", id="dismiss_error"),
     ]
+    ERROR_ACTIONS = frozenset({"run_on_sim", "dismiss_error"})
 
-    def __init__(self, text: str, label: str, *, cursor_blink: bool = True) -> None:
+    def __init__(
+        self,
+        text: str,
+        label: str,
+        *,
+        clock: Callable[[], float],
+        control: AgentControl,
+        template: bool = False,
+        run_store: RunStore | None = None,
+        cursor_blink: bool = True,
+    ) -> None:
         super().__init__()
+        self._template = template
+        self.clock = clock  # epoch seconds: the app's clock, fixed in tests
+        self._control_intent = control
+        # The live run's store, for the zoom; given at once for a resumed run (no preview).
+        self._run_store: RunStore | None = run_store
         self._text = text
         self._label = label
         self._cursor_blink = cursor_blink
@@ -84,26 +110,24 @@ class DashboardScreen(Screen[None]):
         self._rate = 0.0  # events folded per second (smoothed)
         self._rate_mark = (0.0, 0)
         self._focus_before_filter: Widget | None = None
-
-    @property
-    def oneie(self) -> OneieApp:
-        from oneie_tui.ui.app import OneieApp
-
-        assert isinstance(self.app, OneieApp)
-        return self.app
+        self._focus_placed = False
+        self._sim_helps = False
 
     # --- layout -------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
+        yield Static(id="run-error", markup=False)
         with Horizontal(id="body"):
-            yield SpecEditor(self._text, label=self._label, cursor_blink=self._cursor_blink, id="editor")
+            yield SpecEditor(
+                self._text, label=self._label, template=self._template, cursor_blink=self._cursor_blink, id="editor"
+            )
             with Vertical(id="main"):
                 yield AgentGrid(id="grid")
                 with Vertical(id="timeline-box"):
                     yield Input(placeholder="filter by agent or action (enter/escape to close)", id="filter")
                     yield Timeline(id="timeline")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#timeline-box").border_title = "events"
@@ -116,6 +140,7 @@ class DashboardScreen(Screen[None]):
     def _fit(self, width: int, height: int) -> None:
         self.set_class(0 < width < NARROW_WIDTH, "-narrow")
         self.set_class(0 < height < SHORT_HEIGHT, "-short")
+        self.grid.set_min_row_height(7 if 0 < height < SHORT_HEIGHT else 10)
 
     @property
     def grid(self) -> AgentGrid:
@@ -139,8 +164,12 @@ class DashboardScreen(Screen[None]):
 
     # --- feeding ------------------------------------------------------------------
 
-    async def show_bridge(self, bridge: EventBridge) -> None:
-        """Show a (new) run: its panels appear at once, then follow its events."""
+    async def show_bridge(self, bridge: EventBridge, *, store: RunStore | None = None) -> None:
+        """Show a (new) run: its panels appear at once, then follow its events. A live
+        run comes with its `store` (the zoom reads older output there); from then on the
+        editor's edits no longer preview in the grid."""
+        if store is not None:
+            self._run_store = store
         self.bridge = bridge
         self._colors = agent_colors(bridge.view, self.app.theme_variables)
         await self.grid.set_roster(bridge.view, self._colors)
@@ -156,7 +185,7 @@ class DashboardScreen(Screen[None]):
             self._tick_gap = 0.8 * self._tick_gap + 0.2 * (mark - self._last_tick)
         self._last_tick = mark
         changed = self.bridge.flush()
-        now = self.oneie.now()
+        now = self.clock()
         if not changed and self.view.status == "running" and now >= self._clock_due:
             changed = True  # elapsed times move even when nothing is said
         if changed:
@@ -166,7 +195,7 @@ class DashboardScreen(Screen[None]):
     def on_run_updated(self, _: RunUpdated) -> None:
         dirty, timeline, status = self.bridge.take_dirty()
         view = self.view
-        now = self.oneie.now()
+        now = self.clock()
         metrics = view.metrics(now if view.ended_ts is None else view.ended_ts)
         mark = time.perf_counter()
         if view.status == "running" and mark >= self._times_due:
@@ -222,7 +251,7 @@ class DashboardScreen(Screen[None]):
     def redraw(self) -> None:
         """Redraw everything from the view (after a theme change, a new run...)."""
         view = self.view
-        now = self.oneie.now()
+        now = self.clock()
         self._colors = agent_colors(view, self.app.theme_variables)
         metrics = view.metrics(now if view.ended_ts is None else view.ended_ts)
         self.grid.refresh_from(view, None, now, metrics, self._colors)
@@ -233,12 +262,30 @@ class DashboardScreen(Screen[None]):
     async def _spec_edited(self, event: SpecEdited) -> None:
         """While idle, the grid previews the agents of the spec being edited."""
         spec = self.editor.spec
-        if spec is None or self.oneie.live is not None:
+        if spec is None or self._run_store is not None:
+            self._start_focus()
             return
         if self._idle_spec is not None and spec == self._idle_spec:
             return
         self._idle_spec = spec
         await self.show_bridge(EventBridge(RunView.for_spec(spec)))
+        self._start_focus()
+
+    def _start_focus(self) -> None:
+        """Once, when the spec is first shown: on the first panel (the editor hidden where
+        both cannot fit), or in the editor when the spec has no agents to show (an error)."""
+        if self._focus_placed:
+            return
+        self._focus_placed = True
+        if self.focused is not None:
+            return
+        if self.grid.panels:
+            if self.has_class("-narrow"):
+                self.show_editor(False)
+            self.grid.focus_first()
+        else:
+            self.show_editor(True)
+            self.editor.text_area.focus()
 
     # --- intents from panels ---------------------------------------------------------
 
@@ -247,26 +294,29 @@ class DashboardScreen(Screen[None]):
     @on(RestartAgent)
     def _control(self, event: PauseAgent | CancelAgent | RestartAgent) -> None:
         event.stop()
-        self.oneie.control(event)
+        self._control_intent(event)
 
     @on(ZoomAgent)
     def _zoom(self, event: ZoomAgent) -> None:
         event.stop()
         from oneie_tui.ui.screens.agent import AgentScreen, StoredOutput
 
-        bridge, store = self.bridge, self.oneie.store if self.oneie.live is not None else None
+        bridge, store = self.bridge, self._run_store
         stored = StoredOutput(store, bridge.view.run_id, lambda: bridge.applied_seq) if store else None
-        self.app.push_screen(AgentScreen(event.agent_id, bridge, self.oneie.now, stored=stored))
+        self.app.push_screen(
+            AgentScreen(event.agent_id, bridge, self.clock, control=self._control_intent, stored=stored)
+        )
 
     # --- actions ------------------------------------------------------------------
 
-    def action_pause_all(self) -> None:
-        self.oneie.control_pause_all()
-
-    def action_cancel_run(self) -> None:
-        self.oneie.control_cancel_run()
-
     def action_toggle_editor(self) -> None:
+        """`e`: into the editor when it shows but has no focus; else hide or show it."""
+        if not self.has_class("-editor-hidden") and not self.editor.has_focus_within:
+            self.editor.text_area.focus()
+            return
+        self._toggle_editor()
+
+    def _toggle_editor(self) -> None:
         hidden = not self.has_class("-editor-hidden")
         self.set_class(hidden, "-editor-hidden")
         if hidden:
@@ -275,15 +325,18 @@ class DashboardScreen(Screen[None]):
         else:
             self.editor.text_area.focus()
 
-    def leave_editor(self) -> None:
+    @on(LeaveEditor)
+    def leave_editor(self, event: LeaveEditor | None = None) -> None:
         """Escape in the editor: back to the panels (hiding the editor where both cannot fit)."""
+        if event is not None:
+            event.stop()
         if self.has_class("-narrow"):
             self.show_editor(False)
         self.grid.focus_first()
 
     def show_editor(self, visible: bool) -> None:
         if visible == self.has_class("-editor-hidden"):
-            self.action_toggle_editor()
+            self._toggle_editor()
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -316,18 +369,52 @@ class DashboardScreen(Screen[None]):
     def key_escape(self) -> None:
         if self.query_one("#filter", Input).has_focus:
             self._close_filter(keep=False)
-
-    def action_history(self) -> None:
-        self.oneie.open_history()
+        elif len(self.app.screen_stack) > 2 and self.app.screen is self:
+            self.app.pop_screen()  # a resumed run's dashboard, over the history: back there
 
     def action_gantt(self) -> None:
         """The Gantt picture of the run on screen, redrawn live from the same view."""
-        from oneie_tui.ui.screens.replay import GanttScreen
+        from oneie_tui.ui.screens.gantt import GanttScreen
 
-        self.app.push_screen(GanttScreen(lambda: self.bridge.view, self.oneie.now))
+        self.app.push_screen(GanttScreen(lambda: self.bridge.view, self.clock))
+
+    # --- run-blocking errors: shown until dismissed, with a way round from here -------
+
+    def show_blocking_error(self, text: str, *, sim_helps: bool) -> None:
+        """A run that cannot start (a missing key, a bad config) says why in a line that
+        stays until dismissed (`x`), and offers to run on the sim backend (`S`)."""
+        self._sim_helps = sim_helps
+        hint = "S runs it on sim instead · x dismisses" if sim_helps else "x dismisses"
+        text = text.replace("or run with --backend sim", "or run on sim")
+        box = self.query_one("#run-error", Static)
+        box.update(f"✗ {text}\n  {hint}")
+        box.add_class("-visible")
+        self.refresh_bindings()
+
+    def dismiss_error(self) -> None:
+        self.query_one("#run-error", Static).remove_class("-visible")
+        self.refresh_bindings()
+
+    @property
+    def error_shown(self) -> bool:
+        return self.query_one("#run-error", Static).has_class("-visible")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.ERROR_ACTIONS:
+            if not self.is_mounted or not self.error_shown:
+                return False
+            return action != "run_on_sim" or self._sim_helps
+        return True
+
+    def action_dismiss_error(self) -> None:
+        self.dismiss_error()
+
+    def action_run_on_sim(self) -> None:
+        self.dismiss_error()
+        self.post_message(RunSpec(self.editor.text, backend="sim"))
 
     def action_save_spec(self) -> None:
-        self.oneie.save_spec(self.editor.text)
+        self.post_message(SaveSpec(self.editor.text))
 
     def action_run_spec(self) -> None:
-        self.oneie.start_run_from_text(self.editor.text)
+        self.post_message(RunSpec(self.editor.text))

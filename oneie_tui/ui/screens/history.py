@@ -7,304 +7,24 @@ screen follows what it writes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
-from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from oneie_tui.store.sqlite import RunListing, RunStore
-from oneie_tui.ui import format as fmt
+from oneie_tui.ui.history_table import COLUMNS, STATUSES, filter_rows, sort_rows
+from oneie_tui.ui.messages import ResumeRequested
+from oneie_tui.ui.palette import ScreenActions
 from oneie_tui.ui.screens import back_or_quit
 from oneie_tui.ui.screens.confirm import ConfirmScreen
-from oneie_tui.ui.screens.replay import ReplayScreen, ScreenActions
+from oneie_tui.ui.screens.replay import ReplayScreen
+from oneie_tui.ui.widgets.run_table import RunHeaderRow, RunTable
 
-STATUSES = ("", "completed", "failed", "cancelled", "interrupted", "running")
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str
-    width: int  # 0: takes the room left
-    narrow: int  # the width below WIDE columns
-    numeric: bool
-
-
-COLUMNS = (
-    Column("started", "started", 19, 11, False),
-    Column("spec", "spec", 0, 0, False),
-    Column("status", "status", 11, 11, False),
-    Column("agents", "agents", 6, 6, True),
-    Column("wall", "wall", 7, 6, True),
-    Column("speedup", "speedup", 8, 7, True),
-    Column("tokens", "tokens", 7, 6, True),
-    Column("cost", "cost", 9, 8, True),
-)
-WIDE = 100  # narrower screens get short dates and single gaps, so 80 columns show every column
 FIRST_PAGE = 300  # runs shown before the whole history has loaded
-
-
-SORT_FIELD = {
-    "started": "started",
-    "spec": "spec_name",
-    "status": "status",
-    "agents": "agents",
-    "wall": "wall_s",
-    "speedup": "speedup",
-    "tokens": "tokens",
-    "cost": "cost_usd",
-}
-
-
-def sort_rows(rows: list[RunListing], key: str, reverse: bool) -> list[RunListing]:
-    """Sorted by one column; runs without a figure (interrupted ones) sort below every
-    figure; ties keep a stable order by id."""
-    field = SORT_FIELD[key]
-    if key in ("spec", "status"):
-        return sorted(rows, key=lambda r: (str(getattr(r, field)).lower(), r.id), reverse=reverse)
-    return sorted(
-        rows,
-        key=lambda r: (0, 0.0, r.id) if (v := getattr(r, field)) is None else (1, float(v), r.id),
-        reverse=reverse,
-    )
-
-
-def filter_rows(rows: list[RunListing], text: str, status: str) -> list[RunListing]:
-    """Rows whose id, spec or status contains `text` (case-insensitive), with `status`."""
-    needle = text.strip().lower()
-    return [
-        r
-        for r in rows
-        if (not status or r.status == status)
-        and (not needle or needle in r.spec_name.lower() or needle in r.id.lower() or needle in r.status)
-    ]
-
-
-def cells(row: RunListing, total: int) -> list[str]:
-    started = "%m-%d %H:%M" if total < WIDE else "%Y-%m-%d %H:%M:%S"
-    return [
-        datetime.fromtimestamp(row.started).strftime(started),
-        row.spec_name,
-        row.status,
-        "—" if row.agents is None else str(row.agents),
-        fmt.duration(row.wall_s),
-        "—" if row.speedup is None else f"{row.speedup:.2f}×",
-        "—" if row.tokens is None else fmt.tokens(row.tokens),
-        "—" if row.cost_usd is None else fmt.money(row.cost_usd),
-    ]
-
-
-def _gap(total: int) -> int:
-    return 2 if total >= WIDE else 1
-
-
-def column_widths(total: int) -> list[int]:
-    sizes = [c.width if total >= WIDE else c.narrow for c in COLUMNS]
-    fixed = sum(sizes) + _gap(total) * (len(COLUMNS) - 1) + 1
-    return [size or max(8, total - fixed) for size in sizes]
-
-
-def layout(values: list[str], total: int) -> list[tuple[int, str]]:
-    """(x, text) of each cell on a screen `total` wide: numbers to the right of their
-    column, the rest to the left."""
-    out: list[tuple[int, str]] = []
-    x = 1
-    for col, value, width in zip(COLUMNS, values, column_widths(total), strict=True):
-        text = value if len(value) <= width else value[: width - 1] + "…"
-        out.append((x, text.rjust(width) if col.numeric else text.ljust(width)))
-        x += width + _gap(total)
-    return out
-
-
-def column_at(x: int, total: int) -> str | None:
-    """The column under screen column `x` of the header."""
-    left = 1
-    for col, width in zip(COLUMNS, column_widths(total), strict=True):
-        if left <= x < left + width + _gap(total):
-            return col.key
-        left += width + _gap(total)
-    return None
-
-
-class RunHeaderRow(Widget):
-    """The table's column titles; a click sorts by that column."""
-
-    DEFAULT_CSS = """
-    RunHeaderRow { height: 1; background: $panel; color: $foreground; text-style: bold; }
-    """
-
-    class Clicked(Message):
-        def __init__(self, key: str) -> None:
-            super().__init__()
-            self.key = key
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.sort_key = "started"
-        self.reverse = True
-
-    def render(self) -> Text:
-        titles = [c.label + ((" ↓" if self.reverse else " ↑") if c.key == self.sort_key else "") for c in COLUMNS]
-        line = Text(no_wrap=True, overflow="crop")
-        for x, text in layout(titles, self.size.width):
-            line.append(" " * max(0, x - line.cell_len) + text)
-        return line
-
-    def on_click(self, event: events.Click) -> None:
-        key = column_at(event.x, self.size.width)
-        if key is not None:
-            self.post_message(self.Clicked(key))
-
-
-class RunTable(ScrollView, can_focus=True):
-    """The runs, one line each. Virtual: only the lines on screen are drawn, so 10,000
-    runs open as fast as ten (a DataTable measures every cell of every row up front)."""
-
-    DEFAULT_CSS = """
-    RunTable { height: 1fr; background: $surface; }
-    RunTable > .run-table--cursor { background: $accent 40%; text-style: bold; }
-    RunTable > .run-table--zebra { background: $panel 40%; }
-    RunTable > .run-table--completed { color: $success; }
-    RunTable > .run-table--failed { color: $error; }
-    RunTable > .run-table--cancelled { color: $warning; }
-    RunTable > .run-table--interrupted { color: $secondary; }
-    RunTable > .run-table--running { color: $primary; }
-    """
-    COMPONENT_CLASSES = {
-        "run-table--cursor", "run-table--zebra", "run-table--completed", "run-table--failed",
-        "run-table--cancelled", "run-table--interrupted", "run-table--running",
-    }
-    BINDINGS = [
-        Binding("up", "move(-1)", "Up", show=False, id="runs_up"),
-        Binding("down", "move(1)", "Down", show=False, id="runs_down"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="runs_page_up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="runs_page_down"),
-        Binding("home", "jump(0)", "First", show=False, id="runs_first"),
-        Binding("end", "jump(-1)", "Last", show=False, id="runs_last"),
-        Binding("enter", "choose", "Replay", id="runs_choose"),
-    ]
-
-    class Chosen(Message):
-        """Enter (or a click on the selected line) on a run."""
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.rows: list[RunListing] = []
-        self.cursor = 0
-        self._cache: dict[tuple[int, int, int], Strip] = {}
-
-    def set_rows(self, rows: list[RunListing], keep: str | None = None) -> None:
-        self.rows = rows
-        ids = [r.id for r in rows]
-        self.cursor = ids.index(keep) if keep in ids else 0
-        self._cache.clear()
-        self.virtual_size = Size(self.size.width, len(rows))
-        self.call_after_refresh(self._show_cursor)
-        self.refresh()
-
-    @property
-    def row_count(self) -> int:
-        return len(self.rows)
-
-    def line_text(self, index: int) -> str:
-        """The line of a row as shown (for tests and screen readers)."""
-        line = ""
-        for x, text in layout(cells(self.rows[index], self.size.width), self.size.width):
-            line = line.ljust(x) + text
-        return line
-
-    def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
-        width = self.size.width
-        key = (index, width, int(index == self.cursor))
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        base = self.rich_style
-        if index >= len(self.rows):
-            return Strip([Segment(" " * width, base)], width)
-        row = self.rows[index]
-        if index == self.cursor and self.has_focus:
-            line_style = base + self.get_component_rich_style("run-table--cursor")
-        elif index == self.cursor:
-            line_style = base + self.get_component_rich_style("run-table--cursor", partial=True)
-        elif index % 2:
-            line_style = base + self.get_component_rich_style("run-table--zebra", partial=True)
-        else:
-            line_style = base
-        status_style = self.get_component_rich_style(f"run-table--{row.status}", partial=True) \
-            if f"run-table--{row.status}" in self.COMPONENT_CLASSES else Style()
-        segments: list[Segment] = []
-        used = 0
-        for i, (x, text) in enumerate(layout(cells(row, width), width)):
-            if x > used:
-                segments.append(Segment(" " * (x - used), line_style))
-                used = x
-            style = line_style + status_style if COLUMNS[i].key == "status" else line_style
-            segments.append(Segment(text, style))
-            used += len(text)
-        strip = Strip(segments).adjust_cell_length(width, line_style)
-        self._cache[key] = strip
-        return strip
-
-    def _show_cursor(self) -> None:
-        height = max(1, self.size.height)
-        top = self.scroll_offset.y
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False)
-
-    def move_to(self, index: int) -> None:
-        if not self.rows:
-            return
-        self.cursor = max(0, min(len(self.rows) - 1, index))
-        self._cache.clear()
-        self._show_cursor()
-        self.refresh()
-
-    def action_move(self, delta: int) -> None:
-        self.move_to(self.cursor + delta)
-
-    def action_page(self, pages: int) -> None:
-        self.move_to(self.cursor + pages * max(1, self.size.height - 1))
-
-    def action_jump(self, index: int) -> None:
-        self.move_to(index if index >= 0 else len(self.rows) - 1)
-
-    def on_click(self, event: events.Click) -> None:
-        index = self.scroll_offset.y + event.y
-        if index == self.cursor:
-            self.post_message(self.Chosen())
-        self.move_to(index)
-
-    def action_choose(self) -> None:
-        if self.rows:
-            self.post_message(self.Chosen())
-
-    def on_focus(self) -> None:
-        self._cache.clear()
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self._cache.clear()
-        self.refresh()
-
-    def on_resize(self) -> None:
-        self._cache.clear()
-        self.virtual_size = Size(self.size.width, len(self.rows))
 
 
 class HistoryScreen(Screen[None]):
@@ -500,18 +220,16 @@ class HistoryScreen(Screen[None]):
         if row is None:
             return
         if row.status != "interrupted":
-            self.notify(f"run {row.id} is {row.status}; only an interrupted run can be resumed", severity="warning")
+            why = (
+                "a run stopped with C or Ctrl-C is cancelled for good; only an interrupted one "
+                "(SIGTERM, a closed terminal, a crash) can be resumed. Run the spec again instead"
+                if row.status == "cancelled"
+                else "only an interrupted run can be resumed"
+            )
+            self.notify(f"run {row.id} is {row.status}: {why}", severity="warning", timeout=8)
             return
-        self._resume(row.id)
-
-    def _resume(self, run_id: str) -> None:
-        """The app runs it (so leaving this screen does not end it); a replay screen
-        follows what it writes."""
-        from oneie_tui.ui.app import OneieApp
-
-        app = self.app
-        if isinstance(app, OneieApp) and app.resume_run(run_id) is not None:
-            app.push_screen(ReplayScreen(self.store, run_id, follow=True, speed=float("inf")))
+        # The app runs it (so leaving this screen does not end it) and shows it.
+        self.post_message(ResumeRequested(row.id))
 
     def action_reload(self) -> None:
         self.reload()

@@ -11,6 +11,7 @@ from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
 from oneie_tui import paths
+from oneie_tui.ui.messages import SpecPicked
 
 
 def candidate_specs(cwd: Path | None = None) -> list[Path]:
@@ -49,8 +50,4 @@ class PickerScreen(Screen[None]):
         self.query_one(OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        from oneie_tui.ui.app import OneieApp
-
-        path = self.specs[int(event.option.id or 0)]
-        if isinstance(self.app, OneieApp):
-            self.app.open_spec(path)
+        self.post_message(SpecPicked(self.specs[int(event.option.id or 0)]))

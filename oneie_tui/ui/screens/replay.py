@@ -13,164 +13,38 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 
-from oneie_tui.events import Event
 from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, ZoomAgent
+from oneie_tui.ui.palette import ScreenActions
 from oneie_tui.ui.screens import back_or_quit
+from oneie_tui.ui.screens.gantt import GANTT_SECONDS
+from oneie_tui.ui.seek_time import parse_time
 from oneie_tui.ui.widgets import AgentGrid, RunHeader, Timeline, agent_colors
+from oneie_tui.ui.widgets.event_log import EventLog
 from oneie_tui.ui.widgets.gantt import GanttChart
+from oneie_tui.ui.widgets.replay_bar import ReplayBar
 from oneie_tui.views.replay_clock import SPEEDS, Replay, speed_label
-from oneie_tui.views.report import detail
-from oneie_tui.views.run_view import RunView
 
 FRAME_SECONDS = 1 / 30
-GANTT_SECONDS = 0.25  # the Gantt picture is redrawn at most this often while playing
 FOLLOW_SECONDS = 0.2  # how often a followed (live, resumed) run is re-read
 INDEX_DELAY_S = 1.0  # the background index starts this long after the first paint
 # A seek that must fold more events than this (far ahead before the index is built, in
 # a huge run) runs in a worker; the screen says "seeking" and keeps answering keys.
 FOREGROUND_FOLD = 20_000
 
-
-def parse_time(text: str) -> float | None:
-    """`12`, `12.5s`, `1:30`, `2m` → seconds; None if it is not a time."""
-    text = text.strip().lower()
-    try:
-        if ":" in text:
-            minutes, seconds = text.split(":", 1)
-            return int(minutes) * 60 + float(seconds)
-        if text.endswith("ms"):
-            return float(text[:-2]) / 1000
-        if text.endswith("m"):
-            return float(text[:-1]) * 60
-        return float(text.removesuffix("s"))
-    except ValueError:
-        return None
-
-
-class ScreenActions(Provider):
-    """Every key binding of the current screen, in the command palette too."""
-
-    def _commands(self) -> list[tuple[str, str, str]]:
-        screen = self.screen
-        out = []
-        for binding in getattr(screen, "BINDINGS", []):
-            if isinstance(binding, Binding) and binding.description:
-                out.append((binding.description, binding.action, binding.key))
-        return out
-
-    async def discover(self) -> Hits:
-        for name, action, key in self._commands():
-            yield DiscoveryHit(name, self._runner(action), help=f"key: {key}")
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, action, key in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), self._runner(action), help=f"key: {key}")
-
-    def _runner(self, action: str) -> Any:
-        screen = self.screen
-
-        async def run() -> None:
-            await screen.run_action(action)
-
-        return run
-
-
-class EventLog(ScrollView, can_focus=True):
-    """Every event of the run up to the replay clock, output lines included: virtual and
-    paged from SQLite. Seq is gap-free, so line k is seq first+k: any line is one indexed
-    range read away, however long the run (a million events scroll like a hundred)."""
-
-    DEFAULT_CSS = """
-    EventLog { height: 1fr; background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
-    EventLog > .event-log--time { color: $foreground-muted; }
-    EventLog > .event-log--event { color: $accent; text-style: bold; }
-    """
-    COMPONENT_CLASSES = {"event-log--time", "event-log--event"}
-    PAGE = 200
-    PAGES_KEPT = 32
-
-    def __init__(self, replay: Replay, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.replay = replay
-        self._pages: dict[int, list[Event]] = {}
-        self._upto = 0
-
-    def follow_clock(self) -> None:
-        """Show events up to the replay's current event; stay at the tail if there."""
-        upto = self.replay.seq
-        if upto == self._upto:
-            return
-        at_tail = self.scroll_offset.y >= self.max_scroll_y - 1
-        self._upto = upto
-        count = 0 if upto == 0 else upto - self.replay.first_seq + 1
-        self.virtual_size = Size(self.size.width, count)
-        if at_tail:  # after the new virtual size is laid out
-            self.call_after_refresh(
-                lambda: self.scroll_to(y=max(0, count - self.size.height), animate=False)
-            )
-        self.refresh()
-
-    def _event(self, index: int) -> Event | None:
-        page = index // self.PAGE
-        found = self._pages.get(page)
-        if found is None:
-            first = self.replay.first_seq + page * self.PAGE
-            found = self.replay.store.events_range(self.replay.run_id, first, first + self.PAGE - 1)
-            if len(found) == self.PAGE:  # a short page is the tail: more may be written
-                if len(self._pages) >= self.PAGES_KEPT:
-                    self._pages.pop(next(iter(self._pages)))
-                self._pages[page] = found
-        offset = index - page * self.PAGE
-        return found[offset] if offset < len(found) else None
-
-    def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
-        width = self.size.width
-        base = self.rich_style
-        e = self._event(index) if self._upto and index <= self._upto - self.replay.first_seq else None
-        if e is None:
-            return Strip([Segment(" " * width, base)], width)
-        time_style = self.get_component_rich_style("event-log--time", partial=True)
-        kind_style = self.get_component_rich_style("event-log--event", partial=True) \
-            if e.type == "task_event" else Style()
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{e.ts - self.replay.origin:9.3f}s #{e.seq:<8}", style=time_style)
-        text.append(f"{e.actor[:18]:<18} ")
-        text.append(f"{e.type:<16} ", style=kind_style)
-        text.append(" ".join(detail(e).split()))
-        text.truncate(width, overflow="ellipsis", pad=True)
-        return Strip(text.render(self.app.console), width).apply_style(base)
-
-
-class ReplayBar(Static):
-    """One line: play state, speed, the clock and the event counter."""
-
-
 class ReplayScreen(Screen[None]):
     CSS_PATH = "replay.tcss"
-    controls = False  # no runner here: panels hide pause/cancel/restart
     AUTO_FOCUS = None
     COMMANDS = {ScreenActions}
     BINDINGS = [
@@ -223,7 +97,7 @@ class ReplayScreen(Screen[None]):
         yield Input(placeholder="seek to a time: 12.5, 1:30, 2m (enter; escape to cancel)", id="seek")
         with Horizontal(id="replay-body"):
             with Vertical(id="replay-main"):
-                yield AgentGrid(id="grid")
+                yield AgentGrid(controls=False, id="grid")  # no runner: no pause/cancel/restart
                 with Vertical(id="timeline-box"):
                     yield Timeline(id="timeline")
                     yield EventLog(self.replay, id="event-log")
@@ -471,7 +345,7 @@ class ReplayScreen(Screen[None]):
         replay = self.replay
         stored = StoredOutput(replay.store, replay.run_id, lambda: replay.seq)
         self.app.push_screen(
-            AgentScreen(event.agent_id, EventBridge(replay.view), lambda: replay.now, controls=False, stored=stored)
+            AgentScreen(event.agent_id, EventBridge(replay.view), lambda: replay.now, stored=stored)
         )
 
     def action_toggle_log(self) -> None:
@@ -488,37 +362,3 @@ class ReplayScreen(Screen[None]):
             self._close_seek()
             return
         await back_or_quit(self.app)
-
-
-class GanttScreen(Screen[None]):
-    """The Gantt picture of a live run, redrawn a few times a second from its view.
-
-    For the dashboard: `GanttScreen(lambda: bridge.view, app.now)`; escape goes back.
-    (Replays show the same picture with `g` on the replay screen.)"""
-
-    CSS_PATH = "replay.tcss"
-    COMMANDS = {ScreenActions}
-    BINDINGS = [Binding("escape,g", "back", "Back", id="gantt_back")]
-
-    def __init__(self, view: Callable[[], RunView], clock: Callable[[], float]) -> None:
-        super().__init__()
-        self._view = view
-        self._clock = clock
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="gantt-live"):
-            yield GanttChart(id="gantt")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#gantt-live").border_title = "gantt"
-        self.redraw()
-        self.set_interval(GANTT_SECONDS, self.redraw)
-
-    def redraw(self) -> None:
-        view = self._view()
-        now = self._clock() if view.ended_ts is None else view.ended_ts
-        self.query_one(GanttChart).refresh_from(view, now)
-
-    def action_back(self) -> None:
-        self.app.pop_screen()

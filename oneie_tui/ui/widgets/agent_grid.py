@@ -39,8 +39,11 @@ class AgentGrid(VerticalScroll, can_focus=False):
         Binding("down", "move(0, 1)", "Down", show=False, id="focus_down"),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, controls: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.controls = controls  # False in a replay: its panels hide pause/cancel/restart
+        self.min_row_height = 10  # panels grow taller to fill the grid, never shorter
+        self._row_height = 0
         self.panels: dict[str, AgentPanel] = {}
         self._roster: tuple[str, ...] = ()
         self.columns = 2
@@ -53,7 +56,7 @@ class AgentGrid(VerticalScroll, can_focus=False):
         self._roster = roster
         await self.remove_children()
         self.panels = {
-            a.id: AgentPanel(a, colors.get(a.id, "default"), id=panel_id(a.id))
+            a.id: AgentPanel(a, colors.get(a.id, "default"), controls=self.controls, id=panel_id(a.id))
             for a in view.agents.values()
         }
         await self.mount_all(self.panels.values())
@@ -90,6 +93,12 @@ class AgentGrid(VerticalScroll, can_focus=False):
     def on_resize(self, event: Resize) -> None:
         self._fit_columns(event.size.width)
 
+    def set_min_row_height(self, rows: int) -> None:
+        """The screen's choice (shorter on short terminals); the panels fill what is left."""
+        if rows != self.min_row_height:
+            self.min_row_height = rows
+            self._fit_columns(self.size.width)
+
     def _fit_columns(self, width: int) -> None:
         if not width:
             return
@@ -98,6 +107,16 @@ class AgentGrid(VerticalScroll, can_focus=False):
         if columns != self.columns or self.styles.grid_size_columns != columns:
             self.columns = columns
             self.styles.grid_size_columns = columns
+        # Fill the height: a few agents on a tall terminal get tall panels (more output).
+        rows = -(-count // columns)
+        height = max(self.min_row_height, self.size.height // rows if self.size.height else 0)
+        if height != self._row_height:
+            self._row_height = height
+            self.styles.grid_rows = str(height)
+        # One stats line for every panel: all are cut for the narrowest one's width.
+        inner = max(10, (width - (columns - 1)) // columns - 4)  # gutters, border and padding
+        for panel in self.panels.values():
+            panel.set_stats_width(inner)
 
     def action_move(self, dx: int, dy: int) -> None:
         order = list(self.panels)

@@ -60,9 +60,10 @@ class AgentPanel(Widget, can_focus=True):
         Binding("enter", "zoom", "Zoom", id="zoom", priority=True),
     ]
 
-    def __init__(self, agent: AgentView, color: str, *, id: str | None = None) -> None:
+    def __init__(self, agent: AgentView, color: str, *, controls: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.agent_id = agent.id
+        self.controls = controls  # False in a replay: there is no runner to act on
         self._agent = agent
         self._color = color
         self._now: float | None = None
@@ -70,7 +71,14 @@ class AgentPanel(Widget, can_focus=True):
         self._strips: list[Strip] | None = None
         self._strips_width = 0
         self._style_cache: dict[str, Style] | None = None
+        self._stats_width: int | None = None  # the grid's: the same cut for every panel
         self._set_title()
+
+    def set_stats_width(self, width: int) -> None:
+        if width != self._stats_width:
+            self._stats_width = width
+            self._strips = None
+            self.refresh()
 
     def _set_title(self) -> None:
         title = Text()
@@ -183,7 +191,7 @@ class AgentPanel(Widget, can_focus=True):
             parts.append((1, f"try {a.attempt}"))
         if a.extra.get("diff_stat"):  # worktree isolation: what this agent changed
             parts.append((1, str(a.extra["diff_stat"])))
-        width = max(10, self.content_size.width)
+        width = max(10, min(self.content_size.width, self._stats_width or self.content_size.width))
         for cutoff in (2, 1, 0):
             text = " · ".join(t for prio, t in parts if prio <= cutoff)
             if len(text) <= width:
@@ -191,8 +199,8 @@ class AgentPanel(Widget, can_focus=True):
         return text
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # A screen without a runner (replay) says so with `controls = False`.
-        if action in ("pause", "cancel", "restart") and not getattr(self.screen, "controls", True):
+        # A panel of a screen without a runner (replay) is made with `controls=False`.
+        if action in ("pause", "cancel", "restart") and not self.controls:
             return False  # hidden, not just dimmed: there is nothing to control
         return True
 

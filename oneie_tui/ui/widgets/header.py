@@ -1,5 +1,9 @@
 """The run header: spec name, status, elapsed, overall progress, speedup, utilization,
-tokens and cost. Renders from a `RunView` and a clock value only (live or replay)."""
+tokens and cost. Renders from a `RunView` and a clock value only (live or replay).
+
+Live figures say what they are: `parallel now N` (agents running this instant) and the
+`speedup so far`. An ended run shows its outcome (`completed (1 cancelled)`) and its final
+speedup from the runner's summary, and only when the work completed."""
 
 from __future__ import annotations
 
@@ -8,11 +12,14 @@ from textual.widget import Widget
 
 from oneie_tui.ui import format as fmt
 from oneie_tui.views.metrics import RunMetrics
+from oneie_tui.views.outcome import completed_work
 from oneie_tui.views.run_view import RunView
 
 STATUS_CLASSES = {
     "idle": "run-header--idle",
     "running": "run-header--running",
+    "paused": "run-header--paused",
+    "incomplete": "run-header--failed",
     "completed": "run-header--completed",
     "failed": "run-header--failed",
     "cancelled": "run-header--cancelled",
@@ -32,6 +39,7 @@ class RunHeader(Widget):
     RunHeader > .run-header--name { color: $primary; text-style: bold; }
     RunHeader > .run-header--idle { color: $foreground-muted; }
     RunHeader > .run-header--running { color: $primary; text-style: bold; }
+    RunHeader > .run-header--paused { color: $secondary; text-style: bold reverse; }
     RunHeader > .run-header--completed { color: $success; text-style: bold; }
     RunHeader > .run-header--failed { color: $error; text-style: bold; }
     RunHeader > .run-header--cancelled { color: $warning; text-style: bold; }
@@ -64,19 +72,32 @@ class RunHeader(Widget):
         end = view.ended_ts if view.ended_ts is not None else self._now
         return None if end is None else end - view.started_ts
 
+    @staticmethod
+    def status_label(view: RunView) -> str:
+        """`running`, `running (1 paused)`, `paused` when every live agent is, or the
+        outcome of an ended run."""
+        if view.status != "running":
+            return view.outcome() if view.status != "idle" else "idle"
+        running = sum(1 for a in view.agents.values() if a.status == "running")
+        paused = sum(1 for a in view.agents.values() if a.status == "paused")
+        if paused and not running:
+            return "paused"
+        return "running" + (f" ({paused} paused)" if paused else "")
+
     def render(self) -> Text:
         view = self._view
         if view is None:
             return Text("oneie")
         style = self.get_component_rich_style
         dim = style("run-header--dim")
-        status = view.status
-        status_style = style(STATUS_CLASSES.get(status, "run-header--idle"))
+        label = self.status_label(view)
+        status_style = style(STATUS_CLASSES.get(label.split(" ")[0], "run-header--idle"))
         pct = view.overall_progress()
         m = self._metrics or view.metrics(self._now if view.ended_ts is None else view.ended_ts)
         parts: list[tuple[int, Text]] = []  # (priority: lower survives longer, text)
         parts.append((0, Text(view.spec_name or "(no spec)", style=style("run-header--name"))))
-        label = status + (f": {view.reason}" if view.reason and status != "running" else "")
+        if view.reason and view.status != "running":
+            label += f": {view.reason}"
         parts.append((0, Text(f"● {label}", style=status_style)))
         elapsed = self.elapsed()
         if elapsed is not None:
@@ -87,8 +108,16 @@ class RunHeader(Widget):
         bar.append("░" * (10 - filled), style("run-header--bar-back"))
         bar.append(f" {pct:3.0f}%")
         parts.append((0, bar))
-        if view.started_ts is not None:
-            parts.append((2, Text(f"speedup {m.speedup:.2f}×")))
+        if view.status == "running":
+            running = sum(1 for a in view.agents.values() if a.status == "running")
+            parts.append((2, Text(f"parallel now {running}")))
+            parts.append((3, Text(f"speedup so far {fmt.speedup(m.speedup)}")))
+            parts.append((3, Text(f"util {m.utilization * 100:.0f}%")))
+        elif view.started_ts is not None:
+            if completed_work(label):  # a failed or cancelled run's times are not a speedup
+                final = view.final.get("speedup")
+                value = float(final) if isinstance(final, int | float) else m.speedup
+                parts.append((2, Text(f"speedup {fmt.speedup(value)}")))
             parts.append((3, Text(f"util {m.utilization * 100:.0f}%")))
         parts.append((2, Text(f"{fmt.tokens(view.tokens())} tok")))
         parts.append((1, Text(fmt.money(view.cost()))))

@@ -1,20 +1,24 @@
 """The spec editor: TOML with highlighting, validated as you type (debounced).
 
 Each validation posts `SpecEdited` (text, error, line). The error shows under the text
-with its line, and that line is marked in the text. Saving writes the text as typed
-(comments kept); see `DashboardScreen.action_save_spec`."""
+with its line, and that line is marked in the text. The title says when the text differs
+from what was last saved (`modified`), and when the spec is a bundled example (saving
+writes a copy into the current folder). Saving writes the text as typed (comments kept);
+see `DashboardScreen.action_save_spec`. `escape` leaves the editor (shown in the footer
+while it has focus, since its letters are text and not commands)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import Label, TextArea
 
 from oneie_tui.spec.loader import SpecError, parse_spec_text
 from oneie_tui.spec.model import Spec
-from oneie_tui.ui.messages import SpecEdited
+from oneie_tui.ui.messages import LeaveEditor, SpecEdited
 
 DEBOUNCE_SECONDS = 0.3
 
@@ -45,6 +49,7 @@ class SpecTextArea(TextArea):
 
 
 class SpecEditor(Vertical):
+    BINDINGS = [Binding("escape", "leave", "Leave editor", id="leave_editor")]
     DEFAULT_CSS = """
     SpecEditor { width: 1fr; height: 1fr; }
     SpecEditor > SpecTextArea { height: 1fr; border: round $foreground 30%; }
@@ -59,11 +64,14 @@ class SpecEditor(Vertical):
         text: str = "",
         *,
         label: str = "<spec>",
+        template: bool = False,
         cursor_blink: bool = True,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.label = label
+        self.template = template  # a bundled example: saving writes a copy here
+        self.saved_text = text  # what the file holds: `modified` compares with it
         self._initial = text
         self._cursor_blink = cursor_blink
         self._timer: Timer | None = None
@@ -79,20 +87,36 @@ class SpecEditor(Vertical):
             id="spec-text",
         )
         area.cursor_blink = self._cursor_blink
-        area.border_title = self.label
+        area.border_title = self._title()
         yield area
         yield Label("", id="spec-status")
 
     def on_mount(self) -> None:
         self.validate_now()
 
-    def key_escape(self) -> None:
+    def action_leave(self) -> None:
         """Leave the editor (its letters are text; outside it they are commands)."""
-        leave = getattr(self.screen, "leave_editor", None)
-        if leave is not None:
-            leave()
-        else:
-            self.screen.focus_next()
+        self.post_message(LeaveEditor())
+
+    @property
+    def modified(self) -> bool:
+        return self.is_mounted and self.text != self.saved_text
+
+    def _title(self) -> Text:
+        title = Text(self.label)
+        if self.template:
+            title.append(" · example (ctrl+s saves a copy here)", style="italic")
+        if self.is_mounted and self.modified:
+            title.append(" ● modified", style="bold")
+        return title
+
+    def mark_saved(self, text: str, label: str | None = None) -> None:
+        """The file now holds `text` (at `label`, after a save-as of an example)."""
+        self.saved_text = text
+        if label is not None:
+            self.label = label
+            self.template = False
+        self.text_area.border_title = self._title()
 
     @property
     def text_area(self) -> SpecTextArea:
@@ -104,6 +128,7 @@ class SpecEditor(Vertical):
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         event.stop()
+        self.text_area.border_title = self._title()
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(DEBOUNCE_SECONDS, self.validate_now)
