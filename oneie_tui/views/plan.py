@@ -89,6 +89,8 @@ class Plan:
     average: float
     utilization_sequential: float
     utilization: float
+    capped_peak: int | None
+    capped_utilization: float | None
     longest_s: float
     schedule: Schedule
     capped: Schedule | None
@@ -123,6 +125,8 @@ class Plan:
             "max_parallel": self.max_parallel,
             "capped_s": None if self.capped_s is None else round(self.capped_s, 6),
             "capped_speedup": None if self.capped_speedup is None else round(self.capped_speedup, 4),
+            "capped_peak_parallelism": self.capped_peak,
+            "capped_utilization": None if self.capped_utilization is None else round(self.capped_utilization, 4),
             "missing_estimates": self.missing,
             "cycle_s": self.cycle_s,
             "agents": [
@@ -315,10 +319,10 @@ def build_plan(spec: Spec, max_parallel: int | None = None) -> Plan:
     winners -= set(schedule.never)
     sequential = sum(a.duration or 0.0 for a in agents if a.id in winners)
     parallel = schedule.makespan
-    shown = capped if capped is not None else schedule
-    span = shown.makespan
-    busy = _busy(shown)
-    lanes = min(len(agents), cap) if cap > 0 else len(agents)
+    span = schedule.makespan
+    busy = _busy(schedule)
+    lanes = len(agents)
+    capped_lanes = min(len(agents), cap)
     return Plan(
         agents=agents,
         sequential_s=sequential,
@@ -326,10 +330,14 @@ def build_plan(spec: Spec, max_parallel: int | None = None) -> Plan:
         capped_s=capped.makespan if capped is not None else None,
         max_parallel=cap,
         critical_path=critical_path(schedule),
-        peak=_peak(shown),
+        peak=_peak(schedule),
         average=busy / span if span > 0 else 0.0,
-        utilization_sequential=1.0 / lanes if lanes and sequential > 0 else 0.0,
-        utilization=busy / (lanes * span) if lanes and span > 0 else 0.0,
+        utilization_sequential=1.0 / lanes if sequential > 0 else 0.0,
+        utilization=busy / (lanes * span) if span > 0 else 0.0,
+        capped_peak=_peak(capped) if capped is not None else None,
+        capped_utilization=(
+            _busy(capped) / (capped_lanes * capped.makespan) if capped is not None and capped.makespan > 0 else None
+        ),
         longest_s=max((a.duration or 0.0 for a in agents if a.id in winners), default=0.0),
         schedule=schedule,
         capped=capped,
