@@ -34,8 +34,10 @@ _ARTIFACTS = {"schema", "types", "migrations", "api"}
 # Words that stand in for the work instead of naming it ("Build something").
 _STAND_INS = {"something", "stuff", "anything", "whatever", "etc", "tbd", "todo", "misc", "somehow"}
 MIN_TASK_WORDS = 3
-# The reference's resource advice: agents at once for a feature of each size.
-_ADVICE = ((2, 3, "a simple feature (2-3 agents)"), (5, 5, "a complex feature (4-5 agents)"))
+# The reference's resource advice, by the feature's size in ontology things: (most
+# things, agents at once advised, what the reference calls it). 5+ things: a massive
+# system, "6+ agents (full squad)", no upper bound.
+_ADVICE = ((2, 3, "a simple feature (2-3 agents)"), (4, 5, "a complex feature (4-5 agents)"))
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _SEQUENCE = re.compile(r"\b(after|once|then|when)\b([^.;:!?]*)", re.IGNORECASE)
 _WHEN_DONE = re.compile(r"\b(done|ready|finished|complete[ds]?|in place|there)\b", re.IGNORECASE)
@@ -197,8 +199,7 @@ def over_parallel(spec: Spec) -> Iterator[Lint]:
     if spec.run.max_parallel == 1:
         return
     if spec.run.max_parallel == 0:
-        o = spec.feature.ontology
-        size = len(o.things) + len(o.connections)
+        size = len(spec.feature.ontology.things)
         at_once = [i for i, a in enumerate(spec.agents) if not _waits(a)]
         for most, advised, label in _ADVICE:
             if size <= most:
