@@ -142,13 +142,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from oneie_tui.views.metrics import compute
+    from oneie_tui.views.plan_actuals import compare, run_settings
 
     store = open_store(args)
     row = store.get_run(args.run)
     events = list(store.events(row.id))
     now = row.ended or (events[-1].ts if events else None)
     metrics = compute(events, now=now)
-    data = {**run_record(row), "metrics": metrics.to_dict()}
+    vs = compare(row.spec_text, metrics, *run_settings(events))
+    data = {**run_record(row), "metrics": metrics.to_dict(), "plan": vs.to_dict() if vs else None}
     coordination = [e.to_dict() for e in events if e.type == "task_event"]
     if args.json:
         print(json.dumps({**data, "coordination": coordination, "events": len(events)}))
@@ -161,6 +163,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     summary = {"run_id": row.id, "status": row.status, **metrics.to_dict()}
     console.print(f"[bold]{row.spec_name}[/] · {_when(row.started)} · {len(events)} events")
     console.print(summary_table(summary))
+    if vs is not None:
+        from oneie_tui.commands.plan import plan_vs_actual_table
+
+        console.print(plan_vs_actual_table(vs))
     if args.gantt:
         from oneie_tui.views.gantt_lanes import build_gantt, render_gantt
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from oneie_tui.spec.lints import Lint
     from oneie_tui.spec.loader import LoadedSpec
     from oneie_tui.views.plan import Plan
+    from oneie_tui.views.plan_actuals import PlanVsActual
 
 
 def _slots(text: str) -> int:
@@ -149,3 +150,32 @@ def plan_renderables(loaded: LoadedSpec, plan: Plan, lints: list[Lint], bar_widt
     else:
         out.append(Text("No lint warnings.", style="green"))
     return out
+
+
+def plan_vs_actual_table(vs: PlanVsActual) -> RenderableType:
+    """`oneie show`: the plan beside the run, per agent and overall."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from oneie_tui.views.plan import fmt_duration
+
+    plan = vs.plan
+    caption = (
+        f"planned {fmt_duration(plan.sequential_s)} → {fmt_duration(vs.planned_parallel_s)} "
+        f"({vs.planned_speedup:.2f}x); measured {fmt_duration(vs.measured_sequential_s)} → "
+        f"{fmt_duration(vs.measured_wall_s)} ({vs.measured_speedup:.2f}x)"
+    )
+    if plan.cycles is not None and vs.measured_cycles is not None:
+        caption += f"; {plan.cycles.parallel:.3g} cycles planned, {vs.measured_cycles:.3g} taken"
+    table = Table(
+        title="plan against actuals", title_justify="left", caption=caption, caption_justify="left",
+        box=None, header_style="bold underline",
+    )
+    table.add_column("agent", no_wrap=True)
+    for col in ("estimate", "active", "actual/plan"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for a in vs.agents:
+        ratio = "—" if a.ratio is None else f"{a.ratio:.2f}x"
+        table.add_row(Text(a.id), fmt_duration(a.estimate_s), fmt_duration(a.active_s), ratio, a.status)
+    return table

@@ -165,13 +165,13 @@ def _fractions(agent: AgentSpec) -> tuple[tuple[str, float], ...]:
     return tuple((name, out[name]) for name in agent.emits if name in out)
 
 
-def plan_agent(spec: Spec, agent: AgentSpec) -> PlanAgent:
+def plan_agent(spec: Spec, agent: AgentSpec, sim_speed: float = 1.0) -> PlanAgent:
     cycles = cycle_range(agent.cycles) if agent.cycles else None
     duration: float | None
     if agent.estimate is not None:
         duration, source = agent.estimate, "estimate"
     elif spec.backend_of(agent) == "sim":
-        duration, source = agent.sim.duration, "sim"
+        duration, source = agent.sim.duration / sim_speed, "sim"
     elif cycles is not None and spec.run.cycle is not None:
         duration, source = (cycles[1] - cycles[0] + 1) * spec.run.cycle, "cycles"
     else:
@@ -309,9 +309,11 @@ def _cycle_plan(spec: Spec, agents: list[PlanAgent], winners: set[str]) -> Cycle
     return CyclePlan(first=first, sequential=sequential, parallel=schedule.makespan, ranges=ranges)
 
 
-def build_plan(spec: Spec, max_parallel: int | None = None) -> Plan:
-    """The plan of `spec`; `max_parallel` overrides `[run] max_parallel` (0: no limit)."""
-    agents = [plan_agent(spec, a) for a in spec.agents]
+def build_plan(spec: Spec, max_parallel: int | None = None, sim_speed: float = 1.0) -> Plan:
+    """The plan of `spec`; `max_parallel` overrides `[run] max_parallel` (0: no limit);
+    `sim_speed` is a run's `--speed` (sim agents then take duration / speed)."""
+    speed = sim_speed if math.isfinite(sim_speed) and sim_speed > 0 else 1.0
+    agents = [plan_agent(spec, a, speed) for a in spec.agents]
     cap = spec.run.max_parallel if max_parallel is None else max_parallel
     schedule = simulate(agents)
     capped = simulate(agents, cap) if cap > 0 else None
