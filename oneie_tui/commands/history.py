@@ -164,7 +164,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     console.print(f"[bold]{row.spec_name}[/] · {_when(row.started)} · {len(events)} events")
     console.print(summary_table(summary))
     if vs is not None:
-        from oneie_tui.commands.plan import plan_vs_actual_table
+        from oneie_tui.views.plan_render import plan_vs_actual_table
 
         console.print(plan_vs_actual_table(vs))
     if args.gantt:
