@@ -195,6 +195,7 @@ def simulate(agents: list[PlanAgent], cap: int = 0, times: dict[str, float] | No
     slots, 0 = no limit), runs for its time and fires its events on the way. A race
     member's success cancels its mates. `times` overrides the durations (cycle counts)."""
     index = {a.id: a for a in agents}
+    order = {a.id: i for i, a in enumerate(agents)}
     dur = {a.id: (times[a.id] if times is not None else a.duration) or 0.0 for a in agents}
     emitters: dict[str, list[str]] = {}
     for a in agents:
@@ -217,7 +218,8 @@ def simulate(agents: list[PlanAgent], cap: int = 0, times: dict[str, float] | No
         waits = [fired[n] for n in a.after]
         if a.after_any:
             waits.append(min(fired[n] for n in a.after_any if n in fired))
-        return max(waits)[1] if waits else None
+        # Ties go to the agent listed first, so the path reads the way the spec does.
+        return max(waits, key=lambda w: (w[0], -order[w[1]]))[1] if waits else None
 
     while True:
         for a in list(pending):

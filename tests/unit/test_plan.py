@@ -134,6 +134,43 @@ after = ["backend_ready", "frontend_ready"]
     assert plan.parallel_s == pytest.approx(4 * 3600)
 
 
+def test_the_bundled_cycle_plan() -> None:
+    plan = build_plan(load_spec(SPECS / "cycle-plan.toml").spec)
+    assert plan.cycles is not None
+    assert (plan.cycles.sequential, plan.cycles.parallel, plan.cycles.saved) == (30, 20, 10)
+    assert plan.critical_path == ["agent-backend", "agent-integration"]  # ties: spec order
+
+
+def test_ten_cycles_of_a_fifty_cycle_feature_is_the_references_20_percent() -> None:
+    # "Time savings: 10 cycles (20% faster)": 10 of the cycles of a feature planned from
+    # cycle 1 to 50 (planning before, quality after the three the reference lists).
+    text = COURSE_CRUD_CYCLES.replace('[[agents]]', """[[agents]]
+id = "agent-planner"
+task = "Plan the course feature"
+cycles = "1-10"
+emits = ["plan_ready"]
+[[agents]]""", 1).replace('emits = ["backend_ready"]', 'emits = ["backend_ready"]\nafter = ["plan_ready"]').replace(
+        'emits = ["frontend_ready"]', 'emits = ["frontend_ready"]\nafter = ["plan_ready"]'
+    ) + """
+[[agents]]
+id = "agent-integration"
+task = "Wire course events into the event system"
+cycles = "31-40"
+after = ["backend_ready", "frontend_ready"]
+emits = ["integration_ready"]
+[[agents]]
+id = "agent-quality"
+task = "Validate the course flows end to end"
+cycles = "41-50"
+after = ["integration_ready"]
+"""
+    plan = build_plan(parse_spec_text(text))
+    assert plan.cycles is not None
+    assert (plan.cycles.sequential, plan.cycles.parallel, plan.cycles.saved) == (50, 40, 10)
+    assert plan.cycles.saved_fraction == pytest.approx(0.20)
+    assert plan.cycles.ranges["agent-quality"] == (31, 40)
+
+
 def test_cycle_length_counts_estimates_in_cycles() -> None:
     text = COURSE_CRUD_CYCLES.replace('cycles = "11-20"\n', "").replace('cycles = "21-30"\n', "")
     plan = build_plan(parse_spec_text(text.replace("[run]\n", '[run]\ncycle = "6m"\n')))
