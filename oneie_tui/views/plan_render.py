@@ -24,6 +24,12 @@ STYLES: Mapping[str, str] = {
 }
 
 
+def printable(text: str) -> str:
+    """Spec text for a terminal: control and format characters shown escaped (`\\x1b`),
+    never sent to the terminal."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def plan_renderables(
     loaded: LoadedSpec,
     plan: Plan,
@@ -35,9 +41,9 @@ def plan_renderables(
     cycles and the lints. Spec text goes in as `Text`, never as markup."""
     out: list[RenderableType] = []
     title = Text("Plan: ", style="bold")
-    title.append(loaded.name)
+    title.append(printable(loaded.name))
     if loaded.path:
-        title.append(f" ({loaded.path})", style=styles["lost"])
+        title.append(f" ({printable(str(loaded.path))})", style=styles["lost"])
     out.append(title)
 
     figures = Table(box=None, header_style="bold underline", pad_edge=False)
@@ -96,7 +102,7 @@ def plan_renderables(
         for lint in lints:
             line = locate_field(loaded.text, lint.place)
             where = f"{loaded.path or '<spec>'}{f':{line}' if line else ''}"
-            out.append(Text(f"  {where}: {lint}", style=styles["warning"]))
+            out.append(Text(printable(f"  {where}: {lint}"), style=styles["warning"]))
     else:
         out.append(Text("No lint warnings.", style=styles["ok"]))
     return out
