@@ -172,6 +172,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
         markers = [e for e in events if e.type == "task_event"]
         model = build_gantt(metrics, markers, events[0].ts if events else None, now)  # the metrics above
+        model.cycle_s = vs.run_cycle_s if vs is not None else None
+        if vs is not None and vs.plan.cycles is not None:
+            model.cycle_first = vs.plan.cycles.first
         width = args.width or console.width or shutil.get_terminal_size().columns
         console.print(render_gantt(model, width), soft_wrap=True)
         return 0

@@ -43,6 +43,12 @@ class PlanVsActual:
     measured_sequential_s: float
     measured_wall_s: float
     measured_speedup: float
+    speed: float = 1.0  # the run's --speed: a cycle of the spec lasts cycle / speed
+
+    @property
+    def run_cycle_s(self) -> float | None:
+        """One planning cycle in the run's time."""
+        return self.plan.cycle_s / self.speed if self.plan.cycle_s else None
 
     @property
     def planned_speedup(self) -> float:
@@ -50,7 +56,7 @@ class PlanVsActual:
 
     @property
     def measured_cycles(self) -> float | None:
-        cycle = self.plan.cycle_s
+        cycle = self.run_cycle_s
         return self.measured_wall_s / cycle if cycle else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,4 +120,5 @@ def compare(spec_text: str, metrics: RunMetrics, speed: float = 1.0, max_paralle
         measured_sequential_s=metrics.sequential_s,
         measured_wall_s=metrics.wall_s,
         measured_speedup=metrics.speedup,
+        speed=speed if math.isfinite(speed) and speed > 0 else 1.0,
     )

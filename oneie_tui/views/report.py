@@ -143,7 +143,11 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
         _plan_section(w, vs)
 
     w("## Gantt\n\n```text\n")
-    w(gantt_plain(gantt_from_view(view, now, coordination), 100) + "\n```\n\n")
+    picture = gantt_from_view(view, now, coordination)
+    picture.cycle_s = vs.run_cycle_s if vs is not None else None
+    if vs is not None and vs.plan.cycles is not None:
+        picture.cycle_first = vs.plan.cycles.first
+    w(gantt_plain(picture, 100) + "\n```\n\n")
 
     w("## Agents\n\n")
     w("| Agent | Role | Status | Start | End | Active | Attempts | Tokens | Cost | Result |\n")

@@ -59,3 +59,20 @@ def test_show_json_and_table_carry_the_plan(tmp_path: Path, capsys: pytest.Captu
 
 def test_a_stored_spec_that_no_longer_parses_gives_no_plan() -> None:
     assert compare("not toml [", compute([])) is None
+
+
+def test_a_cycle_plan_run_is_counted_in_cycles(tmp_path: Path) -> None:
+    run_id, _ = record_run(tmp_path / "runs.sqlite3", "cycle-plan", speed=20.0)
+    store = RunStore(tmp_path / "runs.sqlite3")
+    events = list(store.events(run_id))
+    row = store.get_run(run_id)
+    vs = compare(row.spec_text, compute(events, now=row.ended), *run_settings(events))
+    assert vs is not None and vs.plan.cycles is not None
+    assert vs.run_cycle_s == pytest.approx(0.2 / 20)
+    assert vs.measured_cycles == pytest.approx(vs.plan.cycles.parallel, rel=0.25)  # 20 cycles
+    out = io.StringIO()
+    write_markdown(out, row, store_pages(store, run_id))
+    md = out.getvalue()
+    assert "10 cycles saved (33% faster)" in md
+    axis = next(line for line in md.splitlines() if line.startswith("cycles "))
+    assert axis.split()[1:3] == ["11", "16"]  # the run starts in cycle 11, ticks every 5
