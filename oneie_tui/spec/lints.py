@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import get_args
 
 from oneie_tui.spec.model import AgentSpec, LintId, Spec
@@ -75,8 +76,18 @@ def _subject(event: str) -> str | None:
     return head if head and last in _READY_WORDS else None
 
 
-def _mentions(text: str, word: str) -> bool:
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
+@lru_cache(maxsize=8192)
+def _tokens(text: str) -> str:
+    """Text as its lowercase words between spaces (`" course ui against the schema "`), so
+    naming a word or phrase is a substring test: cheap for a squad of a thousand."""
+    return " " + " ".join(w.lower() for w in _WORD.findall(text)) + " "
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Whether `text` names `name` (a word, an id like agent-backend or an event like
+    schema_ready) as whole words."""
+    phrase = _tokens(name)
+    return phrase != "  " and phrase in _tokens(text)
 
 
 def _waits(agent: AgentSpec) -> list[str]:
@@ -140,40 +151,34 @@ def vague_tasks(spec: Spec) -> Iterator[Lint]:
 
 
 def coupling_without_events(spec: Spec) -> Iterator[Lint]:
+    # The readiness events about an artifact, found once: usually a handful per squad.
+    announced = [
+        (emitter, event, subject)
+        for emitter in spec.agents
+        for event in emitter.emits
+        if (subject := _subject(event)) in _ARTIFACTS
+    ]
+    if not announced:
+        return
     for i, agent in enumerate(spec.agents):
         if _waits(agent) or spec.backend_of(agent) in _WAITS_ITSELF:
             continue
-        for other in spec.agents:
-            if other is agent or (agent.race and other.race == agent.race):
-                continue
+        own = {_subject(e) for e in agent.emits}
+        for other, event, subject in announced:
+            if other is agent or (agent.race and other.race == agent.race) or subject in own:
+                continue  # itself, a race mate, or it produces that thing too
             if (set(other.after) | set(other.after_any)) & set(agent.emits):
                 continue  # the other one waits on this one: no race condition here
-            hit = _coupled_event(agent, other)
-            if hit is not None:
-                event, subject = hit
+            if _mentions(agent.task, event) or _mentions(agent.task, subject):
+                shown = subject.replace("_", " ")
                 yield Lint(
                     "coupling-without-events",
                     f"agents[{i}]",
-                    f"{agent.id} works against the {subject} that {other.id} announces with "
+                    f"{agent.id} works against the {shown} that {other.id} announces with "
                     f"{event}, but waits on nothing: add after = [\"{event}\"] "
                     "(reference: tight coupling without events)",
                 )
                 break
-
-
-def _coupled_event(agent: AgentSpec, emitter: AgentSpec) -> tuple[str, str] | None:
-    """The readiness event of `emitter` whose subject `agent`'s task builds on, if any."""
-    for event in emitter.emits:
-        subject = _subject(event)
-        if subject is None or subject in agent.emits:
-            continue
-        if subject not in _ARTIFACTS:
-            continue
-        if any(_subject(own) == subject for own in agent.emits):
-            continue  # it produces that thing itself
-        if _mentions(agent.task, event) or _mentions(agent.task, subject.replace("_", " ")):
-            return event, subject.replace("_", " ")
-    return None
 
 
 def no_failure_handling(spec: Spec) -> Iterator[Lint]:
@@ -276,7 +281,18 @@ def _scope_overlaps(spec: Spec) -> Iterator[Lint]:
                 )
 
 
+MAX_NAME_WORDS = 6
+
+
 def sequential_in_parallel(spec: Spec) -> Iterator[Lint]:
+    # Every way a task may name an agent (id, role, its events and their subjects), as
+    # word phrases, once; a clause is then looked up by its runs of words.
+    named: dict[str, list[int]] = {}
+    for j, other in enumerate(spec.agents):
+        for name in _names(other) | set(other.emits) | {x for e in other.emits if (x := _subject(e))}:
+            phrase = _tokens(name).strip()
+            if phrase and phrase.count(" ") < MAX_NAME_WORDS:
+                named.setdefault(phrase, []).append(j)
     for i, agent in enumerate(spec.agents):
         if _waits(agent) or spec.backend_of(agent) in _WAITS_ITSELF:
             continue
@@ -284,26 +300,30 @@ def sequential_in_parallel(spec: Spec) -> Iterator[Lint]:
             word, clause = m.group(1).lower(), m.group(2)
             if word == "when" and not _WHEN_DONE.search(clause):
                 continue
-            other = _named_agent(spec, agent, clause)
-            if other is not None:
+            hit = _named_agent(named, i, clause)
+            if hit is not None:
+                other_id = spec.agents[hit].id
                 yield Lint(
                     "sequential-in-parallel",
                     f"agents[{i}].task",
                     f"the task says {m.group(0).strip()[:40]!r} but {agent.id} waits on nothing, "
-                    f"so it runs alongside {other.id}: add after = [...] on an event "
-                    f"{other.id} emits (reference: sequential work run in parallel)",
+                    f"so it runs alongside {other_id}: add after = [...] on an event "
+                    f"{other_id} emits (reference: sequential work run in parallel)",
                 )
                 break
 
 
-def _named_agent(spec: Spec, agent: AgentSpec, clause: str) -> AgentSpec | None:
-    for other in spec.agents:
-        if other is agent:
-            continue
-        names = _names(other) | set(other.emits) | {s for e in other.emits if (s := _subject(e))}
-        if any(_mentions(clause, n.replace("_", " ")) or _mentions(clause, n) for n in names):
-            return other
-    return None
+def _named_agent(named: dict[str, list[int]], me: int, clause: str) -> int | None:
+    """The first other agent (by index) that a run of the clause's words names."""
+    words = _tokens(clause).split()
+    hits = [
+        j
+        for start in range(len(words))
+        for n in range(1, MAX_NAME_WORDS + 1)
+        for j in named.get(" ".join(words[start : start + n]), ())
+        if j != me
+    ]
+    return min(hits) if hits else None
 
 
 _LINTS = (

@@ -197,16 +197,17 @@ def simulate(agents: list[PlanAgent], cap: int = 0, times: dict[str, float] | No
     index = {a.id: a for a in agents}
     order = {a.id: i for i, a in enumerate(agents)}
     dur = {a.id: (times[a.id] if times is not None else a.duration) or 0.0 for a in agents}
-    emitters: dict[str, list[str]] = {}
+    waiters: dict[str, list[PlanAgent]] = {}  # event -> agents whose start it may allow
     for a in agents:
-        for name, _ in a.fires:
-            emitters.setdefault(name, []).append(a.id)
+        for name in {*a.after, *a.after_any}:
+            waiters.setdefault(name, []).append(a)
     fired: dict[str, tuple[float, str]] = {}  # event -> (time, emitter), first firing
     slots: dict[str, Slot] = {}
     started_by: dict[str, str] = {}
     running: dict[str, float] = {}  # id -> start
     queue: list[str] = []
-    pending = list(agents)
+    pending: dict[str, PlanAgent] = {a.id: a for a in agents}
+    check: list[PlanAgent] = list(agents)  # who may have become ready since the last look
     lost: set[str] = set()
     now = 0.0
 
@@ -222,9 +223,9 @@ def simulate(agents: list[PlanAgent], cap: int = 0, times: dict[str, float] | No
         return max(waits, key=lambda w: (w[0], -order[w[1]]))[1] if waits else None
 
     while True:
-        for a in list(pending):
-            if ready(a):
-                pending.remove(a)
+        for a in sorted({c.id: c for c in check}.values(), key=lambda c: order[c.id]):
+            if a.id in pending and ready(a):
+                del pending[a.id]
                 queue.append(a.id)
                 who = blocker(a)
                 if who is not None:
@@ -242,10 +243,12 @@ def simulate(agents: list[PlanAgent], cap: int = 0, times: dict[str, float] | No
                     nxt = min(nxt, start + frac * dur[aid])
         now = nxt
         ended: list[str] = []
+        check = []
         for aid, start in running.items():
             for name, frac in index[aid].fires:
                 if name not in fired and start + frac * dur[aid] <= now:
                     fired[name] = (now, aid)
+                    check += waiters.get(name, [])
             if start + dur[aid] <= now:
                 ended.append(aid)
         for aid in ended:
@@ -259,9 +262,8 @@ def simulate(agents: list[PlanAgent], cap: int = 0, times: dict[str, float] | No
                             slots[mate.id] = Slot(running.pop(mate.id), now, lost=True)
                         if mate.id in queue:
                             queue.remove(mate.id)
-                        if mate in pending:
-                            pending.remove(mate)
-    return Schedule(slots=slots, never=[a.id for a in pending], started_by=started_by)
+                        pending.pop(mate.id, None)
+    return Schedule(slots=slots, never=list(pending), started_by=started_by)
 
 
 def critical_path(schedule: Schedule) -> list[str]:
@@ -269,7 +271,8 @@ def critical_path(schedule: Schedule) -> list[str]:
     live = {k: s for k, s in schedule.slots.items() if not s.lost}
     if not live:
         return []
-    node: str | None = max(live, key=lambda k: (live[k].end, -list(live).index(k)))
+    rank = {k: i for i, k in enumerate(live)}
+    node: str | None = max(live, key=lambda k: (live[k].end, -rank[k]))
     path: list[str] = []
     while node is not None and node not in path:
         path.append(node)
