@@ -14,6 +14,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = [
     "oneie_tui.commands.run",
     "oneie_tui.commands.specs",
+    "oneie_tui.commands.plan",
     "oneie_tui.commands.history",
     "oneie_tui.commands.tui",
     "oneie_tui.commands.process",

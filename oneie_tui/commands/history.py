@@ -144,13 +144,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from oneie_tui.views.metrics import compute
+    from oneie_tui.views.plan_actuals import compare, run_settings
 
     store = open_store(args)
     row = store.get_run(args.run)
     events = list(store.events(row.id))
     now = row.ended or (events[-1].ts if events else None)
     metrics = compute(events, now=now)
-    data = {**run_record(row), "metrics": metrics.to_dict()}
+    vs = compare(row.spec_text, metrics, *run_settings(events))
+    data = {**run_record(row), "metrics": metrics.to_dict(), "plan": vs.to_dict() if vs else None}
     coordination = [e.to_dict() for e in events if e.type == "task_event"]
     if args.json:
         print(json.dumps({**data, "coordination": coordination, "events": len(events)}))
@@ -163,11 +165,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     summary = {"run_id": row.id, "status": row.status, **metrics.to_dict()}
     console.print(f"[bold]{row.spec_name}[/] · {_when(row.started)} · {len(events)} events")
     console.print(summary_table(summary))
+    if vs is not None:
+        from oneie_tui.views.plan_render import plan_vs_actual_table
+
+        console.print(plan_vs_actual_table(vs))
     if args.gantt:
         from oneie_tui.views.gantt_lanes import build_gantt, render_gantt
 
         markers = [e for e in events if e.type == "task_event"]
         model = build_gantt(metrics, markers, events[0].ts if events else None, now)  # the metrics above
+        model.cycle_s = vs.run_cycle_s if vs is not None else None
+        if vs is not None and vs.plan.cycles is not None:
+            model.cycle_first = vs.plan.cycles.first
         width = args.width or console.width or shutil.get_terminal_size().columns
         console.print(render_gantt(model, width), soft_wrap=True)
         return 0

@@ -23,7 +23,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from oneie_tui.spec.loader import SpecError, load_spec
+    from oneie_tui.spec.lints import lint_spec
+    from oneie_tui.spec.loader import SpecError, load_spec, locate_field
 
     code = 0
     for path in args.spec:
@@ -35,6 +36,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         agents = len(loaded.spec.agents)
         print(f"{path}: ok ({loaded.name!r}, {agents} agent{'s' if agents != 1 else ''})")
+        # Lints are warnings: they never change the exit code (the spec runs as it is).
+        for lint in lint_spec(loaded.spec):
+            line = locate_field(loaded.text, lint.place)
+            print(f"{path}{f':{line}' if line else ''}: warning: {lint}")
     return code
 
 

@@ -215,6 +215,8 @@ def _pydantic_message(error: Any) -> str:
     if kind == "missing":
         return "required field is missing"
     msg = str(error.get("msg", "invalid value"))
+    if kind == "value_error":  # our own validators' messages are whole sentences already
+        msg = msg.removeprefix("Value error, ")
     value = error.get("input")
     if kind.endswith("_type") or kind.startswith("literal"):
         shown = repr(value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 from oneie_tui.spec.base import StrictTyped
 from oneie_tui.spec.options.claude import ClaudeOptions
@@ -23,6 +23,66 @@ MAX_AGENTS = 1000
 BackendName = Literal["sim", "claude", "command", "claude-code"]
 EventName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Seconds = Annotated[float, Field(ge=0.0, le=86_400.0)]
+
+# The lints of the reference's common mistakes (spec/lints.py), by id, for `[lint] ignore`.
+LintId = Literal[
+    "missing-context",
+    "vague-task",
+    "coupling-without-events",
+    "no-failure-handling",
+    "over-parallel",
+    "sequential-in-parallel",
+]
+MAX_ESTIMATE_S = 366 * 86_400.0  # a year: longer is a typo, not a plan
+MAX_CYCLE = 10_000
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)")
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(value: object) -> object:
+    """`"2h"`, `"90m"`, `"1h30m"`, `"45s"` or a number of seconds, as seconds. Anything
+    else is passed on unchanged for pydantic to reject with its own message."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    parts = list(_DURATION_PART.finditer(text))
+    if not text or not parts or "".join(m.group(0) for m in parts) != text.replace(" ", ""):
+        raise ValueError(f"{value!r} is not a duration like \"2h\", \"90m\", \"1h30m\" or seconds")
+    return sum(float(m.group(1)) * _UNIT_S[m.group(2)] for m in parts)
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    Field(gt=0.0, le=MAX_ESTIMATE_S),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^(\d+(\.\d+)?[hms])+$"}]}),
+]
+_CYCLES_RE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+def cycle_range(text: str) -> tuple[int, int]:
+    """`"11-30"` as (11, 30); `"15"` as (15, 15). Raises ValueError on anything else."""
+    m = _CYCLES_RE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a cycle range like \"11-30\"")
+    first = int(m.group(1))
+    last = int(m.group(2)) if m.group(2) is not None else first
+    if not 1 <= first <= last <= MAX_CYCLE:
+        raise ValueError(f"cycle range {text!r} must go from 1 up to {MAX_CYCLE}, first <= last")
+    return first, last
+
+
+def _check_cycles(value: object) -> object:
+    if isinstance(value, str):
+        cycle_range(value)
+    return value
+
+
+CycleRange = Annotated[str, BeforeValidator(_check_cycles), StringConstraints(max_length=32)]
 
 
 class Ontology(StrictTyped):
@@ -77,6 +137,13 @@ class RunSettings(StrictTyped):
         description='where isolation = "worktree" puts the agents\' worktrees; inside the project',
     )
     budget: Budget = Field(default_factory=Budget)
+    cycle: Duration | None = Field(
+        default=None, description='length of one planning cycle, e.g. "6m"; the plan counts in cycles too'
+    )
+
+
+class LintSettings(StrictTyped):
+    ignore: list[LintId] = Field(default_factory=list, description="lint ids not to report")
 
 
 class AgentSpec(StrictTyped):
@@ -104,11 +171,18 @@ class AgentSpec(StrictTyped):
     claude: ClaudeOptions = Field(default_factory=ClaudeOptions)
     command: CommandOptions = Field(default_factory=CommandOptions)
     claude_code: ClaudeCodeOptions = Field(default_factory=ClaudeCodeOptions)
+    estimate: Duration | None = Field(
+        default=None, description='planned active time: "2h", "90m", "1h30m" or seconds'
+    )
+    cycles: CycleRange | None = Field(
+        default=None, description='the cycles of the plan this agent takes, e.g. "11-30"'
+    )
 
 
 class Spec(StrictTyped):
     feature: Feature
     run: RunSettings = Field(default_factory=RunSettings)
+    lint: LintSettings = Field(default_factory=LintSettings)
     agents: list[AgentSpec] = Field(min_length=1, max_length=MAX_AGENTS)
 
     def agent(self, agent_id: str) -> AgentSpec:

@@ -678,3 +678,4 @@ class OneieApp(App[int]):
         yield SystemCommand("Switch theme", "next oneie theme (t)", self.action_switch_theme)
         yield SystemCommand("Run history", "past runs (h)", self.open_history)
         yield SystemCommand("Gantt", "lanes, critical path, sequential vs parallel (g)", screen.action_gantt)
+        yield SystemCommand("Plan", "the spec's plan before it runs: speedup, cycles, lints (L)", screen.action_plan)

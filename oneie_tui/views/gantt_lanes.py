@@ -98,6 +98,8 @@ class GanttModel:
     critical_path_s: float
     ideal_speedup: float
     markers: list[Marker]
+    cycle_s: float | None = None  # one planning cycle ([run] cycle): a second axis in cycles
+    cycle_first: int = 1  # the number of the cycle the run starts in
 
 
 def build_gantt(
@@ -294,6 +296,8 @@ def render_gantt(
         t += step
     text.append(" " * (label_w + 1) + "".join(ticks) + "\n", style="dim")
     text.append(" " * (label_w + 1) + "".join(axis).rstrip() + "\n", style="dim")
+    if model.cycle_s:
+        text.append(_cycle_axis(model.cycle_s, model.cycle_first, span, cells, dt, label_w), style="dim")
 
     # The reference's comparison: the sum of active times against the wall time.
     # Same columns as the lanes, on its own scale (the longer bar fills the lane area).
@@ -356,6 +360,21 @@ def render_gantt(
     for line in lines:
         line.truncate(width, overflow="ellipsis")
     return Text("\n", no_wrap=True, overflow="crop").join(lines)
+
+
+def _cycle_axis(cycle_s: float, first: int, span: float, cells: int, dt: float, label_w: int) -> str:
+    """The time axis again, in planning cycles: where each labelled cycle starts (the
+    reference's "Cycle 11-30")."""
+    axis = [" "] * (cells + 8)
+    step = max(1.0, _nice_step(span / cycle_s, cells, 9))
+    n = 0.0
+    while n * cycle_s <= span + 1e-9:
+        col = min(cells - 1, round(n * cycle_s / dt))
+        label = f"{first + n:g}"
+        if all(c == " " for c in axis[max(0, col - 1) : col + len(label) + 1]):
+            axis[col : col + len(label)] = list(label)
+        n += step
+    return "cycles".ljust(label_w + 1)[: label_w + 1] + "".join(axis).rstrip() + "\n"
 
 
 def gantt_plain(model: GanttModel, width: int = 80) -> str:

@@ -16,6 +16,8 @@ from typing import TextIO
 from oneie_tui.events import Event, awaited, total_tokens
 from oneie_tui.store.sqlite import RunRow, RunStore
 from oneie_tui.views.gantt_lanes import gantt_from_view, gantt_plain
+from oneie_tui.views.plan import fmt_duration
+from oneie_tui.views.plan_actuals import PlanVsActual, compare, run_settings
 from oneie_tui.views.run_view import RunView, initial_view
 
 PAGE = 10_000
@@ -135,8 +137,17 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
         f" {metrics.usage.cache_read_tokens:,} cache read.\n\n"
     )
 
+    speed, limit = run_settings(events())
+    vs = compare(run.spec_text, metrics, speed, limit)
+    if vs is not None:
+        _plan_section(w, vs)
+
     w("## Gantt\n\n```text\n")
-    w(gantt_plain(gantt_from_view(view, now, coordination), 100) + "\n```\n\n")
+    picture = gantt_from_view(view, now, coordination)
+    picture.cycle_s = vs.run_cycle_s if vs is not None else None
+    if vs is not None and vs.plan.cycles is not None:
+        picture.cycle_first = vs.plan.cycles.first
+    w(gantt_plain(picture, 100) + "\n```\n\n")
 
     w("## Agents\n\n")
     w("| Agent | Role | Status | Start | End | Active | Attempts | Tokens | Cost | Result |\n")
@@ -182,3 +193,33 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
             f"| +{e.ts - origin:.3f}s | {e.seq} | {_cell(e.actor)} | {e.type} |"
             f" {_cell(detail(e))} |\n"
         )
+
+
+def _plan_section(w: Callable[[str], object], vs: PlanVsActual) -> None:
+    """The plan (from the stored spec's estimates) beside what the run measured."""
+    plan = vs.plan
+    w("## Plan against actuals\n\n")
+    w("| | Sequential | Parallel | Speedup |\n|---|---|---|---|\n")
+    w(f"| Planned | {fmt_duration(plan.sequential_s)} | {fmt_duration(vs.planned_parallel_s)} | {vs.planned_speedup:.2f}x |\n")
+    w(
+        f"| Measured | {fmt_duration(vs.measured_sequential_s)} | {fmt_duration(vs.measured_wall_s)} |"
+        f" {vs.measured_speedup:.2f}x |\n\n"
+    )
+    w("| Agent | Estimate | Planned start | Active | Actual / plan |\n|---|---|---|---|---|\n")
+    for a in vs.agents:
+        ratio = "—" if a.ratio is None else f"{a.ratio:.2f}x"
+        start = "—" if a.planned_start_s is None else f"+{fmt_duration(a.planned_start_s)}"
+        w(
+            f"| {_cell(a.id)} | {fmt_duration(a.estimate_s)} | {start} | {fmt_duration(a.active_s)} |"
+            f" {ratio} |\n"
+        )
+    w("\n")
+    if plan.cycles is not None:
+        c = plan.cycles
+        measured = "" if vs.measured_cycles is None else f"; the run took {vs.measured_cycles:.3g} cycles"
+        w(
+            f"Cycles: {c.sequential:.3g} one after another, {c.parallel:.3g} planned in parallel,"
+            f" {c.saved:.3g} cycles saved ({c.saved_fraction:.0%} faster){measured}.\n\n"
+        )
+    if plan.missing:
+        w(f"No estimate for {_cell(', '.join(plan.missing))}: counted as 0 in the plan.\n\n")

@@ -32,8 +32,9 @@ print(json.dumps({"code": code, "heavy": heavy, "out": out.getvalue()[-2000:]}))
         ["run", str(SPECS / "course-crud.toml"), "--headless", "--json", "--speed", "40"],
         ["run", str(SPECS / "failure-cascade.toml"), "--headless", "--speed", "40"],
         ["schema"],
+        ["plan", str(SPECS / "workflow.toml")],
     ],
-    ids=["help", "validate", "run-json", "run-progress", "schema"],
+    ids=["help", "validate", "run-json", "run-progress", "schema", "plan"],
 )
 def test_headless_commands_do_not_load_textual_or_anthropic(argv: list[str]) -> None:
     done = subprocess.run(

@@ -65,6 +65,7 @@ class DashboardScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("h", "app.history", "History", id="history"),
         Binding("g", "gantt", "Gantt", id="gantt"),
+        Binding("L", "plan", "Plan", id="plan", show=False),  # in the palette; no footer room
         Binding("ctrl+s", "save_spec", "Save", id="save_spec", priority=True),
         Binding("ctrl+r", "run_spec", "Run", id="run_spec", priority=True),
         # Only while a run-blocking error shows (see check_action):
@@ -412,6 +413,19 @@ class DashboardScreen(Screen[None]):
     def action_run_on_sim(self) -> None:
         self.dismiss_error()
         self.post_message(RunSpec(self.editor.text, backend="sim"))
+
+    def action_plan(self) -> None:
+        """The plan of the spec in the editor: will it be faster, is it set up right?"""
+        from pathlib import Path
+
+        from oneie_tui.spec.loader import LoadedSpec
+        from oneie_tui.ui.screens.plan import PlanScreen
+
+        spec = self.editor.spec
+        if spec is None:
+            self.notify("fix the spec first: the plan needs a valid spec", severity="warning")
+            return
+        self.app.push_screen(PlanScreen(LoadedSpec(spec, Path(self.editor.label), self.editor.text)))
 
     def action_save_spec(self) -> None:
         self.post_message(SaveSpec(self.editor.text))

@@ -16,7 +16,8 @@ from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import Label, TextArea
 
-from oneie_tui.spec.loader import SpecError, parse_spec_text
+from oneie_tui.spec.lints import lint_spec
+from oneie_tui.spec.loader import SpecError, locate_field, parse_spec_text
 from oneie_tui.spec.model import Spec
 from oneie_tui.ui.messages import LeaveEditor, SpecEdited
 
@@ -56,6 +57,7 @@ class SpecEditor(Vertical):
     SpecEditor > SpecTextArea:focus { border: heavy $accent; }
     SpecEditor > #spec-status { height: auto; max-height: 4; width: 1fr; padding: 0 1; }
     SpecEditor > #spec-status.-ok { color: $success; }
+    SpecEditor > #spec-status.-warn { color: $warning; }
     SpecEditor > #spec-status.-error { color: $error; background: $error 15%; }
     """
 
@@ -148,8 +150,17 @@ class SpecEditor(Vertical):
             self.error = exc
         if self.error is None and self.spec is not None:
             n = len(self.spec.agents)
-            status.update(f"✓ valid · {n} agent{'s' if n != 1 else ''}")
-            status.set_classes("-ok")
+            lints = lint_spec(self.spec)
+            if lints:  # warnings: the spec runs, but the reference advises otherwise
+                first = lints[0]
+                line = locate_field(text, first.place)
+                more = f" (+{len(lints) - 1} more: oneie plan)" if len(lints) > 1 else ""
+                where = f"line {line}: " if line else ""
+                status.update(Text(f"⚠ valid · {n} agent{'s' if n != 1 else ''} · {where}{first}{more}"))
+                status.set_classes("-warn")
+            else:
+                status.update(f"✓ valid · {n} agent{'s' if n != 1 else ''}")
+                status.set_classes("-ok")
             self.text_area.mark_line(None)
             self.post_message(SpecEdited(text, None, None))
         else:
