@@ -14,7 +14,7 @@ from textual.widgets import Footer, Static
 
 from oneie_tui.spec.lints import lint_spec
 from oneie_tui.spec.loader import LoadedSpec
-from oneie_tui.ui.screens.replay import ScreenActions
+from oneie_tui.ui.palette import ScreenActions
 from oneie_tui.views.plan import build_plan
 from oneie_tui.views.plan_render import plan_renderables
 
