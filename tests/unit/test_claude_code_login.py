@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from oneie_tui.agents.base import BackendOptions
 from oneie_tui.cli import main
 from oneie_tui.engine.session import RunOptions, SetupError, build_runner
 from tests.fakes.process_tools import loaded
@@ -41,17 +42,17 @@ def no_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_no_login_is_refused_before_the_run(no_login: Path) -> None:
     spec = loaded([{"id": "a"}], backend="claude-code")
     with pytest.raises(SetupError, match=r"not logged in: run `claude` and type /login"):
-        build_runner(spec, RunOptions(extra={"project_dir": str(no_login)}), None)
+        build_runner(spec, RunOptions(backend_options=BackendOptions(project_dir=str(no_login))), None)
 
 
 def test_a_stored_login_or_a_key_lets_it_start(no_login: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = loaded([{"id": "a"}], backend="claude-code")
     (Path.home() / ".claude").mkdir(parents=True, exist_ok=True)
     (Path.home() / ".claude/.credentials.json").write_text("{}", encoding="utf-8")
-    build_runner(spec, RunOptions(extra={"project_dir": str(no_login)}), None)
+    build_runner(spec, RunOptions(backend_options=BackendOptions(project_dir=str(no_login))), None)
     (Path.home() / ".claude/.credentials.json").unlink()
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key")
-    build_runner(spec, RunOptions(extra={"project_dir": str(no_login)}), None)
+    build_runner(spec, RunOptions(backend_options=BackendOptions(project_dir=str(no_login))), None)
 
 
 def test_the_cli_says_one_line_exits_2_and_creates_nothing(
