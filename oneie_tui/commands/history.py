@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_store
+from oneie_tui.numbers import option
 
 RUN_STATUSES = ["running", "completed", "failed", "cancelled", "interrupted"]
 
@@ -23,8 +24,8 @@ def _positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError("must be from 1 to 1000000")
     return value
 
 
@@ -40,7 +41,7 @@ def register(sub: Any) -> None:
     p.add_argument("run", help="run id, unique prefix, or 'last'")
     p.add_argument("--json", action="store_true")
     p.add_argument("--gantt", action="store_true", help="draw the run's Gantt picture")
-    p.add_argument("--width", type=int, default=None, help="width of the Gantt picture (default: the terminal's)")
+    p.add_argument("--width", type=option("--width", low=20, high=1000, integer=True), default=None, help="width of the Gantt picture (default: the terminal's)")
     add_store_arg(p)
     p.set_defaults(handler=guarded(cmd_show))
 
