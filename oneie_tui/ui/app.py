@@ -19,6 +19,7 @@ from pathlib import Path
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -26,6 +27,7 @@ from oneie_tui import logsetup, paths
 from oneie_tui.config import UserConfig, load_config, remember_last_spec
 from oneie_tui.engine.session import RunOptions, SetupError
 from oneie_tui.events import Event
+from oneie_tui.safe_text import display
 from oneie_tui.spec.loader import LoadedSpec, SpecError, parse_spec_text
 from oneie_tui.store.sqlite import RunStore, StoreError
 from oneie_tui.themes import DEFAULT_THEME, load_themes
@@ -122,6 +124,19 @@ class OneieApp(App[int]):
         self._run_worker: Worker[None] | None = None
         self._signals: list[int] = []
         self.log_file = setup_file_logging()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast (the app's and its screens'): its text carries reasons, names and
+        paths from outside, so it is never markup and never holds a control character."""
+        super().notify(display(message), title=display(title), severity=severity, timeout=timeout, markup=False)
 
     # --- start --------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
+from oneie_tui.safe_text import display
 from oneie_tui.store.sqlite import RunListing, RunStore
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.screens import back_or_quit
@@ -96,8 +97,8 @@ def cells(row: RunListing, total: int) -> list[str]:
     started = "%m-%d %H:%M" if total < WIDE else "%Y-%m-%d %H:%M:%S"
     return [
         datetime.fromtimestamp(row.started).strftime(started),
-        row.spec_name,
-        row.status,
+        display(row.spec_name),
+        display(row.status),
         "—" if row.agents is None else str(row.agents),
         fmt.duration(row.wall_s),
         "—" if row.speedup is None else f"{row.speedup:.2f}×",
