@@ -16,6 +16,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from oneie_tui.bounded_read import TooLarge, read_bounded
 from oneie_tui.redact import find_key
 from oneie_tui.spec.model import Spec, SpecProblem, check_spec
 
@@ -267,10 +268,11 @@ def load_spec(path: str | Path) -> LoadedSpec:
     try:
         if p.is_dir():
             raise SpecError(label, "is a folder, not a spec file")
-        size = p.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(label, f"the file is larger than {MAX_SPEC_BYTES // 1024} KiB ({size} bytes)")
-        raw = p.read_bytes()
+        raw = read_bounded(p, MAX_SPEC_BYTES)  # never trusts st_size: devices, pipes
+    except TooLarge:
+        raise SpecError(label, f"the file is larger than {MAX_SPEC_BYTES // 1024} KiB") from None
+    except IsADirectoryError:
+        raise SpecError(label, "is a folder, not a spec file") from None
     except FileNotFoundError:
         raise SpecError(label, "no such file") from None
     except PermissionError:
