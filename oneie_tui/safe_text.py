@@ -41,6 +41,8 @@ _TABLE_KEEP_NL = {c: e for c, e in _TABLE.items() if c != 0x0A}
 def display(text: Any, *, keep_newlines: bool = False) -> str:
     """`text` (any value, shown as `str`) with every control character a visible escape."""
     s = text if isinstance(text, str) else str(text)
+    if s.isprintable():  # the common case, in C: no control character at all
+        return s
     if keep_newlines:
         return s.translate(_TABLE_KEEP_NL) if _UNSAFE_KEEP_NL.search(s) else s
     return s.translate(_TABLE) if _UNSAFE.search(s) else s  # the common case copies nothing
