@@ -75,8 +75,10 @@ def find_key(text: str) -> int | None:
     "authorization: roles" is not a secret."""
     found = [m.start() for m in [_KEY_RE.search(text)] if m]
     found += [text.find(s) for s in _env_secrets() if s in text]
-    if not found and "\x1b" in text and find_key(_CSI_RE.sub("", text)) is not None:
-        found = [text.find("\x1b")]  # a key with escapes inside: where they begin
+    if not found and "\x1b" in text:
+        bare = _CSI_RE.sub("", text)
+        if bare != text and find_key(bare) is not None:
+            found = [text.find("\x1b")]  # a key with escapes inside: where they begin
     return min(found, default=None)
 
 

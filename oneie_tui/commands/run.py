@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -11,7 +12,7 @@ from oneie_tui.numbers import option
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `run` and `tui`."""
-    p.add_argument("--speed", type=option("--speed", low=0.0, low_open=True, high=1e6), default=1.0, metavar="N",
+    p.add_argument("--speed", type=float, default=1.0, metavar="N",
                    help="scale simulated time (2 = twice as fast)")
     p.add_argument("--seed", type=option("--seed", low=0, high=2**63 - 1, integer=True), default=None, help="seed for simulated agents (default: the spec's)")
     p.add_argument("--backend", choices=["sim", "claude", "command", "claude-code"], help="run every agent on this backend")
@@ -36,8 +37,8 @@ def options_from_args(args: argparse.Namespace) -> Any:
     from oneie_tui.commands.common import die
     from oneie_tui.engine.session import RunOptions
 
-    if args.speed <= 0:
-        die("--speed must be greater than 0", 2)
+    if not (math.isfinite(args.speed) and 0 < args.speed <= 1e6):  # NaN and inf too
+        die(f"--speed must be greater than 0 and at most 1000000, got {args.speed}", 2)
     if args.max_parallel is not None and args.max_parallel < 0:
         die("--max-parallel must be 0 (no limit) or more", 2)
     extra: dict[str, Any] = {}

@@ -29,6 +29,7 @@ from tests.fakes.process_tools import PY, loaded, of_type, outputs, run_spec, sc
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-ant-api03-" + "Q" * 40
+SPEC = str(ROOT / "specs" / "course-crud.toml")
 UNSAFE = {*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F, *range(0x80, 0xA0)}
 
 
@@ -196,15 +197,19 @@ def test_the_context_gate_refuses_non_finite_usage_from_any_backend(tmp_path: Pa
 
 @pytest.mark.parametrize(
     "args",
-    [["run", "X", "--speed", "nan"], ["run", "X", "--speed", "inf"], ["run", "X", "--speed", "-1"],
-     ["run", "X", "--max-parallel", "1e400"], ["runs", "--limit", "99999999999999999999"],
-     ["show", "last", "--width", "nan"], ["show", "last", "--width", "100000"]],
+    [["run", SPEC, "--headless", "--speed", "nan"], ["run", SPEC, "--headless", "--speed", "inf"],
+     ["run", SPEC, "--headless", "--speed", "-1"], ["run", SPEC, "--max-parallel", "1e400"],
+     ["runs", "--limit", "99999999999999999999"], ["show", "last", "--width", "nan"],
+     ["show", "last", "--width", "100000"]],
 )
-def test_numeric_options_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    assert done.value.code == 2
-    assert "Traceback" not in capsys.readouterr().err
+def test_numeric_options_exit_2(args: list[str], capsys: pytest.CaptureFixture[str], isolated_dirs: Path) -> None:
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's usage error
+        code = int(exc.code or 0)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and args[-2] in err
 
 
 def test_the_json_summary_is_strict_json(tmp_path: Path) -> None:
@@ -274,9 +279,10 @@ def test_stream_json_nesting_is_ignored_with_a_marker() -> None:
 
 
 def test_the_control_socket_refuses_deep_json() -> None:
-    import anyio
     import socket as sk
     from types import SimpleNamespace
+
+    import anyio
 
     from oneie_tui.engine.control_socket import ControlChannel
 
@@ -336,6 +342,9 @@ def test_keys_are_found_through_colour_escapes() -> None:
     split_tail = f"\x1b[01;31m\x1b[Ksk-ant-api03-abc\x1b[m\x1b[K{'Y' * 20} more"
     assert "Y" * 20 not in redact(split_tail)
     assert redact("plain \x1b[31mred\x1b[0m") == "plain \x1b[31mred\x1b[0m"
+    # A spec string holding an escape that is not a colour (a title set) is just text.
+    spec = parse_spec_text('[feature]\nname = "t\\u001b]0;x\\u0007"\n[[agents]]\nid = "a"\n')
+    assert spec.feature.name == "t\x1b]0;x\x07"
 
 
 @pytest.mark.parametrize(
