@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from oneie_tui import redact
+
+    redact.install()  # from the first moment: every log record, crash included, is masked
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
@@ -76,14 +79,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _crashed(exc: Exception, log_file: object) -> int:
+    """One masked line naming the log that holds the (masked) traceback; never the
+    traceback itself (also with --debug: it is in the log, masked)."""
     import logging
 
+    from oneie_tui.logsetup import configure
     from oneie_tui.redact import redact
+    from oneie_tui.safe_text import display
 
+    if log_file is None:
+        log_file = configure(logging.ERROR)  # a crash is always logged somewhere
     logging.getLogger("oneie.cli").error("internal error", exc_info=exc)
     first = (str(exc).strip().splitlines() or [""])[0][:300]
-    where = f"; details in {log_file}" if log_file else "; run with --debug to log the details"
-    sys.stderr.write(redact(f"oneie: internal error: {type(exc).__name__}: {first}{where}") + "\n")
+    where = f"; details in {log_file}" if log_file else "; the log folder cannot be written"
+    sys.stderr.write(display(redact(f"oneie: internal error: {type(exc).__name__}: {first}{where}")) + "\n")
     return 1
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -106,15 +107,28 @@ def awaited(metadata: dict[str, Any]) -> list[str]:
 def total_tokens(usage: dict[str, Any]) -> int:
     """Input, output, cache-write and cache-read tokens of a usage event's metadata or of
     a stored summary (missing or null fields count 0)."""
-    return sum(int(usage.get(name) or 0) for name in USAGE_TOKEN_FIELDS)
+    return sum(int(_finite(usage.get(name))) for name in USAGE_TOKEN_FIELDS)
 
 
 def add_usage(target: Usage, metadata: dict[str, Any]) -> None:
     """Add a `usage` event's tokens and cost to a Usage: the one place that reads a usage
     event (the runner's budgets, metrics, the dashboard's view)."""
     for name in USAGE_TOKEN_FIELDS:
-        setattr(target, name, getattr(target, name) + int(metadata.get(name, 0)))
-    target.cost_usd += float(metadata.get("cost_usd", 0.0))
+        setattr(target, name, getattr(target, name) + int(_finite(metadata.get(name))))
+    target.cost_usd += _finite(metadata.get("cost_usd"))
+
+
+def _finite(value: Any) -> float:
+    """A stored or imported figure as a number; NaN, infinity, text or null count 0 (a
+    folded total must stay finite whatever a run file holds)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            return 0.0
+        if number == number and abs(number) != float("inf"):
+            return number
+    return 0.0
 
 
 @dataclass
@@ -208,11 +222,18 @@ class EventImpossible(Exception):
 Handler = Callable[[Event], None]
 
 
+log = logging.getLogger("oneie.events")
+
+
 @dataclass(slots=True)
 class Subscription:
     type_glob: str
     path_glob: str
     handler: Handler
+    # A display sink's exception is logged and contained; only a `first` subscriber (the
+    # store writer) may stop a publish, since an event it cannot record must not go on.
+    contained: bool = True
+    failures: int = 0
     every: bool = field(init=False)  # matches everything: the hot path skips `matches`
 
     def __post_init__(self) -> None:
@@ -258,7 +279,7 @@ class EventBus:
         """Call `handler` for events whose type matches `type_glob` and whose
         `actor/action` matches `path_glob` (for example `agent-backend/*`). `first`: ahead
         of every other handler (the store, so no failing display can keep an event out)."""
-        sub = Subscription(type_glob, path_glob, handler)
+        sub = Subscription(type_glob, path_glob, handler, contained=not first)
         self._subs = (sub, *self._subs) if first else (*self._subs, sub)
         return sub
 
@@ -294,8 +315,25 @@ class EventBus:
                 self._wake()
         for sub in self._subs:
             if sub.every or sub.matches(event):
-                sub.handler(event)
+                try:
+                    sub.handler(event)
+                except Exception as exc:  # free when nothing is raised (zero-cost try)
+                    if not sub.contained:
+                        raise
+                    self._contain(sub, event, exc)
         return event
+
+    @staticmethod
+    def _contain(sub: Subscription, event: Event, exc: Exception) -> None:
+        """A display sink failed on `event` (hostile text it could not show, a closed
+        stream...): the run, the agents and the other sinks go on. Logged (redacted by
+        the log record factory), the traceback once per sink."""
+        sub.failures += 1
+        name = getattr(sub.handler, "__qualname__", type(sub.handler).__name__)
+        if sub.failures == 1:
+            log.error("event sink %s failed on %s #%d; contained", name, event.type, event.seq, exc_info=exc)
+        else:
+            log.debug("event sink %s failed again (%d): %r", name, sub.failures, exc)
 
     def remember_fired(self, event: Event) -> None:
         """Restore a coordination event that fired before (resume) without republishing."""

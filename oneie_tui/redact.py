@@ -41,10 +41,27 @@ def _sorted_secrets(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted({v for v in values if len(v) >= _MIN_SECRET}, key=len, reverse=True))
 
 
+# Colour and cursor escapes (`grep --color` wraps its match in `ESC[01;31m ESC[K`):
+# a key split by them is still a key.
+_CSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every key and auth header value masked."""
+    """`text` with every key and auth header value masked. When escapes sit inside a
+    key, the text is masked without its colour escapes (the key must not survive in
+    pieces)."""
     if not text:
         return text
+    if "\x1b" in text:
+        bare = _CSI_RE.sub("", text)
+        if bare != text:
+            bare_masked = _redact_plain(bare, secrets)
+            if bare_masked != bare:
+                return bare_masked
+    return _redact_plain(text, secrets)
+
+
+def _redact_plain(text: str, secrets: Iterable[str]) -> str:
     for secret in [*secrets, *_env_secrets()]:
         if secret and len(secret) >= _MIN_SECRET and secret in text:
             text = text.replace(secret, MASK)
@@ -58,6 +75,10 @@ def find_key(text: str) -> int | None:
     "authorization: roles" is not a secret."""
     found = [m.start() for m in [_KEY_RE.search(text)] if m]
     found += [text.find(s) for s in _env_secrets() if s in text]
+    if not found and "\x1b" in text:
+        bare = _CSI_RE.sub("", text)
+        if bare != text and find_key(bare) is not None:
+            found = [text.find("\x1b")]  # a key with escapes inside: where they begin
     return min(found, default=None)
 
 

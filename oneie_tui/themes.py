@@ -8,12 +8,14 @@ Textual is imported inside the functions: nothing outside `oneie_tui/ui/` import
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oneie_tui import paths
+from oneie_tui.bounded_read import TooLarge, read_bounded
 
 if TYPE_CHECKING:
     from textual.theme import Theme
@@ -24,6 +26,10 @@ COLOR_KEYS = (
 )
 ALLOWED_KEYS = frozenset({"name", "dark", "variables", *COLOR_KEYS})
 DEFAULT_THEME = "dark"
+MAX_THEME_BYTES = 64 * 1024
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+_VAR_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+_TEXT_STYLES = frozenset({"bold", "italic", "underline", "reverse", "strike", "dim", "none", "not"})
 
 
 @dataclass(frozen=True)
@@ -65,14 +71,16 @@ def parse_theme(text: str, fallback_name: str) -> Theme:
                 raise ThemeFileError(f"{key}: {value!r} is not a colour") from None
             colors[key] = value
     name = data.get("name", fallback_name)
-    if not isinstance(name, str) or not name.strip():
-        raise ThemeFileError("name: expected a non-empty string")
+    if not isinstance(name, str) or not _NAME_RE.match(name.strip()):
+        raise ThemeFileError("name: expected letters, digits, spaces, '.', '_' or '-' (at most 64)")
     dark = data.get("dark", True)
     if not isinstance(dark, bool):
         raise ThemeFileError("dark: expected true or false")
     variables = data.get("variables", {})
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ThemeFileError("[variables]: expected name = \"value\" strings")
+    for var, value in variables.items():
+        _check_variable(var, value, Color, ColorParseError)
     return Theme(
         name=name.strip(),
         dark=dark,
@@ -91,10 +99,25 @@ def parse_theme(text: str, fallback_name: str) -> Theme:
     )
 
 
+def _check_variable(var: str, value: str, color: Any, parse_error: type[Exception]) -> None:
+    """A theme file is data: a variable is a CSS name whose value is a colour (or, for a
+    `*-text-style` variable, style words), never anything Textual would parse as more."""
+    if not _VAR_RE.match(var):
+        raise ThemeFileError(f"[variables]: {var[:40]!r} is not a variable name (letters, digits, '-')")
+    if var.endswith("-text-style"):
+        if not value.split() or not set(value.split()) <= _TEXT_STYLES:
+            raise ThemeFileError(f"[variables] {var}: {value[:40]!r} is not a text style")
+        return
+    try:
+        color.parse(value)
+    except parse_error:
+        raise ThemeFileError(f"[variables] {var}: {value[:40]!r} is not a colour") from None
+
+
 def load_theme_file(path: Path) -> Theme:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_bounded(path, MAX_THEME_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError, TooLarge) as exc:
         raise ThemeFileError(f"cannot read: {exc}") from None
     return parse_theme(text, path.stem)
 

@@ -17,6 +17,9 @@ from oneie_tui.events import EventType, Usage
 
 __all__ = ["Usage"]  # the one usage value lives in events; backends import it from here
 
+from oneie_tui import numbers
+from oneie_tui.redact import redact, redact_value
+
 if TYPE_CHECKING:
     from oneie_tui.events import Event
     from oneie_tui.spec.model import AgentSpec, Spec
@@ -112,17 +115,44 @@ class AgentContext:
     def output(self, text: str, stream: str = "stdout") -> None:
         self._host.publish_output(self.agent.id, text, stream)
 
+    # Every backend and channel (line protocol, `oneie emit`, tools) reports through the
+    # methods below, so this is the one gate for what an agent says: notes and metadata are
+    # redacted, numbers checked finite, events checked against the agent's `emits`. A
+    # refused report is recorded as an `[ignored: ...]` stderr line, like a bad directive.
+
+    def ignored(self, what: str, reason: str) -> Event:
+        """Record that a report of this agent was refused, and why."""
+        return self._host.publish(
+            "agent_output", self.agent.id,
+            metadata={"text": redact(f"{what}  [ignored: {reason}]"), "stream": "stderr"},
+        )
+
     def progress(self, percent: float, note: str = "") -> None:
-        pct = max(0.0, min(100.0, float(percent)))
+        try:
+            pct = max(0.0, min(100.0, numbers.number(percent, "progress")))
+        except ValueError as exc:
+            self.ignored(f"progress {percent!r}", str(exc))
+            return
         self._host.set_progress(self.agent.id, pct)
         meta: dict[str, Any] = {"percent": round(pct, 2)}
         if note:
-            meta["note"] = note
+            meta["note"] = redact(note)
         self._host.publish("agent_progress", self.agent.id, metadata=meta)
 
+    def undeclared(self, action: str) -> str | None:
+        """Why this agent may not fire `action` (it is not in its `emits`), or None."""
+        if action in self.agent.emits:
+            return None
+        declared = ", ".join(self.agent.emits) or "none"
+        return f"event {action!r} is not in this agent's emits (declared: {declared})"
+
     def emit(self, action: str, metadata: dict[str, Any] | None = None) -> Event:
-        """Fire a coordination event (`task_event` with `metadata.action`)."""
-        meta = dict(metadata or {})
+        """Fire a coordination event (`task_event` with `metadata.action`). An event the
+        agent does not declare in `emits` is recorded as ignored and starts nobody."""
+        reason = self.undeclared(action)
+        if reason is not None:
+            return self.ignored(f"event {action}", reason)
+        meta = redact_value(dict(metadata or {}))
         meta["action"] = action
         return self._host.publish("task_event", self.agent.id, metadata=meta)
 
@@ -131,6 +161,16 @@ class AgentContext:
         return self._host.publish(type, self.agent.id, metadata=metadata)
 
     def usage(self, usage: Usage, **extra: Any) -> None:
+        # Deltas may be negative (a final figure correcting live estimates), never NaN,
+        # infinite or absurd: such a figure would switch every later budget check off.
+        bound = float(numbers.MAX_TOKENS)
+        try:
+            for name in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens"):
+                numbers.number(getattr(usage, name), name, low=-bound, high=bound)
+            numbers.number(usage.cost_usd, "cost_usd", low=-numbers.MAX_COST_USD, high=numbers.MAX_COST_USD)
+        except ValueError as exc:
+            self.ignored("usage", str(exc))
+            return
         self._host.add_usage(self.agent.id, usage)
         self._host.publish("usage", self.agent.id, metadata={**usage.to_dict(), **extra})
 

@@ -39,10 +39,11 @@ def check_budget(
     budget: Budget, scope: str, usage: Usage, turns: int, *, starting_turn: bool
 ) -> None:
     """Raise `BudgetExceeded` when spend crosses a limit. Turns are checked before a turn
-    starts (no turn beyond the limit is sent); tokens and cost once a response is counted."""
+    starts (no turn beyond the limit is sent); tokens and cost once a response is counted.
+    Written as `not spent <= limit`: a total that became NaN counts as over, never under."""
     if budget.max_turns is not None and starting_turn and turns >= budget.max_turns:
         raise BudgetExceeded(scope, "max_turns", turns, budget.max_turns)
-    if budget.max_tokens is not None and usage.total_tokens > budget.max_tokens:
+    if budget.max_tokens is not None and not usage.total_tokens <= budget.max_tokens:
         raise BudgetExceeded(scope, "max_tokens", usage.total_tokens, budget.max_tokens)
-    if budget.max_cost_usd is not None and usage.cost_usd > budget.max_cost_usd:
+    if budget.max_cost_usd is not None and not usage.cost_usd <= budget.max_cost_usd:
         raise BudgetExceeded(scope, "max_cost_usd", usage.cost_usd, budget.max_cost_usd)

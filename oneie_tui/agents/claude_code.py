@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oneie_tui import json_bounds, numbers
 from oneie_tui.agents.base import (
     AgentBackend,
     AgentContext,
@@ -177,7 +178,10 @@ def _result_text(content: Any) -> str:
 
 
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    try:
+        return numbers.count(value, "tokens")
+    except ValueError:  # missing, negative, absurd: counts nothing
+        return 0
 
 
 def usage_of(data: Any) -> Usage:
@@ -210,9 +214,12 @@ class StreamJson:
         if not line.strip():
             return
         try:
-            obj = json.loads(line)
+            obj = json_bounds.loads(line)
         except json.JSONDecodeError:
             self.ctx.output(line)
+            return
+        except ValueError as exc:  # nested too deep or NaN: shown, never fatal
+            self.ctx.output(f"{line[:200]}  [ignored: {exc}]", "stderr")
             return
         if not isinstance(obj, dict):
             self.ctx.output(line)
@@ -299,8 +306,10 @@ class StreamJson:
         if self.result is None:
             return
         total = usage_of(self.result.get("usage"))
-        cost = self.result.get("total_cost_usd")
-        total.cost_usd = float(cost) if isinstance(cost, int | float) else self.reported.cost_usd
+        try:
+            total.cost_usd = numbers.cost(self.result.get("total_cost_usd"), "total_cost_usd")
+        except ValueError:  # absent, NaN, negative: keep the figures counted live
+            total.cost_usd = self.reported.cost_usd
         delta = Usage(
             total.input_tokens - self.reported.input_tokens,
             total.output_tokens - self.reported.output_tokens,

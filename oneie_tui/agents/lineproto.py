@@ -14,14 +14,16 @@ typo is visible instead of silently swallowed.
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from oneie_tui import json_bounds, numbers
+
 PREFIX = "::oneie "
 # Same rule as the spec's event names: {domain}_{action} snake_case.
 ACTION_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+MAX_ACTION = 128  # as a spec's event names
 USAGE_KEYS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
 
 
@@ -54,28 +56,29 @@ Directive = EmitDirective | ProgressDirective | UsageDirective | Invalid
 
 def check_action(action: str) -> str | None:
     """Why `action` is not a valid event name, or None."""
+    if len(action) > MAX_ACTION:
+        return f"event name is longer than {MAX_ACTION} characters"
     if not ACTION_RE.match(action):
         return f"event name {action!r} is not {{domain}}_{{action}} snake_case (e.g. schema_ready)"
     return None
 
 
 def parse_metadata(text: str) -> dict[str, Any]:
-    """A JSON object, or ValueError with a short reason."""
+    """A JSON object, or ValueError with a short reason (bad JSON, NaN, too deep)."""
     try:
-        value = json.loads(text)
+        value = json_bounds.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"metadata is not valid JSON ({exc.msg})") from None
+    except ValueError as exc:
+        raise ValueError(f"metadata: {exc}") from None
     if not isinstance(value, dict):
         raise ValueError("metadata must be a JSON object")
     return value
 
 
 def parse_percent(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"progress {text!r} is not a number") from None
-    if not math.isfinite(value) or not 0 <= value <= 100:
+    value = numbers.parse_number(text, "progress")  # a finite number
+    if not 0 <= value <= 100:
         raise ValueError(f"progress {text!r} is not between 0 and 100")
     return value
 
@@ -99,17 +102,9 @@ def parse_line(line: str) -> Directive | None:
             return ProgressDirective(parse_percent(number), note.strip())
         if verb == "usage":
             data = parse_metadata(args)
-            tokens = {k: _count(data.get(k, 0), k) for k in USAGE_KEYS}
-            cost = data.get("cost_usd", 0.0)
-            if not isinstance(cost, int | float) or isinstance(cost, bool) or cost < 0:
-                raise ValueError("cost_usd must be a number ≥ 0")
-            return UsageDirective(tokens, float(cost))
+            tokens = {k: numbers.count(data.get(k, 0), k) for k in USAGE_KEYS}
+            return UsageDirective(tokens, numbers.cost(data.get("cost_usd", 0.0)))
     except ValueError as exc:
         return Invalid(line, str(exc))
     return Invalid(line, f"unknown directive {verb!r} (known: event, progress, usage)")
 
-
-def _count(value: Any, key: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{key} must be a whole number ≥ 0")
-    return value

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from oneie_tui.bounded_read import TooLarge, read_bounded
+
 if TYPE_CHECKING:
     from oneie_tui.spec.model import Spec
 
@@ -117,10 +119,9 @@ def load_profile(profile: str, project_dir: str | os.PathLike[str] | None = None
     if not path.is_file():
         raise ProfileError(f"profile {profile!r}: no such file ({path})")
     try:
-        size = path.stat().st_size
-        if size > MAX_PROFILE_BYTES:
-            raise ProfileError(f"{path}: profile is {size:,} bytes (limit {MAX_PROFILE_BYTES:,})")
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_PROFILE_BYTES).decode("utf-8")  # never trusts st_size
+    except TooLarge:
+        raise ProfileError(f"{path}: profile is larger than the limit of {MAX_PROFILE_BYTES:,} bytes") from None
     except UnicodeDecodeError:
         raise ProfileError(f"{path}: not UTF-8 text") from None
     except OSError as exc:

@@ -12,12 +12,16 @@ from typing import IO, Any
 
 import anyio
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from oneie_tui.agents.pricing import CacheSavings
 from oneie_tui.engine.runner import Runner, RunnerError
 from oneie_tui.events import STREAM_TYPES, Event, awaited, status_after, total_tokens
+from oneie_tui.numbers import finite_or, json_safe
+from oneie_tui.safe_text import display, safe_text
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -76,14 +80,15 @@ class ProgressSink:
 
     def __call__(self, e: Event) -> None:
         task = self.tasks.get(e.actor)
+        # Agent text is data here: shown through `display`, in Text objects, never markup.
         if e.type == "agent_progress" and task is not None:
-            self.progress.update(task, completed=float(e.metadata.get("percent", 0)))
+            self.progress.update(task, completed=finite_or(e.metadata.get("percent"), 0.0))
         elif task is not None and (status := status_after(e)) is not None:
             label: str = status
             if status == "waiting":
                 label = "waiting for " + ", ".join(awaited(e.metadata))
             style = STATUS_STYLE.get(status, "")
-            self.progress.update(task, status=f"[{style}]{label[:22]}[/]")
+            self.progress.update(task, status=f"[{style}]{escape(display(label[:22]))}[/]")
             if status == "running":
                 self.progress.start_task(task)
             if status in ("completed", "failed", "cancelled", "blocked"):
@@ -91,15 +96,17 @@ class ProgressSink:
                 if status == "completed":
                     self.progress.update(task, completed=100)
                 if e.metadata.get("reason"):
-                    self.console.print(
-                        f"  [{style}]{e.actor} {status}[/]: {e.metadata['reason']}", highlight=False
-                    )
+                    self.console.print(Text.assemble(
+                        "  ", safe_text(f"{e.actor} {status}", style), ": ", safe_text(e.metadata["reason"])
+                    ), highlight=False)
         elif e.type == "task_event":
-            self.console.print(
-                f"  [bold]⚡ {e.actor}[/] → [cyan]{e.action}[/]", highlight=False
-            )
+            self.console.print(Text.assemble(
+                "  ", safe_text(f"⚡ {e.actor}", "bold"), " → ", safe_text(e.action, "cyan")
+            ), highlight=False)
         elif e.type in ("retry", "budget_exceeded"):
-            self.console.print(f"  [yellow]{e.actor} {e.type}[/]: {e.metadata}", highlight=False)
+            self.console.print(Text.assemble(
+                "  ", safe_text(f"{e.actor} {e.type}", "yellow"), ": ", safe_text(e.metadata)
+            ), highlight=False)
 
 
 class JsonSink:
@@ -128,7 +135,7 @@ class JsonSink:
 
 def summary_table(summary: dict[str, Any]) -> Table:
     outcome = str(summary.get("outcome") or summary["status"])
-    table = Table(title=f"Run {summary['run_id']} — {outcome}", title_justify="left")
+    table = Table(title=safe_text(f"Run {summary['run_id']} — {outcome}"), title_justify="left")
     table.add_column("agent")
     table.add_column("status")
     table.add_column("start", justify="right")
@@ -143,14 +150,14 @@ def summary_table(summary: dict[str, Any]) -> Table:
         style = STATUS_STYLE.get(a["status"], "")
         tokens = total_tokens(a)
         table.add_row(
-            a["id"],
-            f"[{style}]{a['status']}[/]",
+            safe_text(a["id"]),
+            safe_text(a["status"], style),
             _secs(a["started_s"]),
             _secs(a["ended_s"]),
             _secs(a["active_s"]),
             f"{tokens:,}",
             f"${a['cost_usd']:.4f}",
-            *([a.get("diff_stat", "—")] if changes else []),
+            *([safe_text(a.get("diff_stat", "—"))] if changes else []),
         )
     table.caption = (
         f"sequential {summary['sequential_s']:.2f}s · parallel {summary['wall_s']:.2f}s · "
@@ -264,7 +271,7 @@ def run_headless(
         line = json_summary(summary)
         if savings.cache_write_tokens or savings.cache_read_tokens:
             line["cache"] = savings.to_dict()
-        stream.write(json.dumps(line) + "\n")
+        stream.write(json.dumps(json_safe(line), allow_nan=False, default=str) + "\n")  # strict JSON
         stream.flush()
     else:
         console.print(summary_table(summary))

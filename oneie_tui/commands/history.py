@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 from datetime import datetime
 from typing import Any
 
 from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_store
+from oneie_tui.numbers import finite_or, json_safe, option
+from oneie_tui.safe_text import safe_text
 
 RUN_STATUSES = ["running", "completed", "failed", "cancelled", "interrupted"]
 
@@ -23,8 +26,8 @@ def _positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError("must be from 1 to 1000000")
     return value
 
 
@@ -40,7 +43,7 @@ def register(sub: Any) -> None:
     p.add_argument("run", help="run id, unique prefix, or 'last'")
     p.add_argument("--json", action="store_true")
     p.add_argument("--gantt", action="store_true", help="draw the run's Gantt picture")
-    p.add_argument("--width", type=int, default=None, help="width of the Gantt picture (default: the terminal's)")
+    p.add_argument("--width", type=option("--width", low=20, high=1000, integer=True), default=None, help="width of the Gantt picture (default: the terminal's)")
     add_store_arg(p)
     p.set_defaults(handler=guarded(cmd_show))
 
@@ -77,7 +80,16 @@ def register(sub: Any) -> None:
 
 
 def _when(ts: float | None) -> str:
-    return "—" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return "—" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):  # a stored time beyond the calendar
+        return "—"
+
+
+def _fixed(value: Any, form: str) -> str:
+    """A stored figure for a table cell; absent, text or NaN shows as —."""
+    number = finite_or(value, math.nan)
+    return "—" if number != number else form.format(number)
 
 
 def run_record(row: Any) -> dict[str, Any]:
@@ -106,7 +118,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     rows = store.list_runs(limit=args.limit, status=args.status)
     if args.json:
         for row in rows:
-            print(json.dumps(run_record(row)))
+            print(json.dumps(json_safe(run_record(row)), allow_nan=False))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -123,14 +135,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
         table.add_column(col, justify="right", no_wrap=True, min_width=width)
     for row in rows:
         r = run_record(row)
-        table.add_row(
-            r["id"],
-            r["spec"],
-            r["outcome"],
+        table.add_row(  # stored text is data: Text cells, never markup, no control bytes
+            safe_text(r["id"]),
+            safe_text(r["spec"]),
+            safe_text(r["outcome"]),
             str(r["agents"] or "—"),
-            "—" if r["wall_s"] is None else f"{r['wall_s']:.2f}s",
-            "—" if r["speedup"] is None or not str(r["outcome"]).startswith("completed") else f"{r['speedup']:.2f}x",
-            f"${r['cost_usd']:.4f}",
+            _fixed(r["wall_s"], "{:.2f}s"),
+            _fixed(None if not str(r["outcome"]).startswith("completed") else r["speedup"], "{:.2f}x"),
+            _fixed(r["cost_usd"], "${:.4f}"),
         )
     if not rows:
         if args.status:
@@ -155,15 +167,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     data = {**run_record(row), "metrics": metrics.to_dict(), "plan": vs.to_dict() if vs else None}
     coordination = [e.to_dict() for e in events if e.type == "task_event"]
     if args.json:
-        print(json.dumps({**data, "coordination": coordination, "events": len(events)}))
+        print(json.dumps(json_safe({**data, "coordination": coordination, "events": len(events)}), allow_nan=False))
         return 0
     from rich.console import Console
+    from rich.text import Text
 
     from oneie_tui.commands.headless import summary_table
 
     console = Console()
     summary = {"run_id": row.id, "status": row.status, **metrics.to_dict()}
-    console.print(f"[bold]{row.spec_name}[/] · {_when(row.started)} · {len(events)} events")
+    console.print(Text.assemble(safe_text(row.spec_name, "bold"), f" · {_when(row.started)} · {len(events)} events"))
     console.print(summary_table(summary))
     if vs is not None:
         from oneie_tui.views.plan_render import plan_vs_actual_table
@@ -182,7 +195,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     for e in coordination:
         t = e["ts"] - (events[0].ts if events else 0)
-        console.print(f"  {t:7.2f}s  ⚡ {e['actor']} → {e['metadata'].get('action')}")
+        console.print(safe_text(f"  {t:7.2f}s  ⚡ {e['actor']} → {e['metadata'].get('action')}"), highlight=False)
     return 0
 
 

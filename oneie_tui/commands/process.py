@@ -76,10 +76,14 @@ def cmd_emit(args: argparse.Namespace) -> int:
         return _fail(reason, EXIT_USAGE)
     metadata: dict[str, Any] = {}
     if args.meta is not None:
+        from oneie_tui import json_bounds
+
         try:
-            value = json.loads(args.meta)
+            value = json_bounds.loads(args.meta)
         except json.JSONDecodeError as exc:
             return _fail(f"--json is not valid JSON: {exc.msg} (at character {exc.pos})", EXIT_USAGE)
+        except ValueError as exc:  # nested too deep, NaN
+            return _fail(f"--json: {exc}", EXIT_USAGE)
         if not isinstance(value, dict):
             return _fail("--json must be a JSON object, e.g. '{\"tables\": 5}'", EXIT_USAGE)
         metadata = value

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import TYPE_CHECKING
+
+from oneie_tui.numbers import option
 
 if TYPE_CHECKING:
     from oneie_tui.engine.session import RunOptions
@@ -12,9 +15,9 @@ if TYPE_CHECKING:
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `run` and `tui`."""
     p.add_argument("--speed", type=float, default=1.0, metavar="N", help="scale simulated time (2 = twice as fast)")
-    p.add_argument("--seed", type=int, default=None, help="seed for simulated agents (default: the spec's)")
+    p.add_argument("--seed", type=option("--seed", low=0, high=2**63 - 1, integer=True), default=None, help="seed for simulated agents (default: the spec's)")
     p.add_argument("--backend", choices=["sim", "claude", "command", "claude-code"], help="run every agent on this backend")
-    p.add_argument("--max-parallel", type=int, default=None, metavar="N", help="override run.max_parallel (0 = no limit)")
+    p.add_argument("--max-parallel", type=option("--max-parallel", low=0, high=10_000, integer=True), default=None, metavar="N", help="override run.max_parallel (0 = no limit)")
     p.add_argument("--base-url", default=None, help="Anthropic API base URL (else $ANTHROPIC_BASE_URL)")
     p.add_argument("--sequential", action="store_true", help="one agent at a time, for comparison")
 
@@ -24,8 +27,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
     from oneie_tui.commands.common import die
     from oneie_tui.engine.session import RunOptions
 
-    if args.speed <= 0:
-        die("--speed must be greater than 0", 2)
+    if not (math.isfinite(args.speed) and 0 < args.speed <= 1e6):  # NaN and inf too
+        die(f"--speed must be greater than 0 and at most 1000000, got {args.speed}", 2)
     if args.max_parallel is not None and args.max_parallel < 0:
         die("--max-parallel must be 0 (no limit) or more", 2)
     return RunOptions(

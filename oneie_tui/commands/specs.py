@@ -23,6 +23,9 @@ def register(sub: Any) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from oneie_tui.engine.spec_paths import path_problems
     from oneie_tui.spec.lints import lint_spec
     from oneie_tui.spec.loader import SpecError, load_spec, locate_field
 
@@ -32,6 +35,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
             loaded = load_spec(path)
         except SpecError as exc:
             sys.stderr.write(f"oneie: {exc}\n")
+            code = 2
+            continue
+        # Paths are checked from the folder a run would use (the current one), for every
+        # backend: what `--backend claude` would refuse is refused here too.
+        problems = path_problems(loaded.spec, Path.cwd())
+        if problems:
+            for problem in problems:
+                sys.stderr.write(f"oneie: {path}: {problem}\n")
             code = 2
             continue
         agents = len(loaded.spec.agents)

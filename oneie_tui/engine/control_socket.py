@@ -152,6 +152,7 @@ class ControlChannel:
             return {"ok": False, "error": "unknown agent token (this process does not belong to the run)"}
         if not self._is_current(ctx):
             return {"ok": False, "error": f"agent {ctx.agent_id} is not running any more"}
+        from oneie_tui import numbers
         from oneie_tui.agents.lineproto import check_action
 
         if op == "emit":
@@ -162,13 +163,18 @@ class ControlChannel:
             metadata = request.get("metadata") or {}
             if not isinstance(metadata, dict):
                 return {"ok": False, "error": "metadata must be a JSON object"}
+            undeclared = ctx.undeclared(action)
+            if undeclared:
+                ctx.emit(action)  # recorded as ignored, with the reason
+                return {"ok": False, "error": undeclared}
             event = ctx.emit(action, {"via": "oneie emit", **metadata})
             return {"ok": True, "seq": event.seq}
         if op == "progress":
-            percent = request.get("percent")
-            if not isinstance(percent, int | float) or isinstance(percent, bool) or not 0 <= percent <= 100:
+            try:
+                percent = numbers.percent(request.get("percent"))
+            except ValueError:
                 return {"ok": False, "error": "percent must be a number from 0 to 100"}
-            ctx.progress(float(percent), str(request.get("note", ""))[:500])
+            ctx.progress(percent, str(request.get("note", ""))[:500])
             return {"ok": True}
         return {"ok": False, "error": f"unknown op {op!r}"}
 
@@ -184,6 +190,8 @@ class ControlChannel:
         from anyio.abc import SocketListener, SocketStream
         from anyio.streams.buffered import BufferedByteReceiveStream
 
+        from oneie_tui import json_bounds
+
         self._runner = runner
         self._ensure_bound()
         sock = self._sock
@@ -195,9 +203,11 @@ class ControlChannel:
                 try:
                     with anyio.fail_after(CLIENT_TIMEOUT):
                         line = await BufferedByteReceiveStream(stream).receive_until(b"\n", MAX_REQUEST)
-                    reply = self.handle(json.loads(line))
+                    reply = self.handle(json_bounds.loads(line))
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     reply = {"ok": False, "error": "request is not valid JSON"}
+                except ValueError as exc:  # nested too deep, NaN: refused, never fatal
+                    reply = {"ok": False, "error": f"request refused: {exc}"}
                 except (anyio.IncompleteRead, anyio.DelimiterNotFound, TimeoutError):
                     return
                 except Exception as exc:  # a bad request must never end the run

@@ -16,6 +16,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from oneie_tui.bounded_read import TooLarge, read_bounded
 from oneie_tui.redact import find_key
 from oneie_tui.spec.model import Spec, SpecProblem, check_spec
 
@@ -158,6 +159,7 @@ def parse_spec_text(text: str, path_label: str = "<spec>") -> Spec:
     except RecursionError:
         raise SpecError(path_label, "the TOML is nested too deeply") from None
     _refuse_keys(text, path_label)
+    _refuse_parsed_keys(data, path_label, text)
     return validate_spec_data(data, path_label, text)
 
 
@@ -177,6 +179,41 @@ def _refuse_keys(text: str, path_label: str) -> None:
         line=line,
         column=column,
     )
+
+
+def _refuse_parsed_keys(data: Any, path_label: str, text: str) -> None:
+    """The same refusal on the parsed strings: TOML escapes (`sk\\u002dant-...`) and line
+    continuations write a key that the raw text does not show."""
+    found = _key_in(data, ())
+    if found is None:
+        return
+    field = format_loc(found)
+    raise SpecError(
+        path_label,
+        "an API key is written in the spec (through TOML escapes); remove it and set "
+        "ANTHROPIC_API_KEY in the environment instead (the spec is stored with every run)",
+        field=field,
+        line=locate_field(text, field),
+    )
+
+
+def _key_in(value: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...] | None:
+    """Where the first string holding a key is, as a field path, or None."""
+    if isinstance(value, str):
+        return loc if find_key(value) is not None else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if find_key(str(k)) is not None:
+                return (*loc, str(k))
+            hit = _key_in(v, (*loc, str(k)))
+            if hit is not None:
+                return hit
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            hit = _key_in(v, (*loc, i))
+            if hit is not None:
+                return hit
+    return None
 
 
 def _end_position(text: str) -> tuple[int, int]:
@@ -233,10 +270,11 @@ def load_spec(path: str | Path) -> LoadedSpec:
     try:
         if p.is_dir():
             raise SpecError(label, "is a folder, not a spec file")
-        size = p.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(label, f"the file is larger than {MAX_SPEC_BYTES // 1024} KiB ({size} bytes)")
-        raw = p.read_bytes()
+        raw = read_bounded(p, MAX_SPEC_BYTES)  # never trusts st_size: devices, pipes
+    except TooLarge:
+        raise SpecError(label, f"the file is larger than {MAX_SPEC_BYTES // 1024} KiB") from None
+    except IsADirectoryError:
+        raise SpecError(label, "is a folder, not a spec file") from None
     except FileNotFoundError:
         raise SpecError(label, "no such file") from None
     except PermissionError:

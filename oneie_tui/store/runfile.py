@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from oneie_tui import json_bounds, numbers
 from oneie_tui.events import Event
 from oneie_tui.store.sqlite import RunRow, RunStore
 
@@ -72,9 +73,11 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 if not line.strip():
                     continue
                 try:
-                    data = json.loads(line)
+                    data = json_bounds.loads(line)
                 except json.JSONDecodeError as exc:
                     raise RunFileError(f"{path}:{number}: not JSON ({exc.msg})") from None
+                except ValueError as exc:  # nested too deep, NaN/Infinity literals
+                    raise RunFileError(f"{path}:{number}: {exc}") from None
                 if not isinstance(data, dict):
                     raise RunFileError(f"{path}:{number}: expected a JSON object")
                 yield number, data
@@ -92,7 +95,8 @@ def _events(path: Path, rename: str | None) -> Iterator[tuple[int, Event | dict[
             continue
         try:
             e = Event.from_dict(data)
-        except (KeyError, TypeError, ValueError) as exc:
+            numbers.timestamp(e.ts, "ts")  # a time a replay and a Gantt can place
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
             raise RunFileError(f"{path}:{number}: not an event ({what})") from None
         if rename:
@@ -155,10 +159,8 @@ def import_run(store: RunStore, path: str | Path, rename: str | None = None) -> 
         spec_name=str(h.get("spec_name") or info.spec_name or "imported run"),
         spec_path=h.get("spec_path"),
         spec_text=str(h.get("spec_text") or ""),
-        started=float(h.get("started") or info.first.ts),
-        ended=float(h["ended"]) if h.get("ended") is not None else (
-            info.finish.ts if info.finish else None
-        ),
+        started=_header_time(src, h, "started") or info.first.ts,
+        ended=_header_time(src, h, "ended") or (info.finish.ts if info.finish else None),
         status=status,
         summary=summary if isinstance(summary, dict) else {},
         pid=None,
@@ -167,3 +169,13 @@ def import_run(store: RunStore, path: str | Path, rename: str | None = None) -> 
     events = (item for _, item in _events(src, rename) if isinstance(item, Event))
     count = store.import_run(run, events)
     return run.id, count
+
+
+def _header_time(path: Path, header: dict[str, Any], key: str) -> float | None:
+    value = header.get(key)
+    if value is None:
+        return None
+    try:
+        return numbers.timestamp(value, key)
+    except ValueError as exc:
+        raise RunFileError(f"{path}:1: run record: {exc}") from None

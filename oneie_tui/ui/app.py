@@ -22,14 +22,17 @@ from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from oneie_tui import logsetup, paths
+from oneie_tui.bounded_read import TooLarge, read_bounded
 from oneie_tui.config import UserConfig, load_config, remember_last_spec
 from oneie_tui.engine.session import RunOptions, SetupError
 from oneie_tui.events import Event
-from oneie_tui.spec.loader import LoadedSpec, SpecError, parse_spec_text
+from oneie_tui.safe_text import display
+from oneie_tui.spec.loader import MAX_SPEC_BYTES, LoadedSpec, SpecError, parse_spec_text
 from oneie_tui.store.sqlite import RunStore, StoreError
 from oneie_tui.themes import DEFAULT_THEME, load_themes
 from oneie_tui.ui import format as fmt
@@ -151,6 +154,19 @@ class OneieApp(App[int]):
         self._signals: list[int] = []
         self.log_file = setup_file_logging()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast (the app's and its screens'): its text carries reasons, names and
+        paths from outside, so it is never markup and never holds a control character."""
+        super().notify(display(message), title=display(title), severity=severity, timeout=timeout, markup=False)
+
     # --- start --------------------------------------------------------------------
 
     def now(self) -> float:
@@ -216,8 +232,8 @@ class OneieApp(App[int]):
 
     def open_spec(self, path: Path, *, run: bool = False) -> None:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_bounded(path, MAX_SPEC_BYTES).decode("utf-8")  # devices, pipes: bounded
+        except (OSError, UnicodeDecodeError, TooLarge) as exc:
             self.notify(f"{path}: cannot read: {exc}", severity="error")
             return
         self.spec_path = path
@@ -556,7 +572,14 @@ class OneieApp(App[int]):
     def action_switch_theme(self) -> None:
         names = self.oneie_themes or [DEFAULT_THEME]
         index = names.index(self.theme) + 1 if self.theme in names else 0
-        self.theme = names[index % len(names)]
+        before, wanted = self.theme, names[index % len(names)]
+        try:
+            self.theme = wanted
+        except Exception as exc:  # a theme is data: a bad one is a notice, never the end of a run
+            log.warning("theme %s not applied: %r", wanted, exc)
+            self.theme = before
+            self.notify(f"theme {wanted} not applied: {exc}", severity="warning", timeout=8)
+            return
         self.notify(f"theme: {self.theme}", timeout=2)
 
     def open_history(self) -> None:

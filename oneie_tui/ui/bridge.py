@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from oneie_tui.events import Event, EventBus, Subscription
+from oneie_tui.safe_text import display
 from oneie_tui.views.run_view import TIMELINE_TYPES, RunView
 
 SCROLLBACK = 2000  # output lines kept per agent for the zoom screen (bounded memory)
@@ -82,7 +83,7 @@ class EventBridge:
                     lines = self.scrollback.get(e.actor)
                     if lines is None:
                         lines = self.scrollback[e.actor] = deque(maxlen=self.scrollback_lines)
-                    lines.extend(str(e.metadata.get("text", "")).splitlines() or [""])
+                    lines.extend(map(display, str(e.metadata.get("text", "")).splitlines() or [""]))
         self.events_applied += len(events)
         self.applied_seq = events[-1].seq
         return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from oneie_tui.safe_text import display
 from oneie_tui.store.sqlite import RunListing
 from oneie_tui.ui import format as fmt
 from oneie_tui.views.outcome import completed_work
@@ -80,8 +81,8 @@ def cells(row: RunListing, total: int) -> list[str]:
     started = "%m-%d %H:%M" if total < WIDE else "%Y-%m-%d %H:%M:%S"
     return [
         datetime.fromtimestamp(row.started).strftime(started),
-        row.spec_name,
-        shown_status(row),
+        display(row.spec_name),
+        display(shown_status(row)),
         "—" if row.agents is None else str(row.agents),
         fmt.duration(row.wall_s),
         "—" if row.speedup is None or not completed_work(shown_status(row)) else fmt.speedup(row.speedup),

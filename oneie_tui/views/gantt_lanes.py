@@ -9,6 +9,7 @@ No Textual here.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from oneie_tui.events import TERMINAL_STATUSES, AgentStatus, Event
+from oneie_tui.safe_text import display
 from oneie_tui.views.metrics import AgentMetrics, RunMetrics
 from oneie_tui.views.run_view import RunView
 
@@ -134,6 +136,12 @@ def build_gantt(
         lanes.append(lane)
     span = max([span, *(mk.t for mk in markers)])
     _mark_critical(lanes, metrics.agents, metrics.critical_path, markers)
+    # The model is what every Gantt (dashboard, replay, `show --gantt`, report) draws:
+    # names from events pass the display boundary here, after matching on the raw ones.
+    markers = [_shown_marker(mk) for mk in markers]
+    for lane in lanes:
+        lane.agent = display(lane.agent)
+        lane.markers = [_shown_marker(mk) for mk in lane.markers]
     return GanttModel(
         lanes=lanes,
         span_s=span,
@@ -141,11 +149,15 @@ def build_gantt(
         sequential_s=metrics.sequential_s,
         speedup=metrics.speedup,
         utilization=metrics.utilization,
-        critical_path=list(metrics.critical_path),
+        critical_path=[display(a) for a in metrics.critical_path],
         critical_path_s=metrics.critical_path_s,
         ideal_speedup=metrics.ideal_speedup,
         markers=markers,
     )
+
+
+def _shown_marker(mk: Marker) -> Marker:
+    return dataclasses.replace(mk, action=display(mk.action), agent=display(mk.agent))
 
 
 def _mark_critical(

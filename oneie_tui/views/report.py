@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from oneie_tui.events import Event, awaited, total_tokens
+from oneie_tui.numbers import finite_or
+from oneie_tui.safe_text import display
 from oneie_tui.store.sqlite import RunRow, RunStore
 from oneie_tui.views.gantt_lanes import gantt_from_view, gantt_plain
 from oneie_tui.views.plan import fmt_duration
@@ -40,16 +42,21 @@ def store_pages(store: RunStore, run_id: str, page: int = PAGE) -> Callable[[], 
 
 
 def _cell(value: object) -> str:
-    """Text safe inside a Markdown table cell: one line, no pipes, no raw HTML."""
-    text = " ".join(str(value).split())
+    """Text safe inside a Markdown table cell: one line, no pipes, no raw HTML, no control
+    character (the report's default is stdout, often a terminal)."""
+    text = display(" ".join(str(value).split()))
     text = text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
     return text if len(text) <= DETAIL_MAX else text[: DETAIL_MAX - 1] + "…"
 
 
 def _utc(ts: float | None) -> str:
-    if ts is None:
+    if ts is None or finite_or(ts, -1.0) < 0:
         return "—"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        when = datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, OSError, ValueError):  # a stored time beyond the calendar
+        return "—"
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _secs(value: float | None) -> str:
@@ -57,14 +64,18 @@ def _secs(value: float | None) -> str:
 
 
 def detail(e: Event) -> str:
-    """One short line saying what an event carried."""
+    """One short line saying what an event carried, fit to show (`display`)."""
+    return display(_detail(e), keep_newlines=True)  # callers fold lines into one
+
+
+def _detail(e: Event) -> str:
     md = e.metadata
     kind = e.type
     if kind == "agent_output":
         return str(md.get("text", ""))
     if kind == "agent_progress":
         note = f" {md['note']}" if md.get("note") else ""
-        return f"{float(md.get('percent', 0)):.0f}%{note}"
+        return f"{finite_or(md.get('percent'), 0.0):.0f}%{note}"
     if kind == "task_event":
         extra = f" — {md['error']}" if md.get("error") else ""
         return f"{e.action}{extra}"
@@ -76,7 +87,7 @@ def detail(e: Event) -> str:
     if kind in ("agent_completed", "agent_failed", "agent_cancelled", "agent_blocked"):
         return str(md.get("reason") or md.get("summary") or "")
     if kind == "usage":
-        return f"{total_tokens(md):,} tokens, ${float(md.get('cost_usd', 0.0)):.4f}"
+        return f"{total_tokens(md):,} tokens, ${finite_or(md.get('cost_usd'), 0.0):.4f}"
     if kind == "run_started":
         launch = md.get("launch", md.get("agents", []))
         return ("resumed: " if md.get("resumed") else "launch: ") + ", ".join(map(str, launch))
@@ -113,7 +124,7 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
     w(f"# Run report: {_cell(run.spec_name)}\n\n")
     w("| Run | Status | Started | Ended | Events | Spec file |\n|---|---|---|---|---|---|\n")
     w(
-        f"| `{run.id}` | {run.status} | {_utc(run.started)} | {_utc(run.ended)} | {count:,} |"
+        f"| `{_cell(run.id)}` | {_cell(run.status)} | {_utc(run.started)} | {_utc(run.ended)} | {count:,} |"
         f" {_cell(run.spec_path or '—')} |\n\n"
     )
     if view.reason:
@@ -190,7 +201,7 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
     w("| Time | Seq | Actor | Type | Details |\n|---|---|---|---|---|\n")
     for e in events():
         w(
-            f"| +{e.ts - origin:.3f}s | {e.seq} | {_cell(e.actor)} | {e.type} |"
+            f"| +{e.ts - origin:.3f}s | {e.seq} | {_cell(e.actor)} | {_cell(e.type)} |"
             f" {_cell(detail(e))} |\n"
         )
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from oneie_tui.events import STATUS_OF, AgentStatus, Event, Usage, add_usage, awaited, status_after
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
+from oneie_tui.safe_text import display, display_value, is_safe
 from oneie_tui.spec.model import Spec
 from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.views.outcome import run_outcome
@@ -98,9 +99,10 @@ class RunView:
 
     @classmethod
     def for_spec(cls, spec: Spec, run_id: str = "") -> RunView:
-        view = cls(run_id=run_id, spec_name=spec.feature.name)
+        # A spec is shared text too (TOML escapes can write any control character).
+        view = cls(run_id=run_id, spec_name=display(spec.feature.name))
         for a in spec.agents:
-            view.agents[a.id] = AgentView(a.id, role=a.role, task=a.task, color=a.color)
+            view.agents[a.id] = AgentView(a.id, role=display(a.role), task=display(a.task), color=a.color)
         return view
 
     def outcome(self) -> str:
@@ -117,13 +119,16 @@ class RunView:
         return found
 
     def apply(self, e: Event) -> None:
+        """Fold one event. Every string taken from it passes `display` on the way in: the
+        display boundary for every surface built on this view (panels, zoom, timeline,
+        header, replay, Gantt, reports), so no control byte of an agent reaches a terminal."""
         self.last_seq = e.seq
         self.last_ts = e.ts
         self.run_id = self.run_id or e.run_id
         self.metrics_builder.add(e)
         kind = e.type
         if kind in TIMELINE_TYPES:
-            self.timeline.append(e)
+            self.timeline.append(shown_event(e))
         if kind == "run_started":
             self.status = "running"
             self.reason = ""
@@ -132,9 +137,9 @@ class RunView:
             self.runner_failed = False
             if self.started_ts is None:
                 self.started_ts = e.ts
-            self.spec_name = str(e.metadata.get("spec", self.spec_name))
+            self.spec_name = display(e.metadata.get("spec", self.spec_name))
             for agent_id in e.metadata.get("agents", []):
-                self.agent(agent_id)
+                self.agent(display(agent_id))
             return
         if kind in ("run_finished", "run_failed"):
             self.status = str(e.metadata.get("status", "failed" if kind == "run_failed" else "completed"))
@@ -142,22 +147,22 @@ class RunView:
                 self.status = "failed"
             self.final = dict(e.metadata)
             self.runner_failed = kind == "run_failed"
-            self.reason = str(e.metadata.get("reason", ""))
+            self.reason = display(e.metadata.get("reason", ""))
             self.ended_ts = e.ts
             return
         if e.actor == "runner":
             return
-        a = self.agent(e.actor)
+        a = self.agent(e.actor if is_safe(e.actor) else display(e.actor))
         md = e.metadata
         if kind == "agent_output":
             text = str(md.get("text", ""))
             for line in text.splitlines() or [""]:
-                a.output.append(line)
+                a.output.append(display(line))
                 a.output_lines += 1
         elif kind == "agent_progress":
             a.progress = float(md.get("percent", a.progress))
             if md.get("note"):
-                a.note = str(md["note"])
+                a.note = display(md["note"])
         elif (status := status_after(e)) is not None:
             a.status = status
             if kind == "agent_queued":
@@ -170,7 +175,7 @@ class RunView:
                     a.progress = 0.0
                     a.ended_ts = None
             elif kind == "agent_waiting":
-                a.waiting_for = awaited(md)
+                a.waiting_for = [display(x) for x in awaited(md)]
             elif kind == "agent_started":
                 a.started_ts = e.ts
                 a.waiting_for = []
@@ -178,20 +183,20 @@ class RunView:
                 a.waiting_for = []
             if a.status in TERMINAL:
                 a.ended_ts = e.ts
-                a.reason = str(md.get("reason", ""))
-                a.summary = str(md.get("summary", ""))
+                a.reason = display(md.get("reason", ""))
+                a.summary = display(md.get("summary", ""))
                 a.waiting_for = []
                 if a.status == "completed":
                     a.progress = 100.0
         elif kind == "task_event":
             if e.action:
-                a.events_fired.append(e.action)
+                a.events_fired.append(display(e.action))
         elif kind == "usage":
             add_usage(a.usage, md)
         elif kind == "agent_tool":
             a.tool_calls += 1
         elif kind == "agent_info":
-            a.extra.update(md)
+            a.extra.update(display_value(md))
 
     def apply_all(self, events: list[Event] | tuple[Event, ...]) -> None:
         for e in events:
@@ -211,6 +216,15 @@ class RunView:
 
     def cost(self) -> float:
         return sum(a.cost_usd for a in self.agents.values())
+
+
+def shown_event(e: Event) -> Event:
+    """A copy of `e` fit to show: every string in it through `display` (the raw event stays
+    in the store). Only for the timeline's low-rate lifecycle events."""
+    return Event(
+        e.seq, e.run_id, e.ts, display(e.type), display(e.actor), display(e.target),
+        display(e.group), display_value(e.metadata),
+    )
 
 
 def initial_view(run: RunRow) -> RunView:

@@ -94,6 +94,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -308,6 +309,43 @@ def disconnect(*chunks: str, chunk_delay: float = 0.0) -> Reply:
         blocks=[TextBlock(list(chunks))] if chunks else [],
         chunk_delay=chunk_delay,
     )
+
+
+# --------------------------------------------------------------- hostile servers
+# Answers no Anthropic API sends (a proxy's login page, a misrouted base URL, a broken or
+# malicious server), for the client's hostile-input tests.
+
+
+def raw_body(
+    body: bytes, content_type: str = "text/html", status: int = 200, headers: Mapping[str, str] | None = None
+) -> Reply:
+    """`status` with exactly `body` and `content_type` (an HTML page, a plain JSON body)."""
+    return Reply(kind="raw", status=status, message=body.decode("latin-1"), error_type=content_type,
+                 headers=dict(headers or {}))
+
+
+def redirect(location: str, status: int = 302) -> Reply:
+    return raw_body(b"", "text/plain", status, {"location": location})
+
+
+def invalid_sse_json() -> Reply:
+    """A 200 event stream whose first event's data is not JSON."""
+    return Reply(kind="sse_raw", message="event: message_start\ndata: {not json at all\n\n")
+
+
+def endless_pings(interval: float = 0.05) -> Reply:
+    """An event stream that starts a message and then only pings, forever."""
+    return Reply(kind="pings", chunk_delay=interval)
+
+
+def slow_drip(interval: float = 0.2) -> Reply:
+    """An event stream sent one byte every `interval` seconds, never ending."""
+    return Reply(kind="drip", chunk_delay=interval)
+
+
+def gzip_bomb(decoded_mib: int = 256) -> Reply:
+    """An event stream, gzip-encoded, whose one event inflates to `decoded_mib` MiB."""
+    return Reply(kind="bomb", status=decoded_mib)
 
 
 # --------------------------------------------------------------------------- requests
@@ -729,6 +767,9 @@ class _Handler(BaseHTTPRequestHandler):
         usage_in = srv._usage_for(body, reply)  # the cache is looked up on arrival
         if not srv._sleep(reply.delay):
             return
+        if reply.kind in ("raw", "sse_raw", "pings", "drip", "bomb"):
+            self._hostile(req, reply)
+            return
         if reply.kind == "http_error":
             error = {"type": "error", "error": {"type": reply.error_type, "message": reply.message}}
             self._send_json(reply.status, error, reply.headers)
@@ -763,6 +804,64 @@ class _Handler(BaseHTTPRequestHandler):
             "stop_sequence": None,
             "usage": {**usage_in, "output_tokens": _output_tokens(reply)},
         }
+
+    def _hostile(self, req: RecordedRequest, reply: Reply) -> None:
+        srv = self.server_ref
+        if reply.kind == "raw":
+            data = reply.message.encode("latin-1")
+            self.send_response(reply.status)
+            self.send_header("content-type", reply.error_type)
+            self.send_header("content-length", str(len(data)))
+            for k, v in reply.headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+            return
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("connection", "close")
+        if reply.kind == "bomb":
+            self.send_header("content-encoding", "gzip")
+        self.end_headers()
+        self.close_connection = True
+        req.stream_started_at = time.monotonic()
+        if reply.kind == "sse_raw":
+            self.wfile.write(reply.message.encode())
+            self.wfile.flush()
+            return
+        if reply.kind == "bomb":
+            # One `data:` line of zeros, never ended: compressed ~1000:1, streamed as made.
+            comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            self.wfile.write(comp.compress(b"event: ping\ndata: "))
+            block = b"0" * (1 << 20)
+            for _ in range(reply.status):
+                if srv._closing.is_set() or self._client_gone():
+                    req.disconnected = True
+                    return
+                self.wfile.write(comp.compress(block) + comp.flush(zlib.Z_SYNC_FLUSH))
+            self.wfile.write(comp.flush())
+            self.wfile.flush()
+            return
+        start = {"type": "message_start", "message": {
+            "id": "msg_hostile", "type": "message", "role": "assistant", "content": [],
+            "model": srv.model, "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 1, "output_tokens": 1}}}
+        head = f"event: message_start\ndata: {_json(start)}\n\n".encode()
+        if reply.kind == "pings":
+            self.wfile.write(head)
+            while srv._sleep(reply.chunk_delay) and not self._client_gone():
+                self.wfile.write(b'event: ping\ndata: {"type": "ping"}\n\n')
+                self.wfile.flush()
+            req.disconnected = True
+            return
+        for i in itertools.count():  # drip: one byte at a time, the ping never completes
+            byte = head[i : i + 1] or b" "
+            self.wfile.write(byte)
+            self.wfile.flush()
+            if not srv._sleep(reply.chunk_delay) or self._client_gone():
+                req.disconnected = True
+                return
 
     def _stream(
         self,

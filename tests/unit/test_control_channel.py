@@ -123,6 +123,7 @@ def _ctx(agent_id: str) -> Any:
         return SimpleNamespace(seq=len(emitted))
 
     return SimpleNamespace(agent_id=agent_id, run_id="r", emit=emit, emitted=emitted,
+                           undeclared=lambda action: None,
                            progress=lambda p, n="": emitted.append(("progress", {"p": p, "n": n})))
 
 

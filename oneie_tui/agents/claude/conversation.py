@@ -16,6 +16,7 @@ import anyio
 
 from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
 from oneie_tui.agents.budget import BudgetExceeded, check_budget
+from oneie_tui.agents.claude.guarded_http import guarded_client
 from oneie_tui.agents.claude.setup import ClaudeShared, resolve_model
 from oneie_tui.agents.claude.tools import TOOL_GUIDE, TOOLS, run_tool
 from oneie_tui.agents.claude.turn import TurnRunner
@@ -90,9 +91,7 @@ class ClaudeAgentRun:
     # ------------------------------------------------------------------ the run
 
     async def run(self) -> AgentResult:
-        client = anthropic.AsyncAnthropic(
-            api_key=self.key, base_url=self.shared.base_url, max_retries=0
-        )
+        client = guarded_client(anthropic, self.key, self.shared.base_url, self.options.stream_deadline)
         try:
             return await self._loop(client)
         except BudgetExceeded as exc:

@@ -139,6 +139,10 @@ def _emit(ctx: AgentContext, args: dict[str, Any]) -> ToolOutcome:
     metadata = args.get("metadata") or {}
     if not isinstance(metadata, dict):
         return _error(ctx, "metadata must be an object")
+    undeclared = ctx.undeclared(action)
+    if undeclared:
+        ctx.emit(action)  # recorded as ignored, with the reason
+        return _error(ctx, undeclared)
     meta = redact_value({k: v for k, v in metadata.items() if k != "action"})
     ctx.emit(action, {**meta, "by": ctx.agent_id})
     return ToolOutcome(content=f"emitted {action}")

@@ -32,6 +32,7 @@ import anyio
 import httpx2
 
 from oneie_tui.agents.base import AgentContext, AgentFailure, Usage
+from oneie_tui.agents.claude.guarded_http import ServerFault, describe
 from oneie_tui.agents.pricing import PriceTable
 from oneie_tui.redact import redact
 from oneie_tui.spec.options.claude import ClaudeOptions
@@ -142,6 +143,11 @@ def retry_after(headers: Any) -> float | None:
 def classify(exc: BaseException) -> Retry | None:
     """A `Retry` for API faults worth retrying, `AgentFailure` raised for other API errors,
     None for exceptions that are not API faults (the caller re-raises them)."""
+    # The server answered like no Anthropic API (the SDK wraps what the transport raises
+    # in APIConnectionError): one line, not retried.
+    fault = exc if isinstance(exc, ServerFault) else exc.__cause__
+    if isinstance(fault, ServerFault):
+        raise AgentFailure(redact(str(fault))[:300]) from None
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         kind, message = _error_detail(exc)
@@ -150,8 +156,11 @@ def classify(exc: BaseException) -> Retry | None:
             return Retry(f"mid-stream error ({what})", status)
         if status in RETRY_STATUSES or status >= 500:
             return Retry(f"{status} {what}", status, retry_after(exc.response.headers))
+        where = describe(exc.response, str(exc.request.url.copy_with(path="/", query=None))) \
+            if getattr(exc, "request", None) is not None else ""
         raise AgentFailure(
             f"Anthropic API refused the request: {status} {what}{HINTS.get(status, '')}"
+            + (f" [{redact(where)}]" if where else "")
         )
     if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
         return Retry("timed out")
@@ -252,6 +261,7 @@ class TurnRunner:
             async with self.client.messages.stream(
                 **request, timeout=self.options.request_timeout
             ) as stream:
+                self._expect_event_stream(stream.response)
                 async for event in stream:
                     if event.type == "message_start":
                         started = True
@@ -264,6 +274,12 @@ class TurnRunner:
                         self.panel.flush()
                     await self.ctx.checkpoint()  # pause here: the stream stays open, unread
                 message = await stream.get_final_message()
+        except (ValueError, AssertionError) as exc:  # invalid event JSON; a stream with no message
+            if started:
+                self._record(stream, turn, attempt, text, tool_chars, partial=True, check=False)
+            what = "an event that is not valid JSON" if isinstance(exc, ValueError) \
+                else "a stream that ended without a message"
+            raise AgentFailure(f"the server sent {what} ({self._where(stream)})") from None
         except anyio.get_cancelled_exc_class():
             # Cancelled: keep the partial text and the tokens spent. Sync calls only.
             self.panel.flush()
@@ -277,6 +293,23 @@ class TurnRunner:
         self.panel.flush()
         usage = self._usage(message.usage, turn, attempt, partial=False)
         return TurnResult(message=message, usage=usage)
+
+    def _where(self, stream: Any) -> str:
+        response = getattr(stream, "response", None) if stream is not None else None
+        return describe(response, str(self.client.base_url).rstrip("/"))
+
+    def _expect_event_stream(self, response: Any) -> None:
+        """A 200 that is not `text/event-stream` (an HTML login page, a plain JSON body
+        from a proxy) is one clear line, never a decoder message or an AssertionError."""
+        ctype = str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
+        if ctype != "text/event-stream":
+            raise AgentFailure(
+                f"the server did not answer with an event stream ({self._where_response(response)}); "
+                "check --base-url / ANTHROPIC_BASE_URL"
+            )
+
+    def _where_response(self, response: Any) -> str:
+        return describe(response, str(self.client.base_url).rstrip("/"))
 
     def _record(
         self,

@@ -30,6 +30,13 @@ class ClaudeOptions(StrictTyped):
         le=3600.0,
         description="seconds without data before a request times out",
     )
+    stream_deadline: float = Field(
+        default=1800.0,
+        gt=0.0,
+        le=86_400.0,
+        description="seconds one streamed response may take in all (pings forever or a "
+        "byte a second end with a clear error, not a hang)",
+    )
     retry_base_delay: float = Field(
         default=0.5, ge=0.0, le=60.0, description="first backoff, seconds; doubles each retry"
     )

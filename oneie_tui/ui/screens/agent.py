@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Log, Static
 
+from oneie_tui.safe_text import display
 from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.bridge import EventBridge
@@ -190,7 +191,8 @@ class AgentScreen(Screen[None]):
     def _read_stored(self, stored: StoredOutput, before: StoredRead, seq: int, shown_at: int) -> None:
         """Add the lines after `before.seq` up to `seq` to what `before` read."""
         stored.store.wait_committed(stored.run_id, seq)  # the writer batches; seq may lag
-        lines = stored.store.agent_output(stored.run_id, self.agent_id, seq, after_seq=before.seq)
+        lines = [display(line) for line in  # stored raw: shown through the display boundary
+                 stored.store.agent_output(stored.run_id, self.agent_id, seq, after_seq=before.seq)]
         read = self.StoredRead(before.attempt, seq, shown_at, [*before.lines, *lines])
         self.post_message(self.StoredLoaded(read))
 

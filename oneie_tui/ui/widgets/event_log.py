@@ -10,6 +10,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from oneie_tui.events import Event
+from oneie_tui.safe_text import display
 from oneie_tui.views.replay_clock import Replay
 from oneie_tui.views.report import detail
 
@@ -74,8 +75,8 @@ class EventLog(ScrollView, can_focus=True):
             if e.type == "task_event" else Style()
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{e.ts - self.replay.origin:9.3f}s #{e.seq:<8}", style=time_style)
-        text.append(f"{e.actor[:18]:<18} ")
-        text.append(f"{e.type:<16} ", style=kind_style)
+        text.append(f"{display(e.actor)[:18]:<18} ")
+        text.append(f"{display(e.type):<16} ", style=kind_style)
         text.append(" ".join(detail(e).split()))
         text.truncate(width, overflow="ellipsis", pad=True)
         return Strip(text.render(self.app.console), width).apply_style(base)
