@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from oneie_tui import redact
+    from oneie_tui.trust import redact
 
     redact.install()  # from the first moment: every log record, crash included, is masked
     parser = build_parser()
@@ -84,8 +84,8 @@ def _crashed(exc: Exception, log_file: object) -> int:
     import logging
 
     from oneie_tui.logsetup import configure
-    from oneie_tui.redact import redact
-    from oneie_tui.safe_text import display
+    from oneie_tui.trust.display import display
+    from oneie_tui.trust.redact import redact
 
     if log_file is None:
         log_file = configure(logging.ERROR)  # a crash is always logged somewhere

@@ -11,7 +11,8 @@ import logging
 import os
 from pathlib import Path
 
-from oneie_tui import paths, redact
+from oneie_tui import paths
+from oneie_tui.trust import redact
 
 LEVEL_ENV = "ONEIE_LOG_LEVEL"
 LOG_FILE = "oneie.log"

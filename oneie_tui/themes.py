@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oneie_tui import paths
-from oneie_tui.bounded_read import TooLarge, read_bounded
+from oneie_tui.trust.bounded_read import TooLarge, read_bounded
 
 if TYPE_CHECKING:
     from textual.theme import Theme

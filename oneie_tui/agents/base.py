@@ -17,8 +17,8 @@ from oneie_tui.events import EventType, Usage
 
 __all__ = ["Usage"]  # the one usage value lives in events; backends import it from here
 
-from oneie_tui import numbers
-from oneie_tui.redact import redact, redact_value
+from oneie_tui.trust import numbers
+from oneie_tui.trust.redact import redact, redact_value
 
 if TYPE_CHECKING:
     from oneie_tui.events import Event

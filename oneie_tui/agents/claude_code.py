@@ -16,7 +16,6 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oneie_tui import json_bounds, numbers
 from oneie_tui.agents.base import (
     AgentBackend,
     AgentContext,
@@ -30,6 +29,7 @@ from oneie_tui.agents.process import StderrTail, describe_exit, process_env, res
 from oneie_tui.agents.procgroup import ProcessGroup
 from oneie_tui.agents.profiles import Profile, ProfileError, load_agent_profiles
 from oneie_tui.spec.shared_context import render_agent_brief
+from oneie_tui.trust import json_bounds, numbers
 
 if TYPE_CHECKING:
     from oneie_tui.spec.model import Spec

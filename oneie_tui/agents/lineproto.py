@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from oneie_tui import json_bounds, numbers
+from oneie_tui.trust import json_bounds, numbers
 
 PREFIX = "::oneie "
 # Same rule as the spec's event names: {domain}_{action} snake_case.

@@ -36,8 +36,8 @@ from oneie_tui.agents.lineproto import (
     parse_line,
 )
 from oneie_tui.agents.procgroup import ProcessGroup
-from oneie_tui.pathguard import PathEscape, confine
-from oneie_tui.redact import redact
+from oneie_tui.trust.pathguard import PathEscape, confine
+from oneie_tui.trust.redact import redact
 
 if TYPE_CHECKING:
     from oneie_tui.spec.model import Spec

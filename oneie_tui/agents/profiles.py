@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oneie_tui.bounded_read import TooLarge, read_bounded
+from oneie_tui.trust.bounded_read import TooLarge, read_bounded
 
 if TYPE_CHECKING:
     from oneie_tui.spec.model import Spec

@@ -20,8 +20,8 @@ from rich.text import Text
 from oneie_tui.agents.pricing import CacheSavings
 from oneie_tui.engine.runner import Runner, RunnerError
 from oneie_tui.events import STREAM_TYPES, Event, awaited, status_after, total_tokens
-from oneie_tui.numbers import finite_or, json_safe
-from oneie_tui.safe_text import display, safe_text
+from oneie_tui.trust.display import display, safe_text
+from oneie_tui.trust.numbers import finite_or, json_safe
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_store
-from oneie_tui.numbers import finite_or, json_safe, option
-from oneie_tui.safe_text import safe_text
+from oneie_tui.trust.display import safe_text
+from oneie_tui.trust.numbers import finite_or, json_safe, option
 
 RUN_STATUSES = ["running", "completed", "failed", "cancelled", "interrupted"]
 

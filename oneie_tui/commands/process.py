@@ -76,7 +76,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
         return _fail(reason, EXIT_USAGE)
     metadata: dict[str, Any] = {}
     if args.meta is not None:
-        from oneie_tui import json_bounds
+        from oneie_tui.trust import json_bounds
 
         try:
             value = json_bounds.loads(args.meta)

@@ -6,7 +6,7 @@ import argparse
 import math
 from typing import TYPE_CHECKING
 
-from oneie_tui.numbers import option
+from oneie_tui.trust.numbers import option
 
 if TYPE_CHECKING:
     from oneie_tui.engine.session import RunOptions

@@ -152,8 +152,8 @@ class ControlChannel:
             return {"ok": False, "error": "unknown agent token (this process does not belong to the run)"}
         if not self._is_current(ctx):
             return {"ok": False, "error": f"agent {ctx.agent_id} is not running any more"}
-        from oneie_tui import numbers
         from oneie_tui.agents.lineproto import check_action
+        from oneie_tui.trust import numbers
 
         if op == "emit":
             action = str(request.get("action", ""))
@@ -190,7 +190,7 @@ class ControlChannel:
         from anyio.abc import SocketListener, SocketStream
         from anyio.streams.buffered import BufferedByteReceiveStream
 
-        from oneie_tui import json_bounds
+        from oneie_tui.trust import json_bounds
 
         self._runner = runner
         self._ensure_bound()

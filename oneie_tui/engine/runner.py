@@ -37,9 +37,9 @@ from oneie_tui.events import (
     Subscription,
     add_usage,
 )
-from oneie_tui.redact import redact
 from oneie_tui.spec.model import AgentSpec, Spec
 from oneie_tui.store.sqlite import EventWriter, RunStore, StoreError
+from oneie_tui.trust.redact import redact
 from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.views.outcome import run_outcome
 

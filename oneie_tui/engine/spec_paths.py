@@ -12,8 +12,8 @@ from pathlib import Path
 
 from oneie_tui.agents.profiles import ProfileError, load_profile
 from oneie_tui.engine.worktree import WorktreeError, worktrees_dir
-from oneie_tui.pathguard import PathEscape, confine
 from oneie_tui.spec.model import Spec
+from oneie_tui.trust.pathguard import PathEscape, confine
 
 
 def path_problems(spec: Spec, project: Path) -> list[str]:

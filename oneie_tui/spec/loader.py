@@ -16,9 +16,9 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
-from oneie_tui.bounded_read import TooLarge, read_bounded
-from oneie_tui.redact import find_key
 from oneie_tui.spec.model import Spec, SpecProblem, check_spec
+from oneie_tui.trust.bounded_read import TooLarge, read_bounded
+from oneie_tui.trust.redact import find_key
 
 MAX_SPEC_BYTES = 1024 * 1024
 

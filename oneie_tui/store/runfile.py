@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from oneie_tui import json_bounds, numbers
 from oneie_tui.events import Event
 from oneie_tui.store.sqlite import RunRow, RunStore
+from oneie_tui.trust import json_bounds, numbers
 
 FORMAT = "oneie-run/1"
 

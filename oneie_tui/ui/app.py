@@ -27,14 +27,14 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from oneie_tui import logsetup, paths
-from oneie_tui.bounded_read import TooLarge, read_bounded
 from oneie_tui.config import UserConfig, load_config, remember_last_spec
 from oneie_tui.engine.session import RunOptions, SetupError
 from oneie_tui.events import Event
-from oneie_tui.safe_text import display
 from oneie_tui.spec.loader import MAX_SPEC_BYTES, LoadedSpec, SpecError, parse_spec_text
 from oneie_tui.store.sqlite import RunStore, StoreError
 from oneie_tui.themes import DEFAULT_THEME, load_themes
+from oneie_tui.trust.bounded_read import TooLarge, read_bounded
+from oneie_tui.trust.display import display
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.live import LiveRun
 from oneie_tui.ui.messages import (

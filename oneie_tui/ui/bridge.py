@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from oneie_tui.events import Event, EventBus, Subscription
-from oneie_tui.safe_text import display
+from oneie_tui.trust.display import display
 from oneie_tui.views.run_view import TIMELINE_TYPES, RunView
 
 SCROLLBACK = 2000  # output lines kept per agent for the zoom screen (bounded memory)

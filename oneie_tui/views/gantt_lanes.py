@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from oneie_tui.events import TERMINAL_STATUSES, AgentStatus, Event
-from oneie_tui.safe_text import display
+from oneie_tui.trust.display import display
 from oneie_tui.views.metrics import AgentMetrics, RunMetrics
 from oneie_tui.views.run_view import RunView
 

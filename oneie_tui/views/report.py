@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from oneie_tui.events import Event, awaited, total_tokens
-from oneie_tui.numbers import finite_or
-from oneie_tui.safe_text import display
 from oneie_tui.store.sqlite import RunRow, RunStore
+from oneie_tui.trust.display import display
+from oneie_tui.trust.numbers import finite_or
 from oneie_tui.views.gantt_lanes import gantt_from_view, gantt_plain
 from oneie_tui.views.plan import fmt_duration
 from oneie_tui.views.plan_actuals import PlanVsActual, compare, run_settings

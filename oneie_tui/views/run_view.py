@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from oneie_tui.events import STATUS_OF, AgentStatus, Event, Usage, add_usage, awaited, status_after
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
-from oneie_tui.safe_text import display, display_value, is_safe
 from oneie_tui.spec.model import Spec
+from oneie_tui.trust.display import display, display_value, is_safe
 from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.views.outcome import run_outcome
 

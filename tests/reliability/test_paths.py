@@ -20,7 +20,7 @@ import pytest
 from oneie_tui.agents.process import resolve_cwd
 from oneie_tui.agents.profiles import ProfileError, load_profile
 from oneie_tui.engine.worktree import WorktreeError, worktrees_dir
-from oneie_tui.pathguard import PathEscape, confine
+from oneie_tui.trust.pathguard import PathEscape, confine
 from tests.reliability.helpers import no_traceback
 
 AUDIT = r"""

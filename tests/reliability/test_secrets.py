@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 
-from oneie_tui import paths, redact
+from oneie_tui import paths
 from oneie_tui.agents.base import BackendOptions
+from oneie_tui.trust import redact
 from tests.fakes.anthropic_server import (
     ScriptedAnthropicServer,
     emit_event,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from oneie_tui import redact
+from oneie_tui.trust import redact
 from tests.fakes.anthropic_server import (
     ScriptedAnthropicServer,
     emit_event,

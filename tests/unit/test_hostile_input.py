@@ -16,14 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oneie_tui import json_bounds, numbers
 from oneie_tui.agents.lineproto import EmitDirective, Invalid, UsageDirective, parse_line
 from oneie_tui.cli import main
 from oneie_tui.events import Event, EventBus
-from oneie_tui.redact import MASK, redact
-from oneie_tui.safe_text import display, safe_text
 from oneie_tui.spec.loader import SpecError, load_spec, parse_spec_text
 from oneie_tui.store.sqlite import RunStore
+from oneie_tui.trust import json_bounds, numbers
+from oneie_tui.trust.display import display, safe_text
+from oneie_tui.trust.redact import MASK, redact
 from oneie_tui.views.run_view import RunView
 from tests.fakes.process_tools import PY, loaded, of_type, outputs, run_spec, script
 
@@ -33,7 +33,7 @@ SPEC = str(ROOT / "specs" / "course-crud.toml")
 UNSAFE = {*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F, *range(0x80, 0xA0)}
 
 
-# --- 1. one display boundary: oneie_tui/safe_text.py ------------------------------------
+# --- 1. one display boundary: oneie_tui/trust/display.py ------------------------------------
 
 
 @settings(max_examples=400, deadline=None)
@@ -138,7 +138,7 @@ def test_safe_text_is_never_parsed_as_markup() -> None:
     assert console.file.getvalue().strip() == "[/] [bold]x[/bold] ^[[31m"  # type: ignore[attr-defined]
 
 
-# --- 3. numbers from outside: oneie_tui/numbers.py --------------------------------------
+# --- 3. numbers from outside: oneie_tui/trust/numbers.py --------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "oneie_tui"
 # Floors, lowest first. A wing may import its own floor's wings only where ALLOWED_SIDEWAYS
 # says so, and any lower floor's, never a higher one's.
 FLOORS: list[set[str]] = [
-    {"oneie_tui", "events", "redact", "paths", "pathguard"},
+    {"oneie_tui", "events", "trust", "paths"},
     {"spec", "config", "logsetup", "themes", "store"},
     {"agents", "views"},
     {"engine"},
@@ -36,7 +36,7 @@ ALLOWED_SIDEWAYS = {("logsetup", "config"), ("themes", "config")}
 # The lowest wings are narrower still than their floor (the rules, word for word).
 ONLY: dict[str, set[str]] = {
     "events": set(),
-    "spec": {"events", "redact", "pathguard"},
+    "spec": {"events", "trust"},
 }
 NEVER: dict[str, set[str]] = {
     "store": {"engine", "agents", "views", "ui", "commands", "land"},
@@ -225,7 +225,7 @@ def test_nothing_outside_ui_imports_textual_at_load_time() -> None:
     ("source", "text", "expected"),
     [
         ("store/sqlite.py", "from oneie_tui.engine.runner import Runner\n", "store never imports engine"),
-        ("events.py", "from oneie_tui.redact import redact\n", "events may import only nothing"),
+        ("events.py", "from oneie_tui.trust.redact import redact\n", "events may import only nothing"),
         ("spec/model.py", "from oneie_tui.store.sqlite import RunStore\n", "spec may import only"),
         ("engine/runner.py", "def f():\n    from oneie_tui.ui.app import OneieApp\n", "up the layers"),
         ("views/metrics.py", "import textual\n", None),

@@ -22,7 +22,6 @@ streamed turn in `turn.py`, the coordination tools in `tools.py`.
 
 from __future__ import annotations
 
-from oneie_tui import redact
 from oneie_tui.agents.base import (
     AgentBackend,
     AgentContext,
@@ -41,6 +40,7 @@ from oneie_tui.agents.claude.setup import (
 )
 from oneie_tui.agents.pricing import PriceError, load_prices
 from oneie_tui.spec.model import Spec
+from oneie_tui.trust import redact
 
 
 class ClaudeBackend(AgentBackend):

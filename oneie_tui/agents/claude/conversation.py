@@ -21,8 +21,8 @@ from oneie_tui.agents.claude.setup import ClaudeShared, resolve_model
 from oneie_tui.agents.claude.tools import TOOL_GUIDE, TOOLS, run_tool
 from oneie_tui.agents.claude.turn import TurnRunner
 from oneie_tui.agents.pricing import CacheSavings
-from oneie_tui.redact import redact
 from oneie_tui.spec.shared_context import render_agent_brief, render_shared_context
+from oneie_tui.trust.redact import redact
 
 SUMMARY_CHARS = 300
 

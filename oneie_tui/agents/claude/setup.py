@@ -10,12 +10,12 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from oneie_tui import redact
 from oneie_tui.agents.base import AgentContext, BackendOptions, Usage, project_dir
 from oneie_tui.agents.pricing import PriceTable
 from oneie_tui.agents.profiles import Profile, ProfileError, load_agent_profiles
 from oneie_tui.events import EventType
 from oneie_tui.spec.model import AgentSpec, Spec
+from oneie_tui.trust import redact
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 WARMUP_MAX_WAIT = 60.0  # seconds a follower waits for the leader's stream at most

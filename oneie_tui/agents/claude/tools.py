@@ -13,8 +13,8 @@ from typing import Any
 
 from oneie_tui.agents.base import AgentContext
 from oneie_tui.events import EventImpossible
-from oneie_tui.redact import redact, redact_value
 from oneie_tui.spec.model import EVENT_NAME_RE
+from oneie_tui.trust.redact import redact, redact_value
 
 MAX_WAIT_SECONDS = 86_400.0
 

@@ -34,8 +34,8 @@ import httpx2
 from oneie_tui.agents.base import AgentContext, AgentFailure, Usage
 from oneie_tui.agents.claude.guarded_http import ServerFault, describe
 from oneie_tui.agents.pricing import PriceTable
-from oneie_tui.redact import redact
 from oneie_tui.spec.options.claude import ClaudeOptions
+from oneie_tui.trust.redact import redact
 
 MAX_PARTIAL_LINE = 400
 RETRY_STATUSES = frozenset({408, 409, 429})

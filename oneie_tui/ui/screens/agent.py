@@ -20,8 +20,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Log, Static
 
-from oneie_tui.safe_text import display
 from oneie_tui.store.sqlite import RunStore
+from oneie_tui.trust.display import display
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.bridge import EventBridge
 from oneie_tui.ui.messages import AgentControl, CancelAgent, PauseAgent, RestartAgent

@@ -10,7 +10,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from oneie_tui.events import Event
-from oneie_tui.safe_text import display
+from oneie_tui.trust.display import display
 from oneie_tui.views.replay_clock import Replay
 from oneie_tui.views.report import detail
 
