@@ -170,6 +170,7 @@ async def run_group(
         if on_start is not None:
             on_start(started)
         async with anyio.create_task_group() as tg:
+            started.spawn = tg.start_soon  # pause/resume sweeps for members outside the group
             out_done, err_done = anyio.Event(), anyio.Event()
 
             async def pump(stream: ByteReceiveStream, handle: LineHandler, done: anyio.Event) -> None:
@@ -194,6 +195,7 @@ async def run_group(
         ctx.on_pause.remove(pause)
         ctx.on_resume.remove(resume)
         if group is not None:
+            group.spawn = None  # its task group is closed
             await group.shutdown(grace)
 
 
