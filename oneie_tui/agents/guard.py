@@ -131,9 +131,8 @@ class GuardClient:
         proc = self._ensure()
         if proc is None or proc.stdin is None:
             return
-        try:
-            proc.stdin.write(line.encode() + b"\n")
-            proc.stdin.flush()
+        try:  # one write(2), no buffering: the guard must know before oneie can die
+            os.write(proc.stdin.fileno(), line.encode() + b"\n")
         except (OSError, ValueError):
             self._broken = True
 

@@ -28,6 +28,7 @@ from oneie_tui.agents.lineproto import (
     parse_line,
 )
 from oneie_tui.agents.procgroup import ProcessGroup
+from oneie_tui.events import EventType
 from oneie_tui.pathguard import PathEscape, confine
 from oneie_tui.redact import redact
 
@@ -183,6 +184,9 @@ async def run_group(
             tg.start_soon(pump, started.stdout, lambda line: on_stdout(redact(line)), out_done)
             tg.start_soon(pump, started.stderr, lambda line: on_stderr(redact(line)), err_done)
             code = await started.wait()
+            # The end of the agent's active time (its clock: metrics), before the draining
+            # and cleaning up that follow.
+            ctx.event(EventType.AGENT_INFO, process_exited=True, exit_code=code)
             # What a finished command left running is an orphan: end it, which also
             # closes the pipes it held, so reading can finish.
             await started.terminate(LEFTOVER_GRACE)
@@ -268,7 +272,7 @@ class CommandBackend:
             apply_line(ctx, line, opts.line_protocol)
 
         def on_start(group: ProcessGroup) -> None:
-            ctx.event("agent_info", pid=group.pid, cwd=str(cwd))
+            ctx.event(EventType.AGENT_INFO, pid=group.pid, cwd=str(cwd), **group.clock_info())
 
         code = await run_group(
             ctx,

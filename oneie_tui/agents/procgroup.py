@@ -107,7 +107,8 @@ class ProcessGroup:
         self.pid = process.pid
         self.token = token or f"{_OWNER}.{next(_serial)}"
         self.ended = False
-        self.started_at = time.monotonic()
+        # When the process began (the fork, in a worker thread), time.monotonic().
+        self.started_at: float = getattr(process, "spawned_at", time.monotonic())
         self.exited_at: float | None = None  # when we saw the leader exit (time.monotonic())
         # Processes of ours seen outside the group (moved to a group or session of their
         # own), so a signal still reaches them after their parent died.
@@ -139,6 +140,11 @@ class ProcessGroup:
         if _linux:
             _guard.tell(f"+{group.pid}")
         return group
+
+    def clock_info(self) -> dict[str, Any]:
+        """For the agent's `agent_info` at start: the process has started, and how long
+        ago, so its active time starts at the fork and not when the loop heard of it."""
+        return {"process_started": True, "started_s_ago": round(max(0.0, time.monotonic() - self.started_at), 6)}
 
     @property
     def stdout(self) -> ByteReceiveStream:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
@@ -58,6 +59,7 @@ class PidfdProcess:
         self._popen = popen
         self.pid = popen.pid
         self._pidfd: int | None = pidfd
+        self.spawned_at = time.monotonic()  # when the fork began (time.monotonic())
         assert popen.stdout is not None and popen.stderr is not None
         self.stdout: ByteReceiveStream | None = PipeReader(popen.stdout)
         self.stderr: ByteReceiveStream | None = PipeReader(popen.stderr)
@@ -104,7 +106,8 @@ class NoPidfd(Exception):
     """This kernel (or sandbox) gives no pidfd: start processes the anyio way instead."""
 
 
-def _popen(argv: list[str], cwd: Any, env: dict[str, str] | None) -> tuple[subprocess.Popen[bytes], int]:
+def _popen(argv: list[str], cwd: Any, env: dict[str, str] | None) -> tuple[subprocess.Popen[bytes], int, float]:
+    spawned = time.monotonic()
     popen = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -116,7 +119,7 @@ def _popen(argv: list[str], cwd: Any, env: dict[str, str] | None) -> tuple[subpr
         bufsize=0,  # raw pipes: the readers do their own buffering
     )
     try:
-        return popen, os.pidfd_open(popen.pid)
+        return popen, os.pidfd_open(popen.pid), spawned
     except OSError:
         os.killpg(popen.pid, 9)
         popen.wait()
@@ -137,8 +140,10 @@ async def open_session_process(
     env_dict = dict(env) if env is not None else None
     if _pidfd_ok:
         try:
-            popen, pidfd = await anyio.to_thread.run_sync(_popen, list(argv), cwd, env_dict)
-            return PidfdProcess(popen, pidfd)
+            popen, pidfd, spawned = await anyio.to_thread.run_sync(_popen, list(argv), cwd, env_dict)
+            process = PidfdProcess(popen, pidfd)
+            process.spawned_at = spawned
+            return process
         except NoPidfd:
             _pidfd_ok = False
     return await anyio.open_process(
