@@ -287,10 +287,11 @@ class CrowdList(ScrollView, can_focus=True):
         agent = self.view.agents.get(self.rows[index])
         if agent is None:
             return Strip.blank(width, st[""])
-        strip = Strip(self._row(agent, width, st)).adjust_cell_length(width, st[""])
-        if agent.id == self.selected:
-            strip = strip.apply_style(st["cursor"])
-        return strip
+        segments = self._row(agent, width, st)
+        if agent.id == self.selected:  # the cursor's background over every column
+            segments = list(Segment.apply_style(segments, post_style=st["cursor"]))
+            return Strip(segments).adjust_cell_length(width, st[""] + st["cursor"])
+        return Strip(segments).adjust_cell_length(width, st[""])
 
     def _row(self, a: AgentView, width: int, st: dict[str, Style]) -> list[Segment]:
         idw = self.id_width()
