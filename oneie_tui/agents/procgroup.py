@@ -172,7 +172,7 @@ class ProcessGroup:
         for pid, info in list(self._outside.items()):
             again = read_stat(pid)
             if again is None or again.start != info.start or again.state in ("Z", "X"):
-                del self._outside[pid]  # gone, or the pid now belongs to someone else
+                self._outside.pop(pid, None)  # gone, or the pid now belongs to someone else
         return self._outside
 
     def _discover(self, census: Census | None) -> dict[int, ProcInfo]:
