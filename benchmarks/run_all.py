@@ -17,6 +17,8 @@ ORDER = [
     ["bench_engine_overhead.py"],
     ["bench_engine_events.py"],
     ["bench_process_backends.py"],
+    ["bench_crowd_processes.py"],
+    ["bench_crowd_ui.py"],
     ["bench_ui_throughput.py"],
     ["bench_reliability_load.py"],
     ["bench_history_listing.py"],

@@ -371,7 +371,7 @@ class ClaudeCodeBackend(AgentBackend):
                 self._sessions[ctx.agent_id] = stream.session_id
 
         def on_start(group: ProcessGroup) -> None:
-            info: dict[str, Any] = {"pid": group.pid, "cwd": str(cwd), "cli": cli}
+            info: dict[str, Any] = {"pid": group.pid, "cwd": str(cwd), "cli": cli, **group.clock_info()}
             if resume_id:
                 info["resumed_session"] = resume_id
             ctx.event("agent_info", **info)

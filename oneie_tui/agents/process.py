@@ -36,6 +36,7 @@ from oneie_tui.agents.lineproto import (
     parse_line,
 )
 from oneie_tui.agents.procgroup import ProcessGroup
+from oneie_tui.events import EventType
 from oneie_tui.trust.pathguard import PathEscape, confine
 from oneie_tui.trust.redact import redact
 
@@ -178,6 +179,7 @@ async def run_group(
         if on_start is not None:
             on_start(started)
         async with anyio.create_task_group() as tg:
+            started.spawn = tg.start_soon  # pause/resume sweeps for members outside the group
             out_done, err_done = anyio.Event(), anyio.Event()
 
             async def pump(stream: ByteReceiveStream, handle: LineHandler, done: anyio.Event) -> None:
@@ -190,6 +192,9 @@ async def run_group(
             tg.start_soon(pump, started.stdout, lambda line: on_stdout(redact(line)), out_done)
             tg.start_soon(pump, started.stderr, lambda line: on_stderr(redact(line)), err_done)
             code = await started.wait()
+            # The end of the agent's active time (its clock: metrics), before the draining
+            # and cleaning up that follow.
+            ctx.event(EventType.AGENT_INFO, process_exited=True, exit_code=code)
             # What a finished command left running is an orphan: end it, which also
             # closes the pipes it held, so reading can finish.
             await started.terminate(LEFTOVER_GRACE)
@@ -202,6 +207,7 @@ async def run_group(
         ctx.on_pause.remove(pause)
         ctx.on_resume.remove(resume)
         if group is not None:
+            group.spawn = None  # its task group is closed
             await group.shutdown(grace)
 
 
@@ -278,7 +284,7 @@ class CommandBackend(AgentBackend):
             apply_line(ctx, line, opts.line_protocol)
 
         def on_start(group: ProcessGroup) -> None:
-            ctx.event("agent_info", pid=group.pid, cwd=str(cwd))
+            ctx.event(EventType.AGENT_INFO, pid=group.pid, cwd=str(cwd), **group.clock_info())
 
         code = await run_group(
             ctx,

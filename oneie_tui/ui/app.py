@@ -46,6 +46,7 @@ from oneie_tui.ui.messages import (
     RunStatusChanged,
     SaveSpec,
     SpecPicked,
+    ZoomAgent,
 )
 from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.screens.dashboard import DashboardScreen
@@ -386,7 +387,7 @@ class OneieApp(App[int]):
             await dashboard.show_bridge(live.bridge, store=store)
             if dashboard.has_class("-narrow"):
                 dashboard.show_editor(False)
-            dashboard.grid.focus_first()
+            dashboard.focus_agents()
         log.info("run %s started: %s", live.runner.run_id, label)
         self._launch(live, None)
         return True
@@ -682,7 +683,7 @@ class OneieApp(App[int]):
     def _dashboard_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         if not isinstance(screen, DashboardScreen):
             return
-        focused = screen.grid.focused_agent()
+        focused = screen.selected_agent()
         if focused is not None:
             yield SystemCommand(f"Pause/resume {focused}", "pause or resume the focused agent (p)",
                                 lambda: self.control_pause(focused))
@@ -691,12 +692,13 @@ class OneieApp(App[int]):
             yield SystemCommand(f"Restart {focused}", "run the focused agent again (r)",
                                 lambda: self.control_restart(focused))
             yield SystemCommand(f"Zoom {focused}", "full-screen output, events and usage (enter)",
-                                lambda: screen.grid.panels[focused].action_zoom())
+                                lambda: screen.post_message(ZoomAgent(focused)))
         yield SystemCommand("Run spec", "run the spec as it is in the editor (ctrl+r)", screen.action_run_spec)
         yield SystemCommand("Save spec", "save the editor's text as typed (ctrl+s)", screen.action_save_spec)
         yield SystemCommand("Pause/resume all agents", "P", self.control_pause_all)
         yield SystemCommand("Cancel run", "cancel every agent (C)", self.control_cancel_run)
         yield SystemCommand("Show/hide editor", "e", screen.action_toggle_editor)
+        yield SystemCommand("Grid or list of agents", "panels or one line per agent (v)", screen.action_toggle_crowd)
         yield SystemCommand("Filter timeline", "filter events by agent or action (/)", screen.action_filter)
         yield SystemCommand("Switch theme", "next oneie theme (t)", self.action_switch_theme)
         yield SystemCommand("Run history", "past runs (h)", self.open_history)

@@ -186,8 +186,24 @@ class MetricsBuilder:
             m.emitted.setdefault(e.action, offset)
         elif kind == "usage":
             add_usage(m.usage, e.metadata)
-        elif kind == "agent_info" and "diff_stat" in e.metadata:
-            m.diff_stat = str(e.metadata["diff_stat"])
+        elif kind == "agent_info":
+            if "diff_stat" in e.metadata:
+                m.diff_stat = str(e.metadata["diff_stat"])
+            self._process_clock(m, t, e.metadata)
+
+    def _process_clock(self, m: AgentMetrics, t: float, meta: dict[str, Any]) -> None:
+        """A process agent's active time runs from its process's start (`agent_info` with
+        `pid`) to its exit (`process_exited`), not from when the runner asked for it and
+        until it finished reading and cleaning up: under load those differ by seconds."""
+        open_seg = m.segments[-1] if m.segments and m.segments[-1].end is None else None
+        if open_seg is None or open_seg.state != "running" or m.id not in self._run_since:
+            return
+        if "pid" in meta and meta.get("process_started"):
+            ago = meta.get("started_s_ago", 0.0)
+            ago = float(ago) if isinstance(ago, (int, float)) and 0 <= ago < 3600 else 0.0
+            open_seg.start = self._run_since[m.id] = max(open_seg.start, t - ago)
+        elif meta.get("process_exited"):
+            self._close_segment(m, t)
 
     def wall(self, now: float | None = None) -> float:
         wall = self._wall_closed

@@ -38,6 +38,7 @@ from oneie_tui.ui.messages import (
     ZoomAgent,
 )
 from oneie_tui.ui.widgets import AgentGrid, RunHeader, SpecEditor, Timeline, agent_colors
+from oneie_tui.ui.widgets.crowd_list import CrowdView, crowd_fits
 from oneie_tui.ui.widgets.key_footer import KeyFooter
 from oneie_tui.views.metrics import RunMetrics
 from oneie_tui.views.run_view import RunView
@@ -66,6 +67,7 @@ class DashboardScreen(Screen[None]):
         Binding("h", "app.history", "History", id="history"),
         Binding("g", "gantt", "Gantt", id="gantt"),
         Binding("L", "plan", "Plan", id="plan", show=False),  # in the palette; no footer room
+        Binding("v", "toggle_crowd", "Grid/list", id="toggle_crowd", show=False),
         Binding("ctrl+s", "save_spec", "Save", id="save_spec", priority=True),
         Binding("ctrl+r", "run_spec", "Run", id="run_spec", priority=True),
         # Only while a run-blocking error shows (see check_action):
@@ -113,6 +115,7 @@ class DashboardScreen(Screen[None]):
         self._focus_before_filter: Widget | None = None
         self._focus_placed = False
         self._sim_helps = False
+        self.crowd_choice: bool | None = None  # the list (True) or the grid (False) by key; None: by count
 
     # --- layout -------------------------------------------------------------------
 
@@ -125,6 +128,7 @@ class DashboardScreen(Screen[None]):
             )
             with Vertical(id="main"):
                 yield AgentGrid(id="grid")
+                yield CrowdView(id="crowd")
                 with Vertical(id="timeline-box"):
                     yield Input(placeholder="filter by agent or action (enter/escape to close)", id="filter")
                     yield Timeline(id="timeline")
@@ -173,7 +177,7 @@ class DashboardScreen(Screen[None]):
             self._run_store = store
         self.bridge = bridge
         self._colors = agent_colors(bridge.view, self.app.theme_variables)
-        await self.grid.set_roster(bridge.view, self._colors)
+        await self._show_agents()
         self.bridge.flush()
         self.bridge.take_dirty()
         self.redraw()
@@ -202,8 +206,12 @@ class DashboardScreen(Screen[None]):
         if view.status == "running" and mark >= self._times_due:
             self._times_due = mark + CLOCK_SECONDS  # running agents' clocks move
             dirty |= {a.id for a in view.agents.values() if a.started_ts is not None and not a.terminal}
-        self._pending |= dirty
-        if mark >= self._panels_due:
+        if self.crowd_shown:  # one line per agent: only the visible rows redraw
+            self.crowd.list.refresh_from(view, dirty, now, metrics)
+            self.displayed_seq = self.bridge.applied_seq
+        else:
+            self._pending |= dirty
+        if mark >= self._panels_due and not self.crowd_shown:
             self._panels_due = mark + FRAME_SECONDS
             self._draw_panels(view, now, metrics, mark, everything=bool(status))
         self.header.refresh_from(view, now, metrics)
@@ -256,6 +264,7 @@ class DashboardScreen(Screen[None]):
         self._colors = agent_colors(view, self.app.theme_variables)
         metrics = view.metrics(now if view.ended_ts is None else view.ended_ts)
         self.grid.refresh_from(view, None, now, metrics, self._colors)
+        self.crowd.list.refresh_from(view, None, now, metrics)
         self.header.refresh_from(view, now, metrics)
         self.timeline.refresh_from(view, self._colors)
 
@@ -308,6 +317,45 @@ class DashboardScreen(Screen[None]):
             AgentScreen(event.agent_id, bridge, self.clock, control=self._control_intent, stored=stored)
         )
 
+    # --- the grid or the crowd list ---------------------------------------------------
+
+    @property
+    def crowd(self) -> CrowdView:
+        return self.query_one(CrowdView)
+
+    @property
+    def crowd_shown(self) -> bool:
+        return self.has_class("-crowd")
+
+    async def _show_agents(self) -> None:
+        """Panels while they fit (or as chosen with `v`), else one line per agent: the
+        panels of a crowd are never even mounted."""
+        view = self.bridge.view
+        crowd = self.crowd_choice
+        if crowd is None:
+            crowd = not crowd_fits(len(view.agents), self.grid.size)
+        self.set_class(crowd, "-crowd")
+        self.crowd.list.set_view(view)
+        await self.grid.set_roster(RunView() if crowd else view, self._colors)
+
+    async def action_toggle_crowd(self) -> None:
+        self.crowd_choice = not self.crowd_shown
+        await self._show_agents()
+        self.redraw()
+        self.focus_agents()
+
+    def selected_agent(self) -> str | None:
+        """The agent the keys act on: the focused panel's, or the list's selected one."""
+        if self.crowd_shown:
+            return self.crowd.list.selected if self.crowd.list.has_focus else None
+        return self.grid.focused_agent()
+
+    def focus_agents(self) -> None:
+        if self.crowd_shown:
+            self.crowd.list.focus()
+        else:
+            self.grid.focus_first()
+
     # --- actions ------------------------------------------------------------------
 
     def action_toggle_editor(self) -> None:
@@ -322,7 +370,7 @@ class DashboardScreen(Screen[None]):
         self.set_class(hidden, "-editor-hidden")
         if hidden:
             if self.editor.has_focus_within or self.focused is None:
-                self.grid.focus_first()
+                self.focus_agents()
         else:
             self.editor.text_area.focus()
 
@@ -333,7 +381,7 @@ class DashboardScreen(Screen[None]):
             event.stop()
         if self.has_class("-narrow"):
             self.show_editor(False)
-        self.grid.focus_first()
+        self.focus_agents()
 
     def show_editor(self, visible: bool) -> None:
         if visible == self.has_class("-editor-hidden"):
@@ -365,7 +413,7 @@ class DashboardScreen(Screen[None]):
         if before is not None and before.is_attached and before.focusable:
             before.focus()
         else:
-            self.grid.focus_first()
+            self.focus_agents()
 
     def key_escape(self) -> None:
         if self.query_one("#filter", Input).has_focus:
