@@ -14,7 +14,7 @@ class ScreenActions(Provider):
     def _commands(self) -> list[tuple[str, str, str]]:
         screen = self.screen
         out = []
-        for binding in getattr(screen, "BINDINGS", []):
+        for binding in screen.BINDINGS:
             if isinstance(binding, Binding) and binding.description:
                 out.append((binding.description, binding.action, binding.key))
         return out
