@@ -33,7 +33,7 @@ COLUMNS = (
     Column("tokens", "tokens", 7, 6, True),
     Column("cost", "cost", 9, 8, True),
 )
-WIDE = 100  # narrower screens get short dates and single gaps, so 80 columns show every column
+WIDE = 110  # narrower screens get short dates and single gaps, so 80 columns show every column
 
 
 SORT_FIELD = {

@@ -8,10 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from oneie_tui.ui.palette import ScreenActions
 from oneie_tui.ui.widgets.gantt import GanttChart
+from oneie_tui.ui.widgets.key_footer import KeyFooter
 from oneie_tui.views.run_view import RunView
 
 GANTT_SECONDS = 0.25  # the Gantt picture is redrawn at most this often while playing
@@ -35,7 +35,7 @@ class GanttScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="gantt-live"):
             yield GanttChart(id="gantt")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#gantt-live").border_title = "gantt"

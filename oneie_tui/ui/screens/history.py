@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from oneie_tui.store.sqlite import RunListing, RunStore
 from oneie_tui.ui.history_table import COLUMNS, STATUSES, filter_rows, sort_rows
@@ -22,6 +22,7 @@ from oneie_tui.ui.palette import ScreenActions
 from oneie_tui.ui.screens import back_or_quit
 from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.screens.replay import ReplayScreen
+from oneie_tui.ui.widgets.key_footer import KeyFooter
 from oneie_tui.ui.widgets.run_table import RunHeaderRow, RunTable
 
 FIRST_PAGE = 300  # runs shown before the whole history has loaded
@@ -59,7 +60,7 @@ class HistoryScreen(Screen[None]):
         yield Input(placeholder="filter by spec, id or status (enter/escape to close)", id="history-filter")
         yield RunHeaderRow(id="runs-header")
         yield RunTable(id="runs")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         # The newest runs first, at once; the whole history follows from a worker, so a

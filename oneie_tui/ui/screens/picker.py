@@ -7,11 +7,12 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Label, OptionList
+from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from oneie_tui import paths
 from oneie_tui.ui.messages import SpecPicked
+from oneie_tui.ui.widgets.key_footer import KeyFooter
 
 
 def candidate_specs(cwd: Path | None = None) -> list[Path]:
@@ -34,7 +35,7 @@ class PickerScreen(Screen[None]):
         yield Label("Open a spec (enter)", id="picker-title")
         options = [Option(self._label(p), id=str(i)) for i, p in enumerate(self.specs)]
         yield OptionList(*options, id="picker-list")
-        yield Footer()
+        yield KeyFooter()
 
     @staticmethod
     def _label(path: Path) -> str:

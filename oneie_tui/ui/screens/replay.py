@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from oneie_tui.store.sqlite import RunStore
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, ZoomAgent
@@ -33,6 +33,7 @@ from oneie_tui.ui.seek_time import parse_time
 from oneie_tui.ui.widgets import AgentGrid, RunHeader, Timeline, agent_colors
 from oneie_tui.ui.widgets.event_log import EventLog
 from oneie_tui.ui.widgets.gantt import GanttChart
+from oneie_tui.ui.widgets.key_footer import KeyFooter
 from oneie_tui.ui.widgets.replay_bar import ReplayBar
 from oneie_tui.views.replay_clock import SPEEDS, Replay, speed_label
 
@@ -103,7 +104,7 @@ class ReplayScreen(Screen[None]):
                     yield EventLog(self.replay, id="event-log")
             with VerticalScroll(id="gantt-box"):
                 yield GanttChart(id="gantt")
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         self.query_one("#timeline-box").border_title = "events"
