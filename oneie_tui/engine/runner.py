@@ -662,7 +662,8 @@ class Runner:
             await anyio.sleep(0.05)
             if self._writer.error is not None:
                 err = self._writer.error
-                msg = f"run store write failed: {_one_line(err)}"
+                # A StoreError already says what happened to the store (deleted, ...).
+                msg = _one_line(err) if isinstance(err, StoreError) else f"run store write failed: {_one_line(err)}"
                 self._run_failed_reason = msg
                 for agent_id in list(self.agents):
                     self.cancel(agent_id, msg)

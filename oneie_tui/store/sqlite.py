@@ -14,8 +14,10 @@ import json
 import os
 import socket
 import sqlite3
+import stat
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,14 +149,73 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def _secure_file(path: Path) -> None:
-    if not path.exists():
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+def _make_folders(folder: Path) -> None:
+    """Create the missing folders of `folder`, each 0700, and tighten only those (a umask
+    could leave them looser). A folder that exists is never changed: it may be `/tmp`."""
+    missing: list[Path] = []
+    probe = folder
+    while not os.path.lexists(probe):
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for created in reversed(missing):
+        try:
+            os.mkdir(created, 0o700)
+        except FileExistsError:  # made by someone else meanwhile: theirs, left alone
+            continue
+        os.chmod(created, 0o700, follow_symlinks=False)
+
+
+def _check_store_file(path: Path) -> os.stat_result | None:
+    """The store path's own status, without following a symlink; None when it is missing.
+    Anything but a regular file (a symlink, a device, a FIFO, a folder) is refused before
+    anything is opened or changed."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    mode = st.st_mode
+    if stat.S_ISLNK(mode):
+        raise StoreError(f"the run store {path} is a symlink; give the real path")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a folder" if stat.S_ISDIR(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
+        raise StoreError(f"the run store {path} is {kind}, not a store file")
+    return st
+
+
+def _create_store_file(path: Path) -> os.stat_result:
+    """A new, empty store file, 0600 whatever the umask. O_EXCL|O_NOFOLLOW: never an
+    existing file, never through a symlink someone put there after the check."""
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        return os.fstat(fd)
+    finally:
         os.close(fd)
-    os.chmod(path, 0o600)
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def _read_only_media(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    if read_only:
+        # immutable: no -shm, no locks, nothing written; the only way to read a WAL
+        # database on media that cannot be written.
+        uri = "file:" + urllib.parse.quote(str(path.absolute())) + "?mode=ro&immutable=1"
+        conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA query_only=1")
+        return conn
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -162,24 +223,44 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def store_identity(st: os.stat_result) -> tuple[int, int]:
+    return (st.st_dev, st.st_ino)
+
+
 class RunStore:
+    """The run store. It owns only what it creates: a missing folder (0700) and the store's
+    files (0600); an existing folder or file keeps its mode. On read-only media it opens
+    read-only, so listing, showing and exporting still work."""
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.read_only = False
         try:
             folder = self.path.parent
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if folder != Path(".") and folder.resolve() != Path.cwd().resolve():
-                os.chmod(folder, 0o700)
-            _secure_file(self.path)
-            self._conn = connect(self.path)
-            self._conn.executescript(SCHEMA)
-            for suffix in ("-wal", "-shm"):
-                side = Path(str(self.path) + suffix)
-                if side.exists():
-                    os.chmod(side, 0o600)
+            st = _check_store_file(self.path)
+            if st is None and folder.is_dir() and _read_only_media(folder):
+                raise StoreError(f"no run store at {self.path}, and its folder is on read-only media")
+            if st is None:
+                _make_folders(folder)
+                st = _create_store_file(self.path)
+            self.read_only = _read_only_media(folder) or not os.access(self.path, os.W_OK)
+            self._conn = connect(self.path, read_only=self.read_only)
+            if not self.read_only:
+                self._conn.executescript(SCHEMA)
+            else:
+                self._conn.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+            # What was checked is what SQLite opened: not swapped for a symlink meanwhile.
+            now = _check_store_file(self.path)
+            if now is None or store_identity(now) != store_identity(st):
+                raise StoreError(f"the run store {self.path} changed while it was being opened")
+            self.identity = store_identity(st)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the run store at {self.path}: {exc}") from None
         self._lock = threading.Lock()
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"the run store {self.path} is read-only here: only reading commands work")
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -190,6 +271,7 @@ class RunStore:
     def create_run(
         self, run_id: str, spec_name: str, spec_text: str, spec_path: str | None, started: float
     ) -> None:
+        self._writable()
         with self._lock:
             self._conn.execute(
                 "INSERT INTO runs (id, spec_name, spec_path, spec_text, started, status, pid, host)"
@@ -199,6 +281,7 @@ class RunStore:
 
     def mark_running(self, run_id: str) -> None:
         """A resumed run belongs to this process now."""
+        self._writable()
         with self._lock:
             self._conn.execute(
                 "UPDATE runs SET status='running', ended=NULL, pid=?, host=? WHERE id=?",
@@ -206,6 +289,7 @@ class RunStore:
             )
 
     def finish_run(self, run_id: str, ended: float, status: str, summary: dict[str, Any]) -> None:
+        self._writable()
         with self._lock:
             self._conn.execute(
                 "UPDATE runs SET ended=?, status=?, summary=? WHERE id=?",
@@ -260,6 +344,7 @@ class RunStore:
         return self._row(found[0])
 
     def delete_run(self, run_id: str) -> None:
+        self._writable()
         with self._lock:
             self._conn.execute("BEGIN")
             self._conn.execute("DELETE FROM events WHERE run_id=?", (run_id,))
@@ -337,6 +422,7 @@ class RunStore:
 
     def insert_events(self, events: list[Event]) -> None:
         """Synchronous bulk insert (import, tests). Live runs use `EventWriter`."""
+        self._writable()
         with self._lock:
             self._conn.execute("BEGIN")
             self._conn.executemany(
@@ -345,7 +431,8 @@ class RunStore:
             self._conn.execute("COMMIT")
 
     def writer(self) -> EventWriter:
-        return EventWriter(self.path)
+        self._writable()
+        return EventWriter(self.path, self.identity)
 
     # --- history and replay readers: page through a run, never load all of it ----------
 
@@ -477,6 +564,7 @@ class RunStore:
     def import_run(self, run: RunRow, events: Iterable[Event]) -> int:
         """Add a recorded run and its events in one transaction (`oneie import`).
         Returns the number of events. Refuses a run id the store already holds."""
+        self._writable()
         count = 0
         with self._lock:
             self._conn.execute("BEGIN")
@@ -540,8 +628,12 @@ class EventWriter:
     """One thread that commits queued events in batches. `put` never does I/O and never
     takes a lock: it appends to a deque, which the thread drains a batch at a time."""
 
-    def __init__(self, path: Path) -> None:
+    CHECK_EVERY = 0.5  # seconds between checks that the store file is still there
+
+    def __init__(self, path: Path, identity: tuple[int, int] | None = None) -> None:
         self._path = path
+        self._identity = identity
+        self._checked = time.monotonic()
         self._queue: collections.deque[Event] = collections.deque()
         self._stopping = False
         self.error: BaseException | None = None
@@ -563,6 +655,8 @@ class EventWriter:
             most = min(MAX_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 8)
             self._most = most
             while True:
+                if self._identity is not None and time.monotonic() - self._checked >= self.CHECK_EVERY:
+                    self._check_still_there()
                 if not queued:
                     if self._stopping:  # set after the last put: look once more, then stop
                         if queued:
@@ -580,6 +674,19 @@ class EventWriter:
             if conn is not None:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
+
+    def _check_still_there(self) -> None:
+        """Writes into a deleted store land in an inode nobody can open again: the run
+        would be lost without a word. So a store file gone (or replaced) stops the run."""
+        self._checked = time.monotonic()
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            st = None
+        if st is None or store_identity(st) != self._identity:
+            raise StoreError(
+                f"the run store {self._path} was deleted during the run; stopping, since nothing more can be recorded"
+            )
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Event]) -> None:
         sizes = chunk_sizes(len(batch), self._most)
