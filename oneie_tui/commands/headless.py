@@ -3,12 +3,14 @@ NDJSON events, a summary, and the exit code. No Textual here."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
 import sys
 import time
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import anyio
 from rich.console import Console
@@ -31,6 +33,54 @@ STATUS_STYLE = {
     "cancelled": "bright_black",
     "blocked": "red",
 }
+
+
+class SafeStream:
+    """stdout that a reader leaving (`| head`) or a full disk (`> /dev/full`, a full CI log
+    volume) silences instead of failing: the run goes on, is recorded in the store, and
+    one line on stderr says the output was lost."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.lost: str | None = None
+        self.encoding: str = getattr(stream, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        if self.lost is None:
+            try:
+                self._stream.write(text)
+            except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+                self._lose(exc)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.lost is None:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError) as exc:
+                self._lose(exc)
+
+    def isatty(self) -> bool:
+        try:
+            return self._stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def _lose(self, exc: BaseException) -> None:
+        self.lost = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        if not isinstance(exc, BrokenPipeError):  # a closed pipe is the reader's choice
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(f"oneie: output lost ({self.lost}); the run goes on and is recorded\n")
+                sys.stderr.flush()
+        # What is still buffered would fail again at the interpreter's last flush.
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            fd = self._stream.fileno()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
 
 
 class PipeSafeConsole(Console):
@@ -122,7 +172,7 @@ class JsonSink:
             if e.type not in STREAM_TYPES or now - self._flushed >= self.FLUSH_EVERY:
                 self.stream.flush()
                 self._flushed = now
-        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+        except (OSError, ValueError):  # a closed pipe, a full disk, a closed stream
             self.stream = None
 
 
@@ -235,7 +285,7 @@ def run_headless(
 ) -> int:
     """Run to the end, printing progress or NDJSON. Returns the exit code.
     `agent_ids`/`resume`: launch only these agents of a restored run (`oneie resume`)."""
-    stream = out or sys.stdout
+    stream = cast(IO[str], SafeStream(out or sys.stdout))
     state: dict[str, Any] = {"interrupted": False, "error": None}
     console = PipeSafeConsole(file=stream if not as_json else sys.stderr, highlight=False)
     sink: ProgressSink | None = None

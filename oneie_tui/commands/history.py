@@ -7,6 +7,7 @@ on the replay / history screen (Textual is imported only there).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -175,28 +176,64 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_store_as_output(store: Any, output: str) -> None:
+    """`-o` naming the store (or its -wal/-shm) would overwrite the runs it is reading."""
+    import os
+    from pathlib import Path
+
+    target = Path(output)
+    for suffix in ("", "-wal", "-shm"):
+        own = Path(f"{store.path}{suffix}")
+        same = target.absolute().resolve() == own.absolute().resolve()
+        if not same and target.exists() and own.exists():
+            same = os.path.samefile(target, own)  # a hard link or another spelling
+        if same:
+            die(f"refusing to write the export over the run store itself ({own})", EXIT_USAGE)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    from oneie_tui.atomicfile import atomic_text_file
     from oneie_tui.store.runfile import write_jsonl
     from oneie_tui.views.report import store_pages, write_markdown
 
     store = open_store(args)
     row = store.get_run(args.run)
     pages = store_pages(store, row.id)
-    try:
-        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    except OSError as exc:
-        die(f"cannot write {args.output}: {exc.strerror or exc}", 1)
-    try:
+
+    def write(out: Any) -> None:
         if args.format == "md":
             write_markdown(out, row, pages)
         else:
             write_jsonl(out, row, pages())
-    finally:
-        if args.output:
-            out.close()
+
     if args.output:
+        _refuse_store_as_output(store, args.output)
+        try:
+            with atomic_text_file(args.output) as out:
+                write(out)
+        except OSError as exc:  # full disk, no permission, no folder: nothing is left half-written
+            die(f"cannot write {args.output}: {exc.strerror or exc}", 1)
         sys.stderr.write(f"wrote {args.output}\n")
+        return 0
+    try:
+        write(sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        _silence_stdout()
+    except OSError as exc:
+        _silence_stdout()
+        die(f"cannot write the export to stdout: {exc.strerror or exc}", 1)
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush raises nothing more."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
