@@ -16,6 +16,7 @@ import anyio
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from oneie_tui.agents.pricing import CacheSavings
 from oneie_tui.engine.runner import Runner, RunnerError
@@ -192,14 +193,14 @@ def summary_table(summary: dict[str, Any]) -> Table:
         style = STATUS_STYLE.get(a["status"], "")
         tokens = total_tokens(a)
         table.add_row(
-            a["id"],
-            f"[{style}]{a['status']}[/]",
+            Text(str(a["id"])),  # ids and stats may come from an imported file: never markup
+            Text(str(a["status"]), style=style),
             _secs(a["started_s"]),
             _secs(a["ended_s"]),
             _secs(a["active_s"]),
             f"{tokens:,}",
             f"${a['cost_usd']:.4f}",
-            *([a.get("diff_stat", "—")] if changes else []),
+            *([Text(str(a.get("diff_stat", "—")))] if changes else []),
         )
     table.caption = (
         f"sequential {summary['sequential_s']:.2f}s · parallel {summary['wall_s']:.2f}s · "

@@ -16,7 +16,7 @@ from typing import Any
 
 from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_store
 
-RUN_STATUSES = ["running", "completed", "failed", "cancelled", "interrupted"]
+RUN_STATUSES = ["running", "completed", "failed", "cancelled", "interrupted", "damaged"]
 
 
 def _positive_int(text: str) -> int:
@@ -62,8 +62,17 @@ def register(sub: Any) -> None:
     p.add_argument("run", help="run id, unique prefix, or 'last'")
     p.add_argument("--json", action="store_true", help="print NDJSON events, then a summary line")
     p.add_argument("--base-url", default=None, help="Anthropic API base URL (else $ANTHROPIC_BASE_URL)")
+    p.add_argument(
+        "--run-imported", action="store_true",
+        help="resume a run brought in by `oneie import`: lists every command and folder, then runs them",
+    )
     add_store_arg(p)
     p.set_defaults(handler=guarded(cmd_resume))
+
+    p = sub.add_parser("delete", help="delete a recorded run and its events (a damaged one too)")
+    p.add_argument("run", help="run id, unique prefix, or 'last'")
+    add_store_arg(p)
+    p.set_defaults(handler=guarded(cmd_delete))
 
     p = sub.add_parser("replay", help="replay a recorded run in the dashboard (no agent runs again)")
     p.add_argument("run", help="run id, unique prefix, or 'last'")
@@ -97,6 +106,8 @@ def run_record(row: Any) -> dict[str, Any]:
         "speedup": s.get("speedup"),
         "tokens": total_tokens(s),
         "cost_usd": s.get("cost_usd", 0.0),
+        "imported": bool(getattr(row, "imported", False)),
+        **({"damaged": row.damaged} if getattr(row, "damaged", "") else {}),
     }
 
 
@@ -109,6 +120,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"runs in {store.path}", title_justify="left", box=None, header_style="bold underline")
     # Ids and statuses never wrap (they are copied and grepped); the spec name gives way.
@@ -124,8 +136,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         r = run_record(row)
         table.add_row(
             r["id"],
-            r["spec"],
-            r["status"],
+            Text(r["spec"]),  # from the store: text, never markup
+            r["status"] + (" (imported)" if r["imported"] else ""),
             str(r["agents"] or "—"),
             "—" if r["wall_s"] is None else f"{r['wall_s']:.2f}s",
             "—" if r["speedup"] is None else f"{r['speedup']:.2f}x",
@@ -155,12 +167,18 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps({**data, "coordination": coordination, "events": len(events)}))
         return 0
     from rich.console import Console
+    from rich.text import Text
 
     from oneie_tui.commands.headless import summary_table
 
     console = Console()
     summary = {"run_id": row.id, "status": row.status, **metrics.to_dict()}
-    console.print(f"[bold]{row.spec_name}[/] · {_when(row.started)} · {len(events)} events")
+    console.print(Text.assemble((row.spec_name, "bold"), f" · {_when(row.started)} · {len(events)} events"))
+    if row.damaged:
+        console.print(Text(f"damaged: {row.damaged}; delete it with: oneie delete {row.id}", style="red"))
+    damaged_events = sum(1 for e in events if "damaged" in e.metadata)
+    if damaged_events:
+        console.print(Text(f"{damaged_events:,} damaged events (read as empty)", style="red"))
     console.print(summary_table(summary))
     if args.gantt:
         from oneie_tui.views.gantt_lanes import build_gantt, render_gantt
@@ -172,7 +190,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     for e in coordination:
         t = e["ts"] - (events[0].ts if events else 0)
-        console.print(f"  {t:7.2f}s  ⚡ {e['actor']} → {e['metadata'].get('action')}")
+        console.print(Text(f"  {t:7.2f}s  ⚡ {e['actor']} → {e['metadata'].get('action')}"))
     return 0
 
 
@@ -257,12 +275,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
     store = open_store(args)
     extra = {"base_url": args.base_url} if args.base_url else {}
     try:
-        resumed = prepare_resume(store, args.run, extra)
+        resumed = prepare_resume(store, args.run, extra, allow_imported=args.run_imported)
     except ResumeError as exc:
         die(str(exc), 1)
     except SetupError as exc:
         die(str(exc), EXIT_USAGE)
     runner = resumed.runner
+    if store.is_imported(runner.run_id):
+        from oneie_tui.engine.resume import what_would_run
+
+        sys.stderr.write(f"run {runner.run_id} was imported; --run-imported runs what its file asks:\n")
+        for line in what_would_run(resumed):
+            sys.stderr.write(f"  {line}\n")
     note = (
         f"resuming run {runner.run_id}: relaunching {', '.join(resumed.relaunch) or 'no agent'}"
         + (f"; kept {', '.join(resumed.kept)}" if resumed.kept else "")
@@ -272,6 +296,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return run_headless(runner, as_json=args.json, agent_ids=resumed.relaunch, resume=True)
     finally:
         store.close()
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    row = store.get_run(args.run)
+    if row.status == "running":
+        die(f"run {row.id} is still running (pid {row.pid}); stop it first", 1)
+    store.delete_run(row.id)
+    print(f"deleted run {row.id} from {store.path}")
+    return 0
 
 
 def _open_app(args: argparse.Namespace, factory: Any) -> int:

@@ -11,6 +11,7 @@ import collections
 import contextlib
 import functools
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from oneie_tui.events import STREAM_TYPES, Event, encode_json
+from oneie_tui.store.checks import RUN_STATUSES, loads, metadata_problem, summary_problem
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -56,7 +58,14 @@ CREATE INDEX IF NOT EXISTS events_actor_ctl ON events(run_id, actor, seq)
     WHERE type NOT IN ('agent_output', 'agent_progress');
 CREATE INDEX IF NOT EXISTS events_type_ctl ON events(run_id, type, seq)
     WHERE type NOT IN ('agent_output', 'agent_progress');
+CREATE TABLE IF NOT EXISTS imports (
+    run_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    imported REAL NOT NULL
+) WITHOUT ROWID;
 """
+# `imports`: runs brought in by `oneie import`. Their spec came from a file, not from
+# the user's hand: they replay, but never resume into running its commands unasked.
 # Output and progress are nearly every event of a run and are read by run+seq (the primary
 # key), never looked up by type; leaving them out of the secondary indexes makes a batched
 # insert about 1.6x cheaper. A query uses these partial indexes only when its WHERE repeats
@@ -121,6 +130,8 @@ class RunRow:
     summary: dict[str, Any]
     pid: int | None
     host: str | None
+    damaged: str = ""  # what is wrong with the stored row, if anything: shown, never raised
+    imported: bool = False
 
 
 def _shown_status(status: str, pid: int | None, host: str | None, here: str, alive: dict[int, bool]) -> str:
@@ -296,29 +307,73 @@ class RunStore:
                 (ended, status, json.dumps(summary, default=str), run_id),
             )
 
-    def _row(self, r: tuple[Any, ...], here: str | None = None, alive: dict[int, bool] | None = None) -> RunRow:
+    def _row(self, r: tuple[Any, ...], here: str | None = None, alive: dict[int, bool] | None = None,
+             imported: bool = False) -> RunRow:
+        """A stored row as a RunRow. A value of the wrong type or out of range (a damaged
+        file, an old import) gives a row marked `damaged` with safe stand-ins, never an
+        exception: `runs`, `history` and `show` must list it so it can be deleted."""
+        problems: list[str] = []
+        summary, problem = _decode_summary(r[7])
+        if problem:
+            problems.append(problem)
+        started = r[4] if _finite(r[4]) else 0.0
+        if started is not r[4]:
+            problems.append("started: not a number")
+        ended = r[5] if r[5] is None or _finite(r[5]) else None
+        if ended is not r[5]:
+            problems.append("ended: not a number")
+        pid = r[8] if isinstance(r[8], int) else None
+        host = r[9] if isinstance(r[9], str) else None
+        status = r[6] if isinstance(r[6], str) and r[6] in RUN_STATUSES else "damaged"
+        if status == "damaged":
+            problems.append("status: not a run status")
+        elif problems:
+            status = "damaged"
+        else:
+            status = _shown_status(status, pid, host, here or socket.gethostname(), {} if alive is None else alive)
         return RunRow(
-            id=r[0],
-            spec_name=r[1],
-            spec_path=r[2],
-            spec_text=r[3],
-            started=r[4],
-            ended=r[5],
-            status=_shown_status(r[6], r[8], r[9], here or socket.gethostname(), {} if alive is None else alive),
-            summary=json.loads(r[7]) if r[7] else {},
-            pid=r[8],
-            host=r[9],
+            id=str(r[0]),
+            spec_name=r[1] if isinstance(r[1], str) else "?",
+            spec_path=r[2] if isinstance(r[2], str) else None,
+            spec_text=r[3] if isinstance(r[3], str) else "",
+            started=float(started),
+            ended=None if ended is None else float(ended),
+            status=status,
+            summary=summary,
+            pid=pid,
+            host=host,
+            damaged="; ".join(problems),
+            imported=imported,
         )
+
+    def _imported_ids(self, ids: Iterable[str] | None = None) -> set[str]:
+        """Ids of imported runs (all, or among `ids`). An old store opened read-only may
+        have no `imports` table yet: then nothing was imported into it by this version."""
+        try:
+            if ids is None:
+                return {r[0] for r in self._conn.execute("SELECT run_id FROM imports")}
+            return {r[0] for i in ids for r in self._conn.execute("SELECT run_id FROM imports WHERE run_id=?", (i,))}
+        except sqlite3.OperationalError:
+            return set()
+
+    def is_imported(self, run_id: str) -> bool:
+        with self._lock:
+            return bool(self._imported_ids([run_id]))
 
     _COLS = "id, spec_name, spec_path, spec_text, started, ended, status, summary, pid, host"
 
+    # Listings never read spec_text: an imported spec could be huge, and no listing shows it.
+    _LIST_COLS = "id, spec_name, spec_path, '', started, ended, status, summary, pid, host"
+
     def list_runs(self, limit: int | None = None, status: str | None = None) -> list[RunRow]:
-        sql = f"SELECT {self._COLS} FROM runs ORDER BY started DESC, id DESC"
+        """Runs newest first, their `spec_text` left empty (`get_run` has it)."""
+        sql = f"SELECT {self._LIST_COLS} FROM runs ORDER BY started DESC, id DESC"
         if limit is not None and status is None:
             sql += f" LIMIT {int(limit)}"
         here, alive = socket.gethostname(), dict[int, bool]()
         with self._lock:
-            rows = [self._row(r, here, alive) for r in self._conn.execute(sql)]
+            imported = self._imported_ids()
+            rows = [self._row(r, here, alive, r[0] in imported) for r in self._conn.execute(sql)]
         if status is not None:
             rows = [r for r in rows if r.status == status][: limit or None]
         return rows
@@ -341,7 +396,9 @@ class RunStore:
             raise StoreError(f"no run {ref!r} in {self.path}")
         if len(found) > 1:
             raise StoreError(f"run id {ref!r} is ambiguous; give more characters")
-        return self._row(found[0])
+        with self._lock:
+            imported = bool(self._imported_ids([str(found[0][0])]))
+        return self._row(found[0], imported=imported)
 
     def delete_run(self, run_id: str) -> None:
         self._writable()
@@ -349,6 +406,7 @@ class RunStore:
             self._conn.execute("BEGIN")
             self._conn.execute("DELETE FROM events WHERE run_id=?", (run_id,))
             self._conn.execute("DELETE FROM runs WHERE id=?", (run_id,))
+            self._conn.execute("DELETE FROM imports WHERE run_id=?", (run_id,))
             self._conn.execute("COMMIT")
 
     # --- events ---------------------------------------------------------------
@@ -366,8 +424,8 @@ class RunStore:
             args = (*args, limit)
         with self._lock:
             rows = self._conn.execute(sql, args).fetchall()
-        for seq, ts, type_, actor, target, grp, meta in rows:
-            yield Event(seq, run_id, ts, type_, actor, target, grp, json.loads(meta))
+        for row in rows:
+            yield _event_of(run_id, row)
 
     def last_seq(self, run_id: str) -> int:
         with self._lock:
@@ -395,7 +453,7 @@ class RunStore:
             if not rows:
                 break
             for _, kind, meta in rows:
-                md = json.loads(meta)
+                md = _decode_metadata(meta)
                 if kind == "agent_queued":
                     if not md.get("slot"):  # a new attempt starts a fresh output
                         lines.clear()
@@ -467,19 +525,7 @@ class RunStore:
         alive: dict[int, bool] = {}
         out: list[RunListing] = []
         for r in rows:
-            status = _shown_status(r[4], r[5], r[6], here, alive)
-            wall = speedup = cost = None
-            tokens: int | None = None
-            if r[8]:
-                wall, speedup, t_in, t_out, t_cw, t_cr, cost = json.loads(r[8])
-                if wall is not None:
-                    tokens = int(t_in or 0) + int(t_out or 0) + int(t_cw or 0) + int(t_cr or 0)
-            out.append(
-                RunListing(
-                    id=r[0], spec_name=r[1], started=r[2], ended=r[3], status=status,
-                    agents=r[7], wall_s=wall, speedup=speedup, tokens=tokens, cost_usd=cost,
-                )
-            )
+            out.append(_listing_of(r, here, alive))
         return out
 
     def has_run(self, run_id: str) -> bool:
@@ -505,7 +551,7 @@ class RunStore:
                 " WHERE run_id=? AND seq BETWEEN ? AND ? ORDER BY seq",
                 (run_id, first, last),
             ).fetchall()
-        return [Event(s, run_id, ts, t, a, tg, g, json.loads(m)) for s, ts, t, a, tg, g, m in rows]
+        return [_event_of(run_id, row) for row in rows]
 
     def seq_at_time(self, run_id: str, ts: float) -> int:
         """The last seq whose event happened at or before `ts` (0 if none). A binary search
@@ -548,7 +594,7 @@ class RunStore:
                 ).fetchall()
         rows.sort(key=lambda r: r[0])
         rows = rows[-limit:] if limit > 0 else []
-        return [Event(s, run_id, ts, t, a, tg, g, json.loads(m)) for s, ts, t, a, tg, g, m in rows]
+        return [_event_of(run_id, row) for row in rows]
 
     def count_events_of_types(self, run_id: str, types: Iterable[str], *, up_to_seq: int) -> int:
         with self._lock:
@@ -561,9 +607,10 @@ class RunStore:
                 for kind in types
             )
 
-    def import_run(self, run: RunRow, events: Iterable[Event]) -> int:
-        """Add a recorded run and its events in one transaction (`oneie import`).
-        Returns the number of events. Refuses a run id the store already holds."""
+    def import_run(self, run: RunRow, events: Iterable[Event], source: str = "") -> int:
+        """Add a recorded run and its events in one transaction (`oneie import`), marked
+        as imported from `source`. Returns the number of events. Refuses a run id the
+        store already holds."""
         self._writable()
         count = 0
         with self._lock:
@@ -576,6 +623,10 @@ class RunStore:
                     " summary, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
                     (run.id, run.spec_name, run.spec_path, run.spec_text, run.started, run.ended,
                      run.status, json.dumps(run.summary, default=str) if run.summary else None),
+                )
+                self._conn.execute(
+                    "INSERT INTO imports (run_id, source, imported) VALUES (?, ?, ?)",
+                    (run.id, source or "?", time.time()),
                 )
                 batch: list[tuple[Any, ...]] = []
                 for e in events:
@@ -608,6 +659,81 @@ class RunListing:
     speedup: float | None
     tokens: int | None
     cost_usd: float | None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _decode_summary(text: Any) -> tuple[dict[str, Any], str]:
+    """(summary, problem). A summary that is not JSON, not an object, or holds values of
+    the wrong type reads as {} with the problem named."""
+    if text is None or text == "":
+        return {}, ""
+    try:
+        value = loads(text)
+    except (ValueError, TypeError):
+        return {}, "summary: not JSON"
+    problem = summary_problem(value)
+    if problem:
+        return {}, problem
+    return value, ""
+
+
+def _decode_metadata(text: Any) -> dict[str, Any]:
+    """An event's metadata; a damaged one (not JSON, not an object, odd values) reads as
+    `{"damaged": ...}` so every view folds it as an event with nothing to say."""
+    try:
+        value = loads(text)
+    except (ValueError, TypeError):
+        return {"damaged": "metadata is not JSON"}
+    if value.__class__ is dict and len(value) == 2 and value.get("text").__class__ is str \
+            and value.get("stream").__class__ is str:
+        return value  # an output line: nearly every event, and nothing in it to check
+    problem = metadata_problem(value)
+    return {"damaged": problem} if problem else value
+
+
+def _event_of(run_id: str, row: tuple[Any, ...]) -> Event:
+    seq, ts, kind, actor, target, grp, meta = row
+    md = _decode_metadata(meta)
+    if not _finite(ts):
+        ts, md = 0.0, {"damaged": "ts: not a number"}
+    return Event(int(seq), run_id, float(ts), str(kind), str(actor), str(target), str(grp), md)
+
+
+def _listing_of(r: tuple[Any, ...], here: str, alive: dict[int, bool]) -> RunListing:
+    """One history line from `list_listings`' query, damaged values shown as damaged."""
+    damaged = not isinstance(r[4], str) or r[4] not in RUN_STATUSES or not _finite(r[2])
+    damaged = damaged or not (r[3] is None or _finite(r[3]))
+    wall = speedup = cost = None
+    tokens: int | None = None
+    if r[8] and not damaged:
+        try:
+            values = loads(r[8])
+            wall, speedup, t_in, t_out, t_cw, t_cr, cost = values
+        except (ValueError, TypeError):
+            values, damaged = None, True
+        fields = (wall, speedup, t_in, t_out, t_cw, t_cr, cost) if values is not None else ()
+        if any(v is not None and not _finite(v) for v in fields):
+            damaged = True
+        elif wall is not None:
+            tokens = sum(int(v or 0) for v in (t_in, t_out, t_cw, t_cr))
+    if damaged:
+        wall = speedup = cost = None
+        tokens = None
+    return RunListing(
+        id=str(r[0]),
+        spec_name=r[1] if isinstance(r[1], str) else "?",
+        started=float(r[2]) if _finite(r[2]) else 0.0,
+        ended=float(r[3]) if _finite(r[3]) else None,
+        status="damaged" if damaged else _shown_status(r[4], r[5], r[6], here, alive),
+        agents=r[7] if isinstance(r[7], int) and not damaged else None,
+        wall_s=wall,
+        speedup=speedup,
+        tokens=tokens,
+        cost_usd=cost,
+    )
 
 
 def _row_of(e: Event) -> tuple[Any, ...]:
