@@ -19,6 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from oneie_tui.agents.pricing import CacheSavings
+from oneie_tui.engine import exit_deadline
+from oneie_tui.engine.exit_deadline import STOP_SIGNALS
 from oneie_tui.engine.runner import Runner, RunnerError
 from oneie_tui.events import STREAM_TYPES, Event, awaited, status_after, total_tokens
 
@@ -260,11 +262,13 @@ async def _run_with_signals(
     async with anyio.create_task_group() as tg:
 
         async def watch() -> None:
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+            with anyio.open_signal_receiver(signal.SIGINT, *STOP_SIGNALS) as signals:
                 async for signum in signals:
                     state["interrupted"] = True
+                    # Gone within 5 s even if the clean path stalls (a hung-up terminal).
+                    exit_deadline.arm(EXIT_INTERRUPTED)
                     name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-                    # Ctrl-C is the user's cancel; SIGTERM/SIGHUP leave a resumable run.
+                    # Ctrl-C is the user's cancel; TERM, HUP, QUIT, USR1, USR2 leave a resumable run.
                     runner.cancel_run(f"interrupted ({name})", interrupted=signum != signal.SIGINT)
 
         tg.start_soon(watch)
@@ -307,6 +311,8 @@ def run_headless(
             anyio.run(_run_with_signals, runner, state, agent_ids, resume)
     except RunnerError as exc:
         error = str(exc)
+    finally:
+        exit_deadline.disarm()  # the run ended cleanly (or raised): nothing to force
     error = error or state["error"]
     summary = runner.summary()
     if as_json:
