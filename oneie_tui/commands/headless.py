@@ -22,7 +22,7 @@ from oneie_tui.agents.pricing import CacheSavings
 from oneie_tui.engine import exit_deadline
 from oneie_tui.engine.exit_deadline import STOP_SIGNALS
 from oneie_tui.engine.runner import Runner, RunnerError
-from oneie_tui.events import STREAM_TYPES, Event, awaited, status_after, total_tokens
+from oneie_tui.events import STREAM_TYPES, Event, EventType, awaited, status_after, total_tokens
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -129,6 +129,8 @@ class ProgressSink:
 
     def __call__(self, e: Event) -> None:
         task = self.tasks.get(e.actor)
+        if e.type == EventType.RUN_STARTED and e.metadata.get("limit_note"):
+            self.console.print(Text(f"  note: {e.metadata['limit_note']}; the rest queue", style="yellow"))
         if e.type == "agent_progress" and task is not None:
             self.progress.update(task, completed=float(e.metadata.get("percent", 0)))
         elif task is not None and (status := status_after(e)) is not None:

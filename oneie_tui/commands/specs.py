@@ -35,7 +35,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         agents = len(loaded.spec.agents)
         print(f"{path}: ok ({loaded.name!r}, {agents} agent{'s' if agents != 1 else ''})")
+        _warn_limits(path, loaded.spec)
     return code
+
+
+def _warn_limits(path: str, spec: Any) -> None:
+    """A spec that cannot run as parallel as it asks under this shell's limits still runs
+    (the excess queues), but the user should know before, not find it slow."""
+    from oneie_tui.engine.limits import capacity
+
+    cap = capacity(spec.backend_of(a) for a in spec.agents)
+    asked = spec.run.max_parallel
+    if cap.limit is None or (asked and asked <= cap.limit):
+        return
+    sys.stderr.write(
+        f"oneie: warning: {path}: cannot run fully in parallel here: {cap.note}; the rest will queue\n"
+    )
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

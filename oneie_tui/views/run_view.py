@@ -146,6 +146,8 @@ class RunView:
             a.status = status
             if kind == "agent_queued":
                 a.attempt = int(md.get("attempt", a.attempt or 1))
+                if md.get("note"):  # why it waits: the open-file or process limit
+                    a.note = str(md["note"])
                 if not md.get("slot"):
                     a.reason = ""
                     a.progress = 0.0
