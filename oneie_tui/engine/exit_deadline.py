@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import signal
 import stat
@@ -73,6 +74,7 @@ def _leave(code: int, terminal: bool, before: Callable[[], None] | None) -> None
 
 
 def _last_words(terminal: bool) -> None:
+    logging.getLogger("oneie").warning("exit deadline reached: agents killed, leaving without the event loop")
     if terminal:
         restore_terminal()
     with contextlib.suppress(OSError, ValueError):

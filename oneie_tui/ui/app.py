@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from rich.console import RenderableType
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -432,21 +431,14 @@ class OneieApp(App[int]):
 
     def _on_hang_up(self, signum: int, _frame: object) -> None:
         """SIGHUP as a plain Python handler: it runs in the main thread before any loop
-        callback, so the dead terminal is swapped for /dev/null before Textual's output
-        thread dies on EIO (which would block the loop for good) or its input thread's EIO
-        panics the app."""
+        callback, so a dead terminal is swapped for /dev/null before Textual's output
+        thread dies on EIO, which would leave the app's exit blocked for good."""
         if exit_deadline.terminal_hung_up():  # not a `kill -HUP` with the terminal still there
             self._hung_up = True
             exit_deadline.detach_terminal()
         exit_deadline.arm(130, terminal=not self._hung_up)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._on_signal, signum)
-
-    def panic(self, *renderables: RenderableType) -> None:
-        if self._hung_up:  # the input thread's read failed because the terminal went away
-            log.info("terminal hung up: ignoring the input thread's error")
-            return
-        super().panic(*renderables)
 
     def _on_signal(self, signum: int) -> None:
         name = signal.Signals(signum).name

@@ -117,8 +117,11 @@ def test_a_pty_hang_up_ends_the_run_and_every_agent_within_5_s(
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130, status
     print(f"\nFIGURE {mode} hang-up to exit {took:.2f} s")
     assert took < 5.0
-    # The clean path ran (not only the deadline): the run is recorded interrupted, resumable.
+    # The clean path ran (not only the deadline): the run is recorded interrupted, resumable,
+    # and the deadline did not have to fire.
     assert _run_status(db) == "interrupted"
+    log = isolated_dirs / ".local/state/oneie/log" / ("tui.log" if mode == "dashboard" else "oneie.log")
+    assert "exit deadline reached" not in (log.read_text() if log.exists() else "")
 
 
 def test_sigint_to_the_dashboard_cancels_the_run_as_the_readme_says(
@@ -211,5 +214,7 @@ def test_the_exit_is_bounded_even_when_an_agent_would_take_30_s_to_stop(
             os.kill(p, signal.SIGKILL)
         os.close(fd)
     print(f"\nFIGURE {mode} stubborn agent, SIGTERM to exit {took:.2f} s")
+    if mode == "dashboard":  # the deadline left a line in the app's log
+        assert "exit deadline reached" in (isolated_dirs / ".local/state/oneie/log/tui.log").read_text()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130
     assert 3.5 < took < 5.0  # the deadline, not the 30 s grace
