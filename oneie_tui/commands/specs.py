@@ -79,8 +79,11 @@ def cmd_new(args: argparse.Namespace) -> int:
     except SpecError as exc:  # the name itself may be unusable (e.g. too long)
         sys.stderr.write(f"oneie: {exc}\n")
         return 2
+    from oneie_tui.atomicfile import atomic_text_file
+
     try:
-        target.write_text(text, encoding="utf-8")
+        with atomic_text_file(target, mode=0o644) as out:  # whole or not at all; a spec is shared
+            out.write(text)
     except OSError as exc:
         sys.stderr.write(f"oneie: cannot write {target}: {exc.strerror or exc}\n")
         return 1

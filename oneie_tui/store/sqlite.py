@@ -219,11 +219,11 @@ def _read_only_media(folder: Path) -> bool:
         return False
 
 
-def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+def connect(path: Path, *, read_only: bool = False, immutable: bool = False) -> sqlite3.Connection:
     if read_only:
         # immutable: no -shm, no locks, nothing written; the only way to read a WAL
-        # database on media that cannot be written.
-        uri = "file:" + urllib.parse.quote(str(path.absolute())) + "?mode=ro&immutable=1"
+        # database on media that cannot be written (nobody can be writing it there).
+        uri = "file:" + urllib.parse.quote(str(path.absolute())) + "?mode=ro" + ("&immutable=1" if immutable else "")
         conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA query_only=1")
         return conn
@@ -254,8 +254,11 @@ class RunStore:
             if st is None:
                 _make_folders(folder)
                 st = _create_store_file(self.path)
-            self.read_only = _read_only_media(folder) or not os.access(self.path, os.W_OK)
-            self._conn = connect(self.path, read_only=self.read_only)
+            media_ro = _read_only_media(folder)
+            self.read_only = media_ro or not os.access(self.path, os.W_OK)
+            # Someone else's store on writable media may be written meanwhile: plain
+            # read-only then, so SQLite still sees their commits.
+            self._conn = connect(self.path, read_only=self.read_only, immutable=media_ro)
             if not self.read_only:
                 self._conn.executescript(SCHEMA)
             else:

@@ -116,3 +116,21 @@ def test_a_run_with_stdout_on_a_full_disk_goes_on_and_is_recorded(tmp_path: Path
     assert '"status": "completed"' in listing.stdout
     shown = oneie("show", "last", "--json", "--store", str(store))
     assert shown.returncode == 0 and '"events"' in shown.stdout
+
+
+@pytest.mark.skipif(not UNSHARE, reason="needs root and unshare --mount for a small tmpfs")
+def test_oneie_new_on_a_full_disk_leaves_nothing_half_written(tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    full.mkdir()
+    cli = f"cd '{full}' && '{PYTHON}' -m oneie_tui new 'Course CRUD'"
+    # Fill the tmpfs to the last block, then ask for a spec there.
+    script = (
+        f"mount -t tmpfs -o size=64k tmpfs '{full}' && (cat /dev/zero > '{full}/filler' 2>/dev/null; true) && "
+        f"{cli}; code=$?; echo \"code=$code\"; ls -A '{full}'"
+    )
+    result = subprocess.run([*UNSHARE, "sh", "-c", script], capture_output=True, text=True, timeout=60,
+                            env={**os.environ})
+    out = result.stdout.splitlines()
+    assert "code=1" in out, (result.stdout, result.stderr)
+    assert "No space left on device" in _stderr_line(result)
+    assert out[out.index("code=1") + 1 :] == ["filler"]  # no course-crud.toml, empty or partial
