@@ -248,3 +248,30 @@ def test_listings_never_read_spec_text(tmp_path: Path) -> None:
     peak_mb = int(result.stderr.strip()) / 1024
     assert len(result.stdout.splitlines()) == 3
     assert peak_mb < 100, f"peak RSS {peak_mb:.0f} MB"  # the old listing held 300 MB of spec text
+
+
+@pytest.mark.anyio
+async def test_the_history_screen_lists_damaged_runs_and_deletes_them(tmp_path: Path) -> None:
+    from oneie_tui.store.sqlite import RunStore
+    from oneie_tui.ui.app import OneieApp
+    from oneie_tui.ui.screens.history import HistoryScreen
+    from tests.tui.waiting import wait_until
+
+    db = tmp_path / "runs.db"
+    RunStore(db).close()
+    _damage(db)
+    store = RunStore(db)
+    app = OneieApp(None, store_path=db, initial_screen_factory=lambda: HistoryScreen(store),
+                   clock=lambda: 1_764_590_400.0, cursor_blink=False)
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        await wait_until(pilot, lambda: len(screen.rows) == 2)
+        assert sorted((r.id, r.status) for r in screen.rows) == [("bad-json", "damaged"), ("bad-summary", "damaged")]
+        for _ in range(2):
+            await pilot.press("d")
+            await pilot.press("y")
+            await pilot.pause()
+        await wait_until(pilot, lambda: not store.list_runs())
+        assert store.count_events("bad-summary") == 0
+    store.close()
