@@ -190,6 +190,7 @@ def test_a_store_deleted_under_a_live_run_stops_it_with_one_line(tmp_path: Path)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    print(f"\nFIGURE deleted store: stopped {stopped:.2f} s after the delete")
     assert proc.returncode == 1, err
     assert stopped < 3.0  # the run would have streamed for about 5 s more
     assert no_traceback(err)
