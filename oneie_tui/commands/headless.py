@@ -3,12 +3,14 @@ NDJSON events, a summary, and the exit code. No Textual here."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
 import sys
 import time
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import anyio
 from rich.console import Console
@@ -18,8 +20,10 @@ from rich.table import Table
 from rich.text import Text
 
 from oneie_tui.agents.pricing import CacheSavings
+from oneie_tui.engine import exit_deadline
+from oneie_tui.engine.exit_deadline import STOP_SIGNALS
 from oneie_tui.engine.runner import Runner, RunnerError
-from oneie_tui.events import STREAM_TYPES, Event, awaited, status_after, total_tokens
+from oneie_tui.events import STREAM_TYPES, Event, EventType, awaited, status_after, total_tokens
 from oneie_tui.trust.display import display, safe_text
 from oneie_tui.trust.numbers import finite_or, json_safe
 
@@ -35,6 +39,54 @@ STATUS_STYLE = {
     "cancelled": "bright_black",
     "blocked": "red",
 }
+
+
+class SafeStream:
+    """stdout that a reader leaving (`| head`) or a full disk (`> /dev/full`, a full CI log
+    volume) silences instead of failing: the run goes on, is recorded in the store, and
+    one line on stderr says the output was lost."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.lost: str | None = None
+        self.encoding: str = getattr(stream, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        if self.lost is None:
+            try:
+                self._stream.write(text)
+            except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+                self._lose(exc)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.lost is None:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError) as exc:
+                self._lose(exc)
+
+    def isatty(self) -> bool:
+        try:
+            return self._stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def _lose(self, exc: BaseException) -> None:
+        self.lost = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        if not isinstance(exc, BrokenPipeError):  # a closed pipe is the reader's choice
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(f"oneie: output lost ({self.lost}); the run goes on and is recorded\n")
+                sys.stderr.flush()
+        # What is still buffered would fail again at the interpreter's last flush.
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            fd = self._stream.fileno()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
 
 
 class PipeSafeConsole(Console):
@@ -81,6 +133,8 @@ class ProgressSink:
     def __call__(self, e: Event) -> None:
         task = self.tasks.get(e.actor)
         # Agent text is data here: shown through `display`, in Text objects, never markup.
+        if e.type == EventType.RUN_STARTED and e.metadata.get("limit_note"):
+            self.console.print(Text(f"  note: {display(e.metadata['limit_note'])}; the rest queue", style="yellow"))
         if e.type == "agent_progress" and task is not None:
             self.progress.update(task, completed=finite_or(e.metadata.get("percent"), 0.0))
         elif task is not None and (status := status_after(e)) is not None:
@@ -129,7 +183,7 @@ class JsonSink:
             if e.type not in STREAM_TYPES or now - self._flushed >= self.FLUSH_EVERY:
                 self.stream.flush()
                 self._flushed = now
-        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+        except (OSError, ValueError):  # a closed pipe, a full disk, a closed stream
             self.stream = None
 
 
@@ -218,11 +272,13 @@ async def _run_with_signals(
     async with anyio.create_task_group() as tg:
 
         async def watch() -> None:
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+            with anyio.open_signal_receiver(signal.SIGINT, *STOP_SIGNALS) as signals:
                 async for signum in signals:
                     state["interrupted"] = True
+                    # Gone within 5 s even if the clean path stalls (a hung-up terminal).
+                    exit_deadline.arm(EXIT_INTERRUPTED)
                     name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-                    # Ctrl-C is the user's cancel; SIGTERM/SIGHUP leave a resumable run.
+                    # Ctrl-C is the user's cancel; TERM, HUP, QUIT, USR1, USR2 leave a resumable run.
                     runner.cancel_run(f"interrupted ({name})", interrupted=signum != signal.SIGINT)
 
         tg.start_soon(watch)
@@ -244,7 +300,7 @@ def run_headless(
 ) -> int:
     """Run to the end, printing progress or NDJSON. Returns the exit code.
     `agent_ids`/`resume`: launch only these agents of a restored run (`oneie resume`)."""
-    stream = out or sys.stdout
+    stream = cast(IO[str], SafeStream(out or sys.stdout))
     state: dict[str, Any] = {"interrupted": False, "error": None}
     console = PipeSafeConsole(file=stream if not as_json else sys.stderr, highlight=False)
     sink: ProgressSink | None = None
@@ -265,6 +321,8 @@ def run_headless(
             anyio.run(_run_with_signals, runner, state, agent_ids, resume)
     except RunnerError as exc:
         error = str(exc)
+    finally:
+        exit_deadline.disarm()  # the run ended cleanly (or raised): nothing to force
     error = error or state["error"]
     summary = runner.summary()
     if as_json:

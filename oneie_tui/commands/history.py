@@ -7,6 +7,7 @@ on the replay / history screen (Textual is imported only there).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import shutil
@@ -18,7 +19,7 @@ from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, o
 from oneie_tui.trust.display import safe_text
 from oneie_tui.trust.numbers import finite_or, json_safe, option
 
-RUN_STATUSES = ["running", "completed", "failed", "cancelled", "interrupted"]
+RUN_STATUSES = ["running", "completed", "failed", "cancelled", "interrupted", "damaged"]
 
 
 def _positive_int(text: str) -> int:
@@ -64,8 +65,17 @@ def register(sub: Any) -> None:
     p.add_argument("run", help="run id, unique prefix, or 'last'")
     p.add_argument("--json", action="store_true", help="print NDJSON events, then a summary line")
     p.add_argument("--base-url", default=None, help="Anthropic API base URL (else $ANTHROPIC_BASE_URL)")
+    p.add_argument(
+        "--run-imported", action="store_true",
+        help="resume a run brought in by `oneie import`: lists every command and folder, then runs them",
+    )
     add_store_arg(p)
     p.set_defaults(handler=guarded(cmd_resume))
+
+    p = sub.add_parser("delete", help="delete a recorded run and its events (a damaged one too)")
+    p.add_argument("run", help="run id, unique prefix, or 'last'")
+    add_store_arg(p)
+    p.set_defaults(handler=guarded(cmd_delete))
 
     p = sub.add_parser("replay", help="replay a recorded run in the dashboard (no agent runs again)")
     p.add_argument("run", help="run id, unique prefix, or 'last'")
@@ -110,6 +120,8 @@ def run_record(row: Any) -> dict[str, Any]:
         "speedup": s.get("speedup"),
         "tokens": total_tokens(s),
         "cost_usd": s.get("cost_usd", 0.0),
+        "imported": bool(getattr(row, "imported", False)),
+        **({"damaged": row.damaged} if getattr(row, "damaged", "") else {}),
     }
 
 
@@ -138,7 +150,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         table.add_row(  # stored text is data: Text cells, never markup, no control bytes
             safe_text(r["id"]),
             safe_text(r["spec"]),
-            safe_text(r["outcome"]),
+            safe_text(str(r["outcome"]) + (" (imported)" if r["imported"] else "")),
             str(r["agents"] or "—"),
             _fixed(r["wall_s"], "{:.2f}s"),
             _fixed(None if not str(r["outcome"]).startswith("completed") else r["speedup"], "{:.2f}x"),
@@ -177,6 +189,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     console = Console()
     summary = {"run_id": row.id, "status": row.status, **metrics.to_dict()}
     console.print(Text.assemble(safe_text(row.spec_name, "bold"), f" · {_when(row.started)} · {len(events)} events"))
+    if row.damaged:
+        console.print(safe_text(f"damaged: {row.damaged}; delete it with: oneie delete {row.id}", "red"))
+    damaged_events = sum(1 for e in events if "damaged" in e.metadata)
+    if damaged_events:
+        console.print(Text(f"{damaged_events:,} damaged events (read as empty)", style="red"))
     console.print(summary_table(summary))
     if vs is not None:
         from oneie_tui.views.plan_render import plan_vs_actual_table
@@ -199,28 +216,64 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_store_as_output(store: Any, output: str) -> None:
+    """`-o` naming the store (or its -wal/-shm) would overwrite the runs it is reading."""
+    import os
+    from pathlib import Path
+
+    target = Path(output)
+    for suffix in ("", "-wal", "-shm"):
+        own = Path(f"{store.path}{suffix}")
+        same = target.absolute().resolve() == own.absolute().resolve()
+        if not same and target.exists() and own.exists():
+            same = os.path.samefile(target, own)  # a hard link or another spelling
+        if same:
+            die(f"refusing to write the export over the run store itself ({own})", EXIT_USAGE)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    from oneie_tui.atomicfile import atomic_text_file
     from oneie_tui.store.runfile import write_jsonl
     from oneie_tui.views.report import store_pages, write_markdown
 
     store = open_store(args)
     row = store.get_run(args.run)
     pages = store_pages(store, row.id)
-    try:
-        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    except OSError as exc:
-        die(f"cannot write {args.output}: {exc.strerror or exc}", 1)
-    try:
+
+    def write(out: Any) -> None:
         if args.format == "md":
             write_markdown(out, row, pages)
         else:
             write_jsonl(out, row, pages())
-    finally:
-        if args.output:
-            out.close()
+
     if args.output:
+        _refuse_store_as_output(store, args.output)
+        try:
+            with atomic_text_file(args.output) as out:
+                write(out)
+        except OSError as exc:  # full disk, no permission, no folder: nothing is left half-written
+            die(f"cannot write {args.output}: {exc.strerror or exc}", 1)
         sys.stderr.write(f"wrote {args.output}\n")
+        return 0
+    try:
+        write(sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        _silence_stdout()
+    except OSError as exc:
+        _silence_stdout()
+        die(f"cannot write the export to stdout: {exc.strerror or exc}", 1)
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush raises nothing more."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -243,12 +296,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     store = open_store(args)
     try:
-        resumed = prepare_resume(store, args.run, args.base_url or None)
+        resumed = prepare_resume(store, args.run, args.base_url or None, allow_imported=args.run_imported)
     except ResumeError as exc:
         die(str(exc), 1)
     except SetupError as exc:
         die(str(exc), EXIT_USAGE)
     runner = resumed.runner
+    if store.is_imported(runner.run_id):
+        from oneie_tui.engine.resume import what_would_run
+
+        sys.stderr.write(f"run {runner.run_id} was imported; --run-imported runs what its file asks:\n")
+        for line in what_would_run(resumed):
+            sys.stderr.write(f"  {line}\n")
     note = (
         f"resuming run {runner.run_id}: relaunching {', '.join(resumed.relaunch) or 'no agent'}"
         + (f"; kept {', '.join(resumed.kept)}" if resumed.kept else "")
@@ -258,6 +317,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return run_headless(runner, as_json=args.json, agent_ids=resumed.relaunch, resume=True)
     finally:
         store.close()
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    row = store.get_run(args.run)
+    if row.status == "running":
+        die(f"run {row.id} is still running (pid {row.pid}); stop it first", 1)
+    store.delete_run(row.id)
+    print(f"deleted run {row.id} from {store.path}")
+    return 0
 
 
 def _open_app(args: argparse.Namespace, factory: Any) -> int:

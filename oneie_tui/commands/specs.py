@@ -51,7 +51,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for lint in lint_spec(loaded.spec):
             line = locate_field(loaded.text, lint.place)
             print(f"{path}{f':{line}' if line else ''}: warning: {lint}")
+        _warn_limits(path, loaded.spec)
     return code
+
+
+def _warn_limits(path: str, spec: Any) -> None:
+    """A spec that cannot run as parallel as it asks under this shell's limits still runs
+    (the excess queues), but the user should know before, not find it slow."""
+    from oneie_tui.engine.limits import capacity
+
+    cap = capacity(spec.backend_of(a) for a in spec.agents)
+    asked = spec.run.max_parallel
+    if cap.limit is None or (asked and asked <= cap.limit):
+        return
+    sys.stderr.write(
+        f"oneie: warning: {path}: cannot run fully in parallel here: {cap.note}; the rest will queue\n"
+    )
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -80,8 +95,11 @@ def cmd_new(args: argparse.Namespace) -> int:
     except SpecError as exc:  # the name itself may be unusable (e.g. too long)
         sys.stderr.write(f"oneie: {exc}\n")
         return 2
+    from oneie_tui.atomicfile import atomic_text_file
+
     try:
-        target.write_text(text, encoding="utf-8")
+        with atomic_text_file(target, mode=0o644) as out:  # whole or not at all; a spec is shared
+            out.write(text)
     except OSError as exc:
         sys.stderr.write(f"oneie: cannot write {target}: {exc.strerror or exc}\n")
         return 1

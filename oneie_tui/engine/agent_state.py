@@ -41,6 +41,7 @@ class AgentState:
     paused_from: Status = "running"  # what resume() returns to
     unpaused: anyio.Event = field(default_factory=anyio.Event)
     holds_slot: bool = False
+    holds_resources: bool = False  # a place under the process's fd / process limits
     run_since: float | None = None
     attempt_active: float = 0.0
     relaunch: bool = False

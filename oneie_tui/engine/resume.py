@@ -51,11 +51,21 @@ def options_of(first_start: dict[str, Any], spec_backend: str, run_id: str) -> R
     )
 
 
-def prepare_resume(store: RunStore, ref: str, base_url: str | None = None) -> Resumed:
+def prepare_resume(
+    store: RunStore, ref: str, base_url: str | None = None, *, allow_imported: bool = False
+) -> Resumed:
     """A runner restored from the stored run `ref`, ready for `run(relaunch, resume=True)`.
     Raises `ResumeError`, `SpecError` (the stored spec no longer validates) or
-    `session.SetupError` (a backend refuses)."""
+    `session.SetupError` (a backend refuses). An imported run is data: its spec came
+    from a file, so it is resumed only with `allow_imported` (`--run-imported`)."""
     row = store.get_run(ref)
+    if row.damaged:
+        raise ResumeError(f"run {row.id} is damaged ({row.damaged}); it can be shown or deleted, not resumed")
+    if row.imported and not allow_imported:
+        raise ResumeError(
+            f"run {row.id} was imported: resuming it would run the commands its file carries."
+            f" Replay it instead (oneie replay {row.id}), or pass --run-imported to see them and run them"
+        )
     if row.status != "interrupted":
         hint = " (it is still running)" if row.status == "running" else ""
         raise ResumeError(
@@ -71,3 +81,27 @@ def prepare_resume(store: RunStore, ref: str, base_url: str | None = None) -> Re
     relaunch = runner.restore(events)
     kept = [a for a in runner.agents if a not in relaunch]
     return Resumed(runner, relaunch, kept)
+
+
+def what_would_run(resumed: Resumed) -> list[str]:
+    """One line per relaunched agent: its backend, the argv it would run and the folder,
+    as the spec asks (shown before an imported run is resumed)."""
+    runner = resumed.runner
+    spec = runner.spec
+    project = runner.run_info.get("project_dir") or "the current folder"
+    lines = [f"project folder: {project}"]
+    for agent_id in resumed.relaunch:
+        agent = spec.agent(agent_id)
+        backend = spec.backend_of(agent)
+        if backend == "command":
+            argv, cwd = agent.command.argv, agent.command.cwd or "."
+            lines.append(f"{agent_id}: command {argv!r} in {cwd!r}")
+        elif backend == "claude-code":
+            opts = agent.claude_code
+            lines.append(
+                f"{agent_id}: claude-code {opts.cli or 'claude'!r} extra args {opts.extra_args!r},"
+                f" tools {opts.allowed_tools!r}, permission mode {opts.permission_mode!r}"
+            )
+        else:
+            lines.append(f"{agent_id}: {backend} (runs no local command)")
+    return lines

@@ -26,7 +26,9 @@ from anyio.abc import TaskGroup
 
 from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, AgentHost, Usage
 from oneie_tui.agents.budget import BudgetExceeded, check_budget
+from oneie_tui.engine import limits
 from oneie_tui.engine.agent_state import AgentState
+from oneie_tui.engine.limits import capacity
 from oneie_tui.events import (
     TERMINAL_STATUS_OF,
     AgentStatus,
@@ -90,6 +92,10 @@ class Runner(AgentHost):
         limit = 1 if sequential else (spec.run.max_parallel if max_parallel is None else max_parallel)
         self.max_parallel = limit
         self._limiter = anyio.CapacityLimiter(limit if limit > 0 else math.inf)
+        # Agents that hold pipes, processes or connections also queue for what the
+        # process's limits allow (ulimit -n / -u): never an EMFILE, whatever max_parallel.
+        self.capacity = capacity(spec.backend_of(a) for a in spec.agents)
+        self._resources = anyio.CapacityLimiter(self.capacity.limit or math.inf)
         self._backend_for = backend_for
         self._store = store
         self._spec_text = spec_text
@@ -364,6 +370,7 @@ class Runner(AgentHost):
                 "launch": ids,
                 "backend": self.spec.run.backend,
                 "max_parallel": self.max_parallel,
+                **({"limit_note": self.capacity.note} if self.capacity.limit is not None else {}),
                 "sequential": self.sequential,
                 "speed": self.speed,
                 "seed": self.seed,
@@ -466,6 +473,7 @@ class Runner(AgentHost):
                     if agent.after_any:
                         await self.bus.race_for_first(agent.after_any)
                 state.wait_all, state.wait_any = [], []
+                await self._acquire_resources(state)
                 await self._acquire_slot(state, resumed=False)
                 try:
                     summary = await self._run_backend(state)
@@ -511,6 +519,23 @@ class Runner(AgentHost):
         if resumed:
             self.publish(EventType.AGENT_RESUMED, state.id, metadata={"after_wait": True})
         self._note_halt()
+
+    async def _acquire_resources(self, state: AgentState) -> None:
+        """Held for the agent's whole attempt (its process keeps its pipes while it waits
+        for events), released in `_end`. Taken before the parallel slot, so an agent never
+        holds a slot while it queues for a file descriptor."""
+        if self.capacity.limit is None or not limits.uses_resources(self.spec.backend_of(state.spec)):
+            return
+        try:
+            self._resources.acquire_on_behalf_of_nowait(state)
+        except anyio.WouldBlock:
+            state.status = "queued"
+            self.publish(
+                EventType.AGENT_QUEUED, state.id,
+                metadata={"attempt": state.attempt, "slot": True, "note": f"queued: {self.capacity.note}"},
+            )
+            await self._resources.acquire_on_behalf_of(state)
+        state.holds_resources = True
 
     def _release_slot(self, state: AgentState) -> None:
         if state.holds_slot:
@@ -575,6 +600,9 @@ class Runner(AgentHost):
             hook()
 
     def _end(self, state: AgentState, status: AgentStatus, reason: str) -> None:
+        if state.holds_resources:
+            state.holds_resources = False
+            self._resources.release_on_behalf_of(state)
         state.status = status  # type: ignore[assignment]
         state.reason = reason
         state.paused = False
@@ -665,7 +693,8 @@ class Runner(AgentHost):
             await anyio.sleep(0.05)
             if self._writer.error is not None:
                 err = self._writer.error
-                msg = f"run store write failed: {_one_line(err)}"
+                # A StoreError already says what happened to the store (deleted, ...).
+                msg = _one_line(err) if isinstance(err, StoreError) else f"run store write failed: {_one_line(err)}"
                 self._run_failed_reason = msg
                 for agent_id in list(self.agents):
                     self.cancel(agent_id, msg)

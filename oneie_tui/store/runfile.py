@@ -10,12 +10,14 @@ No Textual here.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from oneie_tui.events import Event
+from oneie_tui.store.checks import RUN_ID, event_of, header_problem, summary_problem
 from oneie_tui.store.sqlite import RunRow, RunStore
 from oneie_tui.trust import json_bounds, numbers
 
@@ -60,45 +62,69 @@ class Scan:
     first: Event
     finish: Event | None  # the last run_finished / run_failed
     spec_name: str
+    finish_line: int = 0
+
+
+MAX_LINE = 8 << 20  # bytes: a header carries the spec (at most 1 MiB) and the summary
+MAX_FILE = 1 << 30  # bytes in all: a run of millions of events fits well inside
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The file's JSON objects with their line numbers. Read a capped line at a time, so
+    a hostile file (one 200 MB line, /dev/zero) costs at most MAX_LINE of memory."""
     try:
-        fh = path.open(encoding="utf-8")
+        fh = path.open("rb")
     except OSError as exc:
         raise RunFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     with fh:
-        try:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json_bounds.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise RunFileError(f"{path}:{number}: not JSON ({exc.msg})") from None
-                except ValueError as exc:  # nested too deep, NaN/Infinity literals
-                    raise RunFileError(f"{path}:{number}: {exc}") from None
-                if not isinstance(data, dict):
-                    raise RunFileError(f"{path}:{number}: expected a JSON object")
-                yield number, data
-        except UnicodeDecodeError:
-            raise RunFileError(f"{path}: not UTF-8 text") from None
+        size = os.fstat(fh.fileno()).st_size
+        if size > MAX_FILE:
+            raise RunFileError(f"{path}: {size:,} bytes, more than the {MAX_FILE:,} an import takes")
+        total = 0
+        number = 0
+        while True:
+            raw = fh.readline(MAX_LINE + 1)
+            if not raw:
+                return
+            number += 1
+            total += len(raw)
+            if len(raw) > MAX_LINE:
+                raise RunFileError(f"{path}:{number}: line longer than {MAX_LINE:,} bytes")
+            if total > MAX_FILE:
+                raise RunFileError(f"{path}:{number}: more than the {MAX_FILE:,} bytes an import takes")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RunFileError(f"{path}:{number}: not UTF-8 text") from None
+            if not line.strip():
+                continue
+            try:
+                data = json_bounds.loads(line)
+            except json.JSONDecodeError as exc:
+                raise RunFileError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            except ValueError as exc:  # nested too deep, NaN/Infinity literals
+                raise RunFileError(f"{path}:{number}: {exc}") from None
+            if not isinstance(data, dict):
+                raise RunFileError(f"{path}:{number}: expected a JSON object")
+            yield number, data
 
 
 def _events(path: Path, rename: str | None) -> Iterator[tuple[int, Event | dict[str, Any]]]:
-    """(line, header dict | Event), skipping a closing `oneie run --json` summary."""
+    """(line, header dict | Event), skipping a closing `oneie run --json` summary. Every
+    value is checked for its type and range (`store.checks`)."""
     for number, data in _records(path):
         if data.get("record") == "run":
+            if problem := header_problem(data):
+                raise RunFileError(f"{path}:{number}: run record: {problem}")
             yield number, data
             continue
         if data.get("type") == "summary" and "seq" not in data:
             continue
         try:
-            e = Event.from_dict(data)
+            e = event_of(data)
             numbers.timestamp(e.ts, "ts")  # a time a replay and a Gantt can place
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise RunFileError(f"{path}:{number}: not an event ({what})") from None
+        except ValueError as exc:
+            raise RunFileError(f"{path}:{number}: not an event ({exc})") from None
         if rename:
             e.run_id = rename
         yield number, e
@@ -112,6 +138,7 @@ def scan(path: Path, rename: str | None = None) -> Scan:
     last_seq = 0
     count = 0
     spec_name = ""
+    finish_line = 0
     for number, item in _events(path, rename):
         if isinstance(item, dict):
             if header is not None or first is not None:
@@ -135,15 +162,17 @@ def scan(path: Path, rename: str | None = None) -> Scan:
         if item.type == "run_started" and not spec_name:
             spec_name = str(item.metadata.get("spec", ""))
         if item.type in ("run_finished", "run_failed"):
-            finish = item
+            finish, finish_line = item, number
     if first is None:
         raise RunFileError(f"{path}: no events")
-    return Scan(header, first.run_id, first.seq, last_seq, count, first, finish, spec_name)
+    return Scan(header, first.run_id, first.seq, last_seq, count, first, finish, spec_name, finish_line)
 
 
 def import_run(store: RunStore, path: str | Path, rename: str | None = None) -> tuple[str, int]:
     """Bring the run in `path` into `store`. Returns (run id, events imported)."""
     src = Path(path)
+    if rename is not None and not RUN_ID.fullmatch(rename):
+        raise RunFileError(f"--as {rename[:40]!r}: not a run id (letters, digits, . _ : -; at most 128)")
     info = scan(src, rename)
     h = info.header or {}
     status = str(h.get("status") or "")
@@ -154,6 +183,8 @@ def import_run(store: RunStore, path: str | Path, rename: str | None = None) -> 
         if info.finish is not None and info.finish.type == "run_failed":
             status = "failed"
     summary = h.get("summary") or ({k: v for k, v in finish_md.items()} if info.finish else {})
+    if not h.get("summary") and (problem := summary_problem(summary, "metadata")):
+        raise RunFileError(f"{src}:{info.finish_line}: not a run summary ({problem})")
     run = RunRow(
         id=info.run_id,
         spec_name=str(h.get("spec_name") or info.spec_name or "imported run"),
@@ -167,7 +198,7 @@ def import_run(store: RunStore, path: str | Path, rename: str | None = None) -> 
         host=None,
     )
     events = (item for _, item in _events(src, rename) if isinstance(item, Event))
-    count = store.import_run(run, events)
+    count = store.import_run(run, events, source=str(src.absolute()))
     return run.id, count
 
 

@@ -11,17 +11,21 @@ import collections
 import contextlib
 import functools
 import json
+import math
 import os
 import socket
 import sqlite3
+import stat
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from oneie_tui.events import STREAM_TYPES, Event, encode_json
+from oneie_tui.store.checks import RUN_STATUSES, loads, metadata_problem, summary_problem
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -54,7 +58,14 @@ CREATE INDEX IF NOT EXISTS events_actor_ctl ON events(run_id, actor, seq)
     WHERE type NOT IN ('agent_output', 'agent_progress');
 CREATE INDEX IF NOT EXISTS events_type_ctl ON events(run_id, type, seq)
     WHERE type NOT IN ('agent_output', 'agent_progress');
+CREATE TABLE IF NOT EXISTS imports (
+    run_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    imported REAL NOT NULL
+) WITHOUT ROWID;
 """
+# `imports`: runs brought in by `oneie import`. Their spec came from a file, not from
+# the user's hand: they replay, but never resume into running its commands unasked.
 # Output and progress are nearly every event of a run and are read by run+seq (the primary
 # key), never looked up by type; leaving them out of the secondary indexes makes a batched
 # insert about 1.6x cheaper. A query uses these partial indexes only when its WHERE repeats
@@ -119,6 +130,8 @@ class RunRow:
     summary: dict[str, Any]
     pid: int | None
     host: str | None
+    damaged: str = ""  # what is wrong with the stored row, if anything: shown, never raised
+    imported: bool = False
 
 
 def _shown_status(status: str, pid: int | None, host: str | None, here: str, alive: dict[int, bool]) -> str:
@@ -147,14 +160,73 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def _secure_file(path: Path) -> None:
-    if not path.exists():
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+def _make_folders(folder: Path) -> None:
+    """Create the missing folders of `folder`, each 0700, and tighten only those (a umask
+    could leave them looser). A folder that exists is never changed: it may be `/tmp`."""
+    missing: list[Path] = []
+    probe = folder
+    while not os.path.lexists(probe):
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for created in reversed(missing):
+        try:
+            os.mkdir(created, 0o700)
+        except FileExistsError:  # made by someone else meanwhile: theirs, left alone
+            continue
+        os.chmod(created, 0o700, follow_symlinks=False)
+
+
+def _check_store_file(path: Path) -> os.stat_result | None:
+    """The store path's own status, without following a symlink; None when it is missing.
+    Anything but a regular file (a symlink, a device, a FIFO, a folder) is refused before
+    anything is opened or changed."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    mode = st.st_mode
+    if stat.S_ISLNK(mode):
+        raise StoreError(f"the run store {path} is a symlink; give the real path")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a folder" if stat.S_ISDIR(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
+        raise StoreError(f"the run store {path} is {kind}, not a store file")
+    return st
+
+
+def _create_store_file(path: Path) -> os.stat_result:
+    """A new, empty store file, 0600 whatever the umask. O_EXCL|O_NOFOLLOW: never an
+    existing file, never through a symlink someone put there after the check."""
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        return os.fstat(fd)
+    finally:
         os.close(fd)
-    os.chmod(path, 0o600)
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def _read_only_media(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def connect(path: Path, *, read_only: bool = False, immutable: bool = False) -> sqlite3.Connection:
+    if read_only:
+        # immutable: no -shm, no locks, nothing written; the only way to read a WAL
+        # database on media that cannot be written (nobody can be writing it there).
+        uri = "file:" + urllib.parse.quote(str(path.absolute())) + "?mode=ro" + ("&immutable=1" if immutable else "")
+        conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA query_only=1")
+        return conn
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -162,24 +234,47 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def store_identity(st: os.stat_result) -> tuple[int, int]:
+    return (st.st_dev, st.st_ino)
+
+
 class RunStore:
+    """The run store. It owns only what it creates: a missing folder (0700) and the store's
+    files (0600); an existing folder or file keeps its mode. On read-only media it opens
+    read-only, so listing, showing and exporting still work."""
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.read_only = False
         try:
             folder = self.path.parent
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if folder != Path(".") and folder.resolve() != Path.cwd().resolve():
-                os.chmod(folder, 0o700)
-            _secure_file(self.path)
-            self._conn = connect(self.path)
-            self._conn.executescript(SCHEMA)
-            for suffix in ("-wal", "-shm"):
-                side = Path(str(self.path) + suffix)
-                if side.exists():
-                    os.chmod(side, 0o600)
+            st = _check_store_file(self.path)
+            if st is None and folder.is_dir() and _read_only_media(folder):
+                raise StoreError(f"no run store at {self.path}, and its folder is on read-only media")
+            if st is None:
+                _make_folders(folder)
+                st = _create_store_file(self.path)
+            media_ro = _read_only_media(folder)
+            self.read_only = media_ro or not os.access(self.path, os.W_OK)
+            # Someone else's store on writable media may be written meanwhile: plain
+            # read-only then, so SQLite still sees their commits.
+            self._conn = connect(self.path, read_only=self.read_only, immutable=media_ro)
+            if not self.read_only:
+                self._conn.executescript(SCHEMA)
+            else:
+                self._conn.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+            # What was checked is what SQLite opened: not swapped for a symlink meanwhile.
+            now = _check_store_file(self.path)
+            if now is None or store_identity(now) != store_identity(st):
+                raise StoreError(f"the run store {self.path} changed while it was being opened")
+            self.identity = store_identity(st)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the run store at {self.path}: {exc}") from None
         self._lock = threading.Lock()
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"the run store {self.path} is read-only here: only reading commands work")
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -190,6 +285,7 @@ class RunStore:
     def create_run(
         self, run_id: str, spec_name: str, spec_text: str, spec_path: str | None, started: float
     ) -> None:
+        self._writable()
         with self._lock:
             self._conn.execute(
                 "INSERT INTO runs (id, spec_name, spec_path, spec_text, started, status, pid, host)"
@@ -199,6 +295,7 @@ class RunStore:
 
     def mark_running(self, run_id: str) -> None:
         """A resumed run belongs to this process now."""
+        self._writable()
         with self._lock:
             self._conn.execute(
                 "UPDATE runs SET status='running', ended=NULL, pid=?, host=? WHERE id=?",
@@ -206,35 +303,80 @@ class RunStore:
             )
 
     def finish_run(self, run_id: str, ended: float, status: str, summary: dict[str, Any]) -> None:
+        self._writable()
         with self._lock:
             self._conn.execute(
                 "UPDATE runs SET ended=?, status=?, summary=? WHERE id=?",
                 (ended, status, json.dumps(summary, default=str), run_id),
             )
 
-    def _row(self, r: tuple[Any, ...], here: str | None = None, alive: dict[int, bool] | None = None) -> RunRow:
+    def _row(self, r: tuple[Any, ...], here: str | None = None, alive: dict[int, bool] | None = None,
+             imported: bool = False) -> RunRow:
+        """A stored row as a RunRow. A value of the wrong type or out of range (a damaged
+        file, an old import) gives a row marked `damaged` with safe stand-ins, never an
+        exception: `runs`, `history` and `show` must list it so it can be deleted."""
+        problems: list[str] = []
+        summary, problem = _decode_summary(r[7])
+        if problem:
+            problems.append(problem)
+        started = r[4] if _finite(r[4]) else 0.0
+        if started is not r[4]:
+            problems.append("started: not a number")
+        ended = r[5] if r[5] is None or _finite(r[5]) else None
+        if ended is not r[5]:
+            problems.append("ended: not a number")
+        pid = r[8] if isinstance(r[8], int) else None
+        host = r[9] if isinstance(r[9], str) else None
+        status = r[6] if isinstance(r[6], str) and r[6] in RUN_STATUSES else "damaged"
+        if status == "damaged":
+            problems.append("status: not a run status")
+        elif problems:
+            status = "damaged"
+        else:
+            status = _shown_status(status, pid, host, here or socket.gethostname(), {} if alive is None else alive)
         return RunRow(
-            id=r[0],
-            spec_name=r[1],
-            spec_path=r[2],
-            spec_text=r[3],
-            started=r[4],
-            ended=r[5],
-            status=_shown_status(r[6], r[8], r[9], here or socket.gethostname(), {} if alive is None else alive),
-            summary=json.loads(r[7]) if r[7] else {},
-            pid=r[8],
-            host=r[9],
+            id=str(r[0]),
+            spec_name=r[1] if isinstance(r[1], str) else "?",
+            spec_path=r[2] if isinstance(r[2], str) else None,
+            spec_text=r[3] if isinstance(r[3], str) else "",
+            started=float(started),
+            ended=None if ended is None else float(ended),
+            status=status,
+            summary=summary,
+            pid=pid,
+            host=host,
+            damaged="; ".join(problems),
+            imported=imported,
         )
+
+    def _imported_ids(self, ids: Iterable[str] | None = None) -> set[str]:
+        """Ids of imported runs (all, or among `ids`). An old store opened read-only may
+        have no `imports` table yet: then nothing was imported into it by this version."""
+        try:
+            if ids is None:
+                return {r[0] for r in self._conn.execute("SELECT run_id FROM imports")}
+            return {r[0] for i in ids for r in self._conn.execute("SELECT run_id FROM imports WHERE run_id=?", (i,))}
+        except sqlite3.OperationalError:
+            return set()
+
+    def is_imported(self, run_id: str) -> bool:
+        with self._lock:
+            return bool(self._imported_ids([run_id]))
 
     _COLS = "id, spec_name, spec_path, spec_text, started, ended, status, summary, pid, host"
 
+    # Listings never read spec_text: an imported spec could be huge, and no listing shows it.
+    _LIST_COLS = "id, spec_name, spec_path, '', started, ended, status, summary, pid, host"
+
     def list_runs(self, limit: int | None = None, status: str | None = None) -> list[RunRow]:
-        sql = f"SELECT {self._COLS} FROM runs ORDER BY started DESC, id DESC"
+        """Runs newest first, their `spec_text` left empty (`get_run` has it)."""
+        sql = f"SELECT {self._LIST_COLS} FROM runs ORDER BY started DESC, id DESC"
         if limit is not None and status is None:
             sql += f" LIMIT {int(limit)}"
         here, alive = socket.gethostname(), dict[int, bool]()
         with self._lock:
-            rows = [self._row(r, here, alive) for r in self._conn.execute(sql)]
+            imported = self._imported_ids()
+            rows = [self._row(r, here, alive, r[0] in imported) for r in self._conn.execute(sql)]
         if status is not None:
             rows = [r for r in rows if r.status == status][: limit or None]
         return rows
@@ -257,13 +399,17 @@ class RunStore:
             raise StoreError(f"no run {ref!r} in {self.path}")
         if len(found) > 1:
             raise StoreError(f"run id {ref!r} is ambiguous; give more characters")
-        return self._row(found[0])
+        with self._lock:
+            imported = bool(self._imported_ids([str(found[0][0])]))
+        return self._row(found[0], imported=imported)
 
     def delete_run(self, run_id: str) -> None:
+        self._writable()
         with self._lock:
             self._conn.execute("BEGIN")
             self._conn.execute("DELETE FROM events WHERE run_id=?", (run_id,))
             self._conn.execute("DELETE FROM runs WHERE id=?", (run_id,))
+            self._conn.execute("DELETE FROM imports WHERE run_id=?", (run_id,))
             self._conn.execute("COMMIT")
 
     # --- events ---------------------------------------------------------------
@@ -281,8 +427,8 @@ class RunStore:
             args = (*args, limit)
         with self._lock:
             rows = self._conn.execute(sql, args).fetchall()
-        for seq, ts, type_, actor, target, grp, meta in rows:
-            yield Event(seq, run_id, ts, type_, actor, target, grp, json.loads(meta))
+        for row in rows:
+            yield _event_of(run_id, row)
 
     def last_seq(self, run_id: str) -> int:
         with self._lock:
@@ -310,7 +456,7 @@ class RunStore:
             if not rows:
                 break
             for _, kind, meta in rows:
-                md = json.loads(meta)
+                md = _decode_metadata(meta)
                 if kind == "agent_queued":
                     if not md.get("slot"):  # a new attempt starts a fresh output
                         lines.clear()
@@ -337,6 +483,7 @@ class RunStore:
 
     def insert_events(self, events: list[Event]) -> None:
         """Synchronous bulk insert (import, tests). Live runs use `EventWriter`."""
+        self._writable()
         with self._lock:
             self._conn.execute("BEGIN")
             self._conn.executemany(
@@ -345,7 +492,8 @@ class RunStore:
             self._conn.execute("COMMIT")
 
     def writer(self) -> EventWriter:
-        return EventWriter(self.path)
+        self._writable()
+        return EventWriter(self.path, self.identity)
 
     # --- history and replay readers: page through a run, never load all of it ----------
 
@@ -380,21 +528,7 @@ class RunStore:
         alive: dict[int, bool] = {}
         out: list[RunListing] = []
         for r in rows:
-            status = _shown_status(r[4], r[5], r[6], here, alive)
-            wall = speedup = cost = outcome = None
-            tokens: int | None = None
-            if r[8]:
-                wall, speedup, t_in, t_out, t_cw, t_cr, cost, outcome = json.loads(r[8])
-                if wall is not None:
-                    tokens = int(t_in or 0) + int(t_out or 0) + int(t_cw or 0) + int(t_cr or 0)
-            out.append(
-                RunListing(
-                    id=r[0], spec_name=r[1], started=r[2], ended=r[3], status=status,
-                    agents=r[7], wall_s=wall, speedup=speedup, tokens=tokens, cost_usd=cost,
-                    # what happened, in words; a run shown as interrupted keeps that word
-                    outcome=str(outcome) if outcome and status == r[4] else status,
-                )
-            )
+            out.append(_listing_of(r, here, alive))
         return out
 
     def has_run(self, run_id: str) -> bool:
@@ -420,7 +554,7 @@ class RunStore:
                 " WHERE run_id=? AND seq BETWEEN ? AND ? ORDER BY seq",
                 (run_id, first, last),
             ).fetchall()
-        return [Event(s, run_id, ts, t, a, tg, g, json.loads(m)) for s, ts, t, a, tg, g, m in rows]
+        return [_event_of(run_id, row) for row in rows]
 
     def seq_at_time(self, run_id: str, ts: float) -> int:
         """The last seq whose event happened at or before `ts` (0 if none). A binary search
@@ -463,7 +597,7 @@ class RunStore:
                 ).fetchall()
         rows.sort(key=lambda r: r[0])
         rows = rows[-limit:] if limit > 0 else []
-        return [Event(s, run_id, ts, t, a, tg, g, json.loads(m)) for s, ts, t, a, tg, g, m in rows]
+        return [_event_of(run_id, row) for row in rows]
 
     def count_events_of_types(self, run_id: str, types: Iterable[str], *, up_to_seq: int) -> int:
         with self._lock:
@@ -476,9 +610,11 @@ class RunStore:
                 for kind in types
             )
 
-    def import_run(self, run: RunRow, events: Iterable[Event]) -> int:
-        """Add a recorded run and its events in one transaction (`oneie import`).
-        Returns the number of events. Refuses a run id the store already holds."""
+    def import_run(self, run: RunRow, events: Iterable[Event], source: str = "") -> int:
+        """Add a recorded run and its events in one transaction (`oneie import`), marked
+        as imported from `source`. Returns the number of events. Refuses a run id the
+        store already holds."""
+        self._writable()
         count = 0
         with self._lock:
             self._conn.execute("BEGIN")
@@ -490,6 +626,10 @@ class RunStore:
                     " summary, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
                     (run.id, run.spec_name, run.spec_path, run.spec_text, run.started, run.ended,
                      run.status, json.dumps(run.summary, default=str) if run.summary else None),
+                )
+                self._conn.execute(
+                    "INSERT INTO imports (run_id, source, imported) VALUES (?, ?, ?)",
+                    (run.id, source or "?", time.time()),
                 )
                 batch: list[tuple[Any, ...]] = []
                 for e in events:
@@ -525,6 +665,84 @@ class RunListing:
     outcome: str = ""  # `completed (1 cancelled)`; the status for runs recorded before it
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _decode_summary(text: Any) -> tuple[dict[str, Any], str]:
+    """(summary, problem). A summary that is not JSON, not an object, or holds values of
+    the wrong type reads as {} with the problem named."""
+    if text is None or text == "":
+        return {}, ""
+    try:
+        value = loads(text)
+    except (ValueError, TypeError):
+        return {}, "summary: not JSON"
+    problem = summary_problem(value)
+    if problem:
+        return {}, problem
+    return value, ""
+
+
+def _decode_metadata(text: Any) -> dict[str, Any]:
+    """An event's metadata; a damaged one (not JSON, not an object, odd values) reads as
+    `{"damaged": ...}` so every view folds it as an event with nothing to say."""
+    try:
+        value = loads(text)
+    except (ValueError, TypeError):
+        return {"damaged": "metadata is not JSON"}
+    if value.__class__ is dict and len(value) == 2 and value.get("text").__class__ is str \
+            and value.get("stream").__class__ is str:
+        return value  # an output line: nearly every event, and nothing in it to check
+    problem = metadata_problem(value)
+    return {"damaged": problem} if problem else value
+
+
+def _event_of(run_id: str, row: tuple[Any, ...]) -> Event:
+    seq, ts, kind, actor, target, grp, meta = row
+    md = _decode_metadata(meta)
+    if not _finite(ts):
+        ts, md = 0.0, {"damaged": "ts: not a number"}
+    return Event(int(seq), run_id, float(ts), str(kind), str(actor), str(target), str(grp), md)
+
+
+def _listing_of(r: tuple[Any, ...], here: str, alive: dict[int, bool]) -> RunListing:
+    """One history line from `list_listings`' query, damaged values shown as damaged."""
+    damaged = not isinstance(r[4], str) or r[4] not in RUN_STATUSES or not _finite(r[2])
+    damaged = damaged or not (r[3] is None or _finite(r[3]))
+    wall = speedup = cost = outcome = None
+    tokens: int | None = None
+    if r[8] and not damaged:
+        try:
+            values = loads(r[8])
+            wall, speedup, t_in, t_out, t_cw, t_cr, cost, outcome = values
+        except (ValueError, TypeError):
+            values, damaged = None, True
+        fields = (wall, speedup, t_in, t_out, t_cw, t_cr, cost) if values is not None else ()
+        if any(v is not None and not _finite(v) for v in fields):
+            damaged = True
+        elif wall is not None:
+            tokens = sum(int(v or 0) for v in (t_in, t_out, t_cw, t_cr))
+    if damaged:
+        wall = speedup = cost = None
+        tokens = None
+    status = "damaged" if damaged else _shown_status(r[4], r[5], r[6], here, alive)
+    return RunListing(
+        id=str(r[0]),
+        spec_name=r[1] if isinstance(r[1], str) else "?",
+        started=float(r[2]) if _finite(r[2]) else 0.0,
+        ended=float(r[3]) if _finite(r[3]) else None,
+        status=status,
+        # what happened, in words; a run shown as interrupted or damaged keeps that word
+        outcome=str(outcome) if isinstance(outcome, str) and outcome and status == r[4] else status,
+        agents=r[7] if isinstance(r[7], int) and not damaged else None,
+        wall_s=wall,
+        speedup=speedup,
+        tokens=tokens,
+        cost_usd=cost,
+    )
+
+
 def _row_of(e: Event) -> tuple[Any, ...]:
     return (
         e.run_id,
@@ -543,8 +761,12 @@ class EventWriter:
     """One thread that commits queued events in batches. `put` never does I/O and never
     takes a lock: it appends to a deque, which the thread drains a batch at a time."""
 
-    def __init__(self, path: Path) -> None:
+    CHECK_EVERY = 0.5  # seconds between checks that the store file is still there
+
+    def __init__(self, path: Path, identity: tuple[int, int] | None = None) -> None:
         self._path = path
+        self._identity = identity
+        self._checked = time.monotonic()
         self._queue: collections.deque[Event] = collections.deque()
         self._stopping = False
         self.error: BaseException | None = None
@@ -566,6 +788,8 @@ class EventWriter:
             most = min(MAX_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 8)
             self._most = most
             while True:
+                if self._identity is not None and time.monotonic() - self._checked >= self.CHECK_EVERY:
+                    self._check_still_there()
                 if not queued:
                     if self._stopping:  # set after the last put: look once more, then stop
                         if queued:
@@ -583,6 +807,19 @@ class EventWriter:
             if conn is not None:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
+
+    def _check_still_there(self) -> None:
+        """Writes into a deleted store land in an inode nobody can open again: the run
+        would be lost without a word. So a store file gone (or replaced) stops the run."""
+        self._checked = time.monotonic()
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            st = None
+        if st is None or store_identity(st) != self._identity:
+            raise StoreError(
+                f"the run store {self._path} was deleted during the run; stopping, since nothing more can be recorded"
+            )
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Event]) -> None:
         sizes = chunk_sizes(len(batch), self._most)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -28,6 +29,8 @@ from textual.worker import Worker, WorkerState
 
 from oneie_tui import logsetup, paths
 from oneie_tui.config import UserConfig, load_config, remember_last_spec
+from oneie_tui.engine import exit_deadline
+from oneie_tui.engine.exit_deadline import STOP_SIGNALS
 from oneie_tui.engine.session import RunOptions, SetupError
 from oneie_tui.events import Event
 from oneie_tui.spec.loader import MAX_SPEC_BYTES, LoadedSpec, SpecError, parse_spec_text
@@ -153,6 +156,9 @@ class OneieApp(App[int]):
         self._store: RunStore | None = None
         self._run_worker: Worker[None] | None = None
         self._signals: list[int] = []
+        self._hup_before: Any = None  # the SIGHUP handler before ours, put back on unmount
+        self._hung_up = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.log_file = setup_file_logging()
 
     def notify(
@@ -627,26 +633,48 @@ class OneieApp(App[int]):
                 pass
         self.exit(0)
 
-    # --- SIGTERM / SIGHUP -----------------------------------------------------------
+    # --- signals and hang-ups -----------------------------------------------------
 
     def _catch_signals(self) -> None:
-        """SIGTERM/SIGHUP would kill the app with the terminal still in the alternate screen
-        and mouse modes on; instead interrupt the run (resumable) and exit cleanly."""
+        """TERM, HUP (the terminal went away), QUIT, USR1 and USR2 would kill the app with the
+        terminal still in the alternate screen and the agents running in their own sessions;
+        instead they interrupt the run (resumable) and exit 130. SIGINT is Ctrl-C as the
+        README has it: the run is cancelled, exit 130."""
         if self.is_headless:  # under run_test: leave the test process's signals alone
             return
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signum in (*STOP_SIGNALS, signal.SIGINT):
             try:
-                loop.add_signal_handler(signum, self._on_signal, signum)
-                self._signals.append(signum)
+                if signum == signal.SIGHUP:
+                    self._hup_before = signal.signal(signum, self._on_hang_up)
+                else:
+                    loop.add_signal_handler(signum, self._on_signal, signum)
+                    self._signals.append(signum)
             except (NotImplementedError, RuntimeError, ValueError):  # not Unix, not main thread
                 pass
+        self._loop = loop
+
+    def _on_hang_up(self, signum: int, _frame: object) -> None:
+        """SIGHUP as a plain Python handler: it runs in the main thread before any loop
+        callback, so a dead terminal is swapped for /dev/null before Textual's output
+        thread dies on EIO, which would leave the app's exit blocked for good."""
+        if exit_deadline.terminal_hung_up():  # not a `kill -HUP` with the terminal still there
+            self._hung_up = True
+            exit_deadline.detach_terminal()
+        exit_deadline.arm(130, terminal=not self._hung_up)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._on_signal, signum)
 
     def _on_signal(self, signum: int) -> None:
         name = signal.Signals(signum).name
         log.warning("%s received: interrupting the run and leaving", name)
+        # Gone within 5 s even if the loop or the (hung-up) terminal stalls the clean path.
+        exit_deadline.arm(130, terminal=True)
         if self.live is not None and self.live.live:
-            self.live.runner.cancel_run(f"interrupted ({name})", interrupted=True)
+            if signum == signal.SIGINT:
+                self.live.runner.cancel_run("cancelled (Ctrl-C)")
+            else:
+                self.live.runner.cancel_run(f"interrupted ({name})", interrupted=True)
         self.call_next(self._leave_after_signal)
 
     async def _leave_after_signal(self) -> None:
@@ -662,6 +690,8 @@ class OneieApp(App[int]):
         loop = asyncio.get_running_loop()
         for signum in self._signals:
             loop.remove_signal_handler(signum)
+        if self._hup_before is not None:
+            signal.signal(signal.SIGHUP, self._hup_before)
         if self._store is not None:
             self._store.close()
 

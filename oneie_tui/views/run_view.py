@@ -170,6 +170,8 @@ class RunView:
                 a.attempt = int(md.get("attempt", a.attempt or 1))
                 if a.attempt > max(1, before):  # a restart: mark where the new attempt's output starts
                     a.output.append(f"── attempt {a.attempt} ──")
+                if md.get("note"):  # why it waits: the open-file or process limit
+                    a.note = display(md["note"])
                 if not md.get("slot"):
                     a.reason = ""
                     a.progress = 0.0

@@ -126,7 +126,11 @@ def _read_all(fd: int, until: float, stop: Any = None) -> bytes:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc and ptys")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize(
+    "signum",
+    [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2],
+    ids=["SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"],  # the last three: issue 12
+)
 def test_signal_to_the_app_in_a_pty_restores_the_terminal(
     tmp_path: Path, isolated_dirs: Path, signum: int
 ) -> None:
