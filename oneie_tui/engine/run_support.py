@@ -140,6 +140,10 @@ def prepare_run(
         except WorktreeError as exc:
             raise RunSupportError(str(exc)) from None
         support.services.append(support.record_diff_stats)
+        if spec.run.radar.enabled and (len(isolated) > 1 or any(a.scope for a in isolated)):
+            from oneie_tui.land.radar import radar_for  # the conflict radar and scopes
+
+            support.services.append(radar_for(support.worktrees, spec).run)
     if any(spec.backend_of(a) in PROCESS_BACKENDS for a in spec.agents):
         support.control = ControlChannel()
         support.services.append(support.control.serve)
