@@ -115,3 +115,12 @@ def landing_of(events: Iterable[Event]) -> Landing:
     for e in events:
         found.apply(e)
     return found
+
+
+_CONTROL = {c: "?" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0))}
+
+
+def printable(text: str) -> str:
+    """Text from a check or a branch, safe to print: control characters (escape
+    sequences among them) become '?'; newlines and tabs stay."""
+    return text.translate(_CONTROL)
