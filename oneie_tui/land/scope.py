@@ -7,6 +7,7 @@ Two checks: at run time, which changed paths fall outside an agent's scope; befo
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -90,12 +91,15 @@ def globs_overlap(a: str, b: str) -> bool:
         return in_scope([b], a.strip("/")) or in_scope([b], a.strip("/") + "/x")
     if plain_b:
         return in_scope([a], b.strip("/")) or in_scope([a], b.strip("/") + "/x")
+    for one, other in ((a, b), (b, a)):
+        if "/" not in one.strip("/"):  # no slash (`*.py`): a name at any depth, as in .gitignore
+            last = other.strip("/").split("/")[-1]
+            return "**" in last or fnmatch.fnmatchcase(last, one) or fnmatch.fnmatchcase(one, last)
     short, long_, wide = (pa, pb, a) if len(pa) <= len(pb) else (pb, pa, b)
     if long_[: len(short)] != short:
         return False
     rest = wide.strip("/").split("/")[len(short) :]
-    # A glob with no slash (`*.py`) matches at any depth, as in .gitignore.
-    return "/" not in wide.strip("/") or len(short) == len(long_) or any("**" in part for part in rest)
+    return len(short) == len(long_) or any("**" in part for part in rest)
 
 
 @dataclass(frozen=True)
