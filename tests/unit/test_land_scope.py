@@ -83,3 +83,11 @@ def test_scope_is_checked_by_the_spec_model() -> None:
 
     with pytest.raises(SpecError, match="scope"):
         parse_spec_text(_spec([{"id": "a", "scope": [""]}]))
+
+
+def test_a_waiter_listed_before_its_emitter_is_not_concurrent_with_it() -> None:
+    spec = parse_spec_text(_spec([
+        {"id": "consumer", "after_any": ["x_ready"], "scope": ["src/**"]},
+        {"id": "producer", "emits": ["x_ready"], "scope": ["src/**"]},
+    ]))
+    assert concurrent_pairs(spec) == [] and scope_overlaps(spec) == []
