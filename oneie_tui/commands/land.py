@@ -10,8 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from oneie_tui.land.acceptance import CheckResult
-    from oneie_tui.land.landing import LandResult
+    from oneie_tui.land.flow import LandOutcome
     from oneie_tui.land.runfacts import RunFacts
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -66,10 +65,9 @@ def _land(args: argparse.Namespace) -> int:
     import anyio
 
     from oneie_tui.commands.common import die, open_store
-    from oneie_tui.engine.worktree import WorktreeError, worktrees_dir
-    from oneie_tui.events import EventType
-    from oneie_tui.land.acceptance import run_checks
-    from oneie_tui.land.landing import Lander, LandError, Target, default_into, landing_order
+    from oneie_tui.engine.worktree import WorktreeError
+    from oneie_tui.land.flow import land_run
+    from oneie_tui.land.landing import LandError
     from oneie_tui.land.runfacts import RunFactsError, StoreRecorder, load_facts
 
     store = open_store(args)
@@ -85,58 +83,26 @@ def _land(args: argparse.Namespace) -> int:
             die(f"run {facts.run_id} has no agent to land: none completed or was accepted (see --only)", EXIT_FAILED)
         if "landed" in facts.isolated and not args.into:
             die("an agent is called 'landed', so oneie/<run>/landed is its branch: name a branch with --into", EXIT_USAGE)
-        order = landing_order(facts.spec, chosen)
         record = StoreRecorder(store, facts.run_id)
-        target = Target(args.into or default_into(facts.run_id), explicit=bool(args.into))
-        lander = Lander(facts.root, facts.run_id, facts.base, target, dry_run=args.dry_run, publish=record)
         try:
-            result = lander.land(order)
+            outcome = anyio.run(lambda: land_run(facts, record, chosen, into=args.into, dry_run=args.dry_run))
         except LandError as exc:
             die(str(exc), EXIT_USAGE)
         except WorktreeError as exc:
             die(str(exc), EXIT_FAILED)
-        finally:
-            lander.close()
-        checks: list[CheckResult] = []
-        wanted = facts.spec.feature.acceptance_checks()
-        if wanted and not args.dry_run:
-            try:
-                folder = worktrees_dir(facts.root, facts.worktree_dir) / facts.run_id / ".acceptance"
-                checks = anyio.run(run_checks, facts.root, folder, result.tip, wanted, record)
-            except WorktreeError as exc:
-                die(f"acceptance checks could not run: {exc}", EXIT_FAILED)
-        failed = [c for c in checks if not c.passed]
-        status = "landed" if result.complete and not failed else "partial" if result.landed else "failed"
-        summary = {
-            **result.to_dict(),
-            "status": status,
-            "acceptance": [c.to_dict() for c in checks],
-            "checks_skipped": bool(wanted) and args.dry_run,
-        }
-        record(EventType.LAND_FINISHED, "runner", {
-            "status": status, "into": result.into, "commit": result.tip, "landed": result.landed,
-            "left_out": list(result.left_out), "dry_run": result.dry_run,
-            "checks_passed": len(checks) - len(failed), "checks_failed": len(failed),
-        })
-        if not args.dry_run:  # history shows the last landing beside the run's own summary
-            run = facts.run
-            store.finish_run(run.id, run.ended or record.events[-1].ts, run.status, {
-                **run.summary,
-                "land": {k: summary[k] for k in ("into", "commit", "status", "landed", "left_out")}
-                | {"acceptance": [{"text": c.text, "passed": c.passed} for c in checks]},
-            })
     finally:
         store.close()
     if args.json:
-        print(json.dumps(summary, default=str))
+        print(json.dumps(outcome.to_dict(), default=str))
     else:
-        _print(result, checks, status, wanted_checks=len(wanted))
-    return EXIT_OK if status == "landed" else EXIT_FAILED
+        _print(outcome)
+    return EXIT_OK if outcome.status == "landed" else EXIT_FAILED
 
 
-def _print(result: LandResult, checks: list[CheckResult], status: str, *, wanted_checks: int) -> None:
+def _print(outcome: LandOutcome) -> None:
     from oneie_tui.views.land_view import printable
 
+    result, checks, status, wanted_checks = outcome.result, outcome.checks, outcome.status, outcome.checks_wanted
     w = sys.stdout.write
     made = f"made from base {result.base[:12]}" if result.created else f"at {result.start[:12]}"
     dry = " (dry run: no branch moves)" if result.dry_run else ""
