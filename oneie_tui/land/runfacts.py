@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oneie_tui.engine.worktree import DEFAULT_DIR, WorktreeError, git, project_root
+from oneie_tui.engine.worktree import DEFAULT_DIR, WorktreeError, git, list_worktrees, project_root
 from oneie_tui.events import TERMINAL_STATUS_OF, Event, EventType
 from oneie_tui.spec.loader import parse_spec_text
 from oneie_tui.spec.model import Spec
@@ -57,7 +57,7 @@ class RunFacts:
         for (a, b), found in self.conflicts.items():
             if agent_id in (a, b):
                 other = b if a == agent_id else a
-                out.append(f"{other} ({str(found.get('kind', '')).replace('_', ' ')})")
+                out.append(f"{other} ({str(found.get('kind', '')).removeprefix('same_')})")
         return out
 
 
@@ -90,14 +90,21 @@ def load_facts(store: RunStore, ref: str) -> RunFacts:
                     conflicts[key] = dict(md)
                 else:
                     conflicts.pop(key, None)
-    isolated = [a.id for a in spec.agents if a.id in info]
+    isolated = [a.id for a in spec.agents if (a.isolation or spec.run.isolation) == "worktree"]
     if not isolated:
         raise RunFactsError(
             f"run {run.id} has no agents in worktrees (isolation = \"worktree\"): nothing to land or review"
         )
     try:
         root = project_root(Path(project) if project else Path.cwd())
-        short = str(info[isolated[0]].get("base", ""))
+        # Worktrees still there (a live run, or not pruned yet) know their folder and base.
+        for item in list_worktrees(root):
+            if item.run_id == run.id and item.agent_id in isolated:
+                known = info.setdefault(item.agent_id, {})
+                known.setdefault("worktree", str(item.path))
+                if item.base:
+                    known.setdefault("base", item.base)
+        short = next((str(info[a]["base"]) for a in isolated if info.get(a, {}).get("base")), "")
         base = git(["rev-parse", "--verify", f"{short}^{{commit}}"], root).strip() if short else ""
     except WorktreeError as exc:
         raise RunFactsError(str(exc)) from None

@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -380,6 +381,26 @@ class OneieApp(App[int]):
         if store is not None:
             self.push_screen(HistoryScreen(store))
 
+    def open_review(self, run_id: str | None = None) -> None:
+        """The review screen of `run_id` (default: the run on the dashboard). While that
+        run is live, review marks go through its runner, so its events stay in one order."""
+        from oneie_tui.ui.screens.review import ReviewScreen
+
+        store = self.store
+        live = self.live
+        run_id = run_id or (live.runner.run_id if live is not None else None)
+        if store is None or run_id is None:
+            self.notify("no run to review yet: run a spec first", severity="warning")
+            return
+        publish = None
+        if live is not None and live.live and live.runner.run_id == run_id:
+            runner = live.runner
+
+            def publish(kind: str, actor: str, metadata: dict[str, Any]) -> None:
+                runner.publish(kind, actor, metadata=metadata)
+
+        self.push_screen(ReviewScreen(store, run_id, publish=publish))
+
     async def action_quit(self) -> None:
         if self.live is not None and self.live.live:
             self.push_screen(
@@ -466,3 +487,4 @@ class OneieApp(App[int]):
         yield SystemCommand("Switch theme", "next oneie theme (t)", self.action_switch_theme)
         yield SystemCommand("Run history", "past runs (h)", self.open_history)
         yield SystemCommand("Gantt", "lanes, critical path, sequential vs parallel (g)", screen.action_gantt)
+        yield SystemCommand("Review", "the agents' diffs, conflicts, accept/reject and land (v)", screen.action_review)

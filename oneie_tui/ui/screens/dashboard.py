@@ -58,6 +58,7 @@ class DashboardScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("h", "history", "History", id="history"),
         Binding("g", "gantt", "Gantt", id="gantt"),
+        Binding("v", "review", "Review", show=False, id="review"),  # in the palette; footer unchanged
         Binding("ctrl+s", "save_spec", "Save", id="save_spec", priority=True),
         Binding("ctrl+r", "run_spec", "Run", id="run_spec", priority=True),
     ]
@@ -325,6 +326,10 @@ class DashboardScreen(Screen[None]):
         from oneie_tui.ui.screens.replay import GanttScreen
 
         self.app.push_screen(GanttScreen(lambda: self.bridge.view, self.oneie.now))
+
+    def action_review(self) -> None:
+        """Review (and land) the isolated agents' work of the run on screen."""
+        self.oneie.open_review()
 
     def action_save_spec(self) -> None:
         self.oneie.save_spec(self.editor.text)
