@@ -23,6 +23,8 @@ from oneie_tui.engine.worktree import GIT_TIMEOUT, ONEIE_EMAIL, ONEIE_NAME, Work
 class Changes:
     paths: frozenset[str]
     signature: str  # changes when the worktree's content may have changed
+    head: str = ""
+    clean: bool = False  # nothing uncommitted: HEAD is the worktree's whole content
 
 
 def changed_paths(path: Path, base: str, head_cache: dict[str, frozenset[str]] | None = None) -> tuple[Changes, int]:
@@ -37,6 +39,7 @@ def changed_paths(path: Path, base: str, head_cache: dict[str, frozenset[str]] |
     calls = 1
     head = ""
     paths: set[str] = set()
+    entries = [e for e in out.split("\0") if e and not e.startswith("# ")]
     for entry in out.split("\0"):
         if entry.startswith("# branch.oid "):
             head = entry[len("# branch.oid ") :]
@@ -55,7 +58,16 @@ def changed_paths(path: Path, base: str, head_cache: dict[str, frozenset[str]] |
             calls += 1
             cache[head] = frozenset(p for p in diff.split("\0") if p)
         paths |= cache[head]
-    return Changes(frozenset(paths), f"{head}\0{out}"), calls
+    # git status says a file is modified, not how: its size and mtime tell a new edit of an
+    # already modified file (a fresh snapshot and merge are due), without another process.
+    stamps = []
+    for name in sorted(p for p in paths if not p.endswith("/")):
+        try:
+            st = os.lstat(path / name)
+            stamps.append(f"{name}\0{st.st_size}\0{st.st_mtime_ns}")
+        except OSError:
+            stamps.append(f"{name}\0gone")
+    return Changes(frozenset(paths), "\0".join([head, out, *stamps]), head, not entries), calls
 
 
 class Scratch:

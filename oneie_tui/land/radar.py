@@ -105,7 +105,7 @@ class Radar:
             status = host.agents[agent_id].status if agent_id in host.agents else "pending"
             if status in IDLE:
                 continue
-            if status in TERMINAL_STATUSES and not final:
+            if status in TERMINAL_STATUSES:
                 if agent_id in self._final:
                     continue
                 self._final.add(agent_id)  # one look after the end, then its work is fixed
@@ -158,6 +158,9 @@ class Radar:
         if cached is not None and cached[0] == found.signature:
             return cached[1]
         wt = self.worktrees[agent_id]
+        if found.clean and found.head and found.head != "(initial)":
+            self._snapshots[agent_id] = (found.signature, found.head)  # committed: no snapshot needed
+            return found.head
         if self._scratch is None:
             self._scratch = Scratch(wt.path)
         try:
@@ -169,8 +172,13 @@ class Radar:
         self._snapshots[agent_id] = (found.signature, commit)
         return str(commit)
 
-    async def _kind(self, a: str, b: str, shared: list[str]) -> Finding:
+    async def _kind(self, a: str, b: str, shared: list[str], out: dict[Pair, Finding]) -> None:
+        out[(a, b)] = await self._finding(a, b, shared)
+
+    async def _finding(self, a: str, b: str, shared: list[str]) -> Finding:
         ours, theirs = await self._snapshot(a), await self._snapshot(b)
+        if self._scratch is None and ours is not None:
+            self._scratch = Scratch(self.worktrees[a].path)
         if ours is None or theirs is None or self._scratch is None:
             return Finding("same_file", tuple(shared[:MAX_PATHS]))
         key = (ours, theirs)
@@ -188,12 +196,21 @@ class Radar:
 
     async def _compare(self, host: RadarHost) -> None:
         ids = [a for a in self.worktrees if a in self.changes]
-        now: dict[Pair, Finding] = {}
-        for i, a in enumerate(ids):
-            for b in ids[i + 1 :]:
-                shared = sorted(self.changes[a].paths & self.changes[b].paths)
-                if shared:
-                    now[(a, b)] = await self._kind(a, b, shared)
+        found: dict[Pair, Finding] = {}
+        pairs = [
+            (a, b, shared)
+            for i, a in enumerate(ids)
+            for b in ids[i + 1 :]
+            if (shared := sorted(self.changes[a].paths & self.changes[b].paths))
+        ]
+        involved = dict.fromkeys(x for a, b, _ in pairs for x in (a, b))
+        async with anyio.create_task_group() as tg:  # one snapshot per agent, shared by its pairs
+            for agent_id in involved:
+                tg.start_soon(self._snapshot, agent_id)
+        async with anyio.create_task_group() as tg:
+            for a, b, shared in pairs:
+                tg.start_soon(self._kind, a, b, shared, found)
+        now = {(a, b): found[(a, b)] for a, b, _ in pairs}  # in a steady order
         for pair, finding in now.items():
             before = self.findings.get(pair)
             if before is None or before != finding:

@@ -172,3 +172,15 @@ def test_views_show_each_conflict_on_both_agents_until_it_clears() -> None:
     assert [e.seq for e in view.timeline] == [1, 2, 3]
     assert describe_land(found) == "⚠ conflict (same lines): a and b · x.py"
     assert list(landing_of([found, other, gone]).conflicts) == [("a", "c")]
+
+
+def test_a_new_edit_of_an_already_changed_file_changes_the_signature(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    wt = create(repo, worktrees_dir(repo), "r1", "a")
+    (wt.path / "lines.txt").write_text("first edit\n")
+    first, _ = changed_paths(wt.path, wt.base)
+    (wt.path / "lines.txt").write_text("second, longer edit\n")
+    second, _ = changed_paths(wt.path, wt.base)
+    assert first.paths == second.paths == {"lines.txt"}
+    assert first.signature != second.signature  # so the radar snapshots and merges again
+    assert not first.clean
