@@ -58,6 +58,12 @@ async def test_review_marks_and_lands_without_touching_the_user(tmp_path: Path, 
         await wait_until(pilot, lambda: any(e.type == EventType.LAND_FINISHED for e in store.events(RUN_ID)), rounds=3000)
         landed = [e.actor for e in store.events(RUN_ID) if e.type == EventType.AGENT_LANDED]
         assert landed == ["api", "docs"]  # web was rejected, so not even tried
+        # Opened again (as from history), the screen shows that landing.
+        await app.push_screen(ReviewScreen(store, RUN_ID))
+        again = app.screen
+        assert isinstance(again, ReviewScreen)
+        title = again.query_one("#review-title")
+        await wait_until(pilot, lambda: "last landing: landed into oneie/" in str(title.render()))
     assert sorted(_git(repo, "ls-tree", "--name-only", f"oneie/{RUN_ID}/landed").split()) == ["README.md", "docs.md", "lines.txt"]
     assert _git(repo, "rev-parse", "HEAD") == head and _git(repo, "status", "--porcelain") == ""
     store.close()
@@ -96,3 +102,37 @@ def test_review_screen_snapshot(snap_compare: Any, tmp_path: Path, finished: tup
 
     assert snap_compare(app, terminal_size=(140, 24), run_before=run_before)
     store.close()
+
+
+WRITER = "import os, pathlib; pathlib.Path(os.environ['ONEIE_AGENT_ID'] + '.txt').write_text('x\\n')"
+
+
+@pytest.mark.anyio
+async def test_v_on_the_dashboard_reviews_the_run_on_screen(
+    make_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import tomli_w
+
+    from tests.fakes.process_tools import git_repo
+
+    repo = git_repo(tmp_path / "repo")
+    monkeypatch.chdir(repo)  # the project the dashboard's run works in
+    spec = tmp_path / "squad.toml"
+    spec.write_text(tomli_w.dumps({
+        "feature": {"name": "Dashboard review"},
+        "run": {"backend": "command", "isolation": "worktree"},
+        "agents": [{"id": a, "command": {"argv": [sys.executable, "-c", WRITER]}} for a in ("one", "two")],
+    }))
+    app = make_app(spec, run_on_start=True, clock=None)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_until(pilot, lambda: app.live is not None and app.live.runner.status == "completed", rounds=3000)
+        run_id = app.live.runner.run_id
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.run_id == run_id and screen.publish is None
+        agents = screen.query_one("#review-agents", DataTable)
+        await wait_until(pilot, lambda: agents.row_count == 2 and "+x" in _diff_text(screen))
+        assert [str(c) for c in agents.get_row("two")][:3] == ["two", "completed", "1 file changed, +1 -0"]

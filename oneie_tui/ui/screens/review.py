@@ -144,6 +144,10 @@ class ReviewScreen(Screen[None]):
         land = facts.run.summary.get("land") if isinstance(facts.run.summary, dict) else None
         if isinstance(land, dict):
             title += f" · last landing: {land.get('status', '?')} into {land.get('into', '?')}"
+            if not self.landing:  # the acceptance table of that landing
+                checks = [c for c in land.get("acceptance", []) if isinstance(c, dict)]
+                line = " · ".join(f"{'✓' if c.get('passed') else '✗'} {c.get('text', '')}" for c in checks)
+                self.query_one("#review-status", Static).update(Text(printable(f"acceptance: {line}" if line else "")))
         self.query_one("#review-title", Static).update(Text(printable(title)))
         table = self.query_one("#review-agents", DataTable)
         keep = self.agent_id
