@@ -266,7 +266,7 @@ class ReviewScreen(Screen[None]):
         parts = [f"{outcome.status}: {len(result.landed)} of {len(result.order)} into {result.into}"]
         parts += [f"left out {a} ({why.reason}: {', '.join(why.paths[:3])})" for a, why in result.left_out.items()]
         parts += [f"{'✓' if c.passed else '✗'} {c.text}" for c in outcome.checks]
-        self.landing = " · ".join(parts)
+        self.landing = "\n".join([" · ".join(parts[:1 + len(result.left_out)]), " · ".join(parts[1 + len(result.left_out):])]).strip()
         status.update(Text(printable(self.landing)))
         self.notify(printable(parts[0]), severity="information" if outcome.status == "landed" else "warning")
         self.reload()
