@@ -135,9 +135,13 @@ class ReviewScreen(Screen[None]):
         self.app.call_from_thread(self._loaded, facts, rows)
 
     def _failed(self, message: str) -> None:
+        if self._gone():
+            return
         self.query_one("#review-title", Static).update(Text(f"review · run {self.run_id} · {printable(message)}"))
 
     def _loaded(self, facts: Any, rows: list[tuple[str, ...]]) -> None:
+        if self._gone():
+            return
         self.facts = facts
         self.verdicts = dict(facts.verdicts)
         title = f"review · run {self.run_id} · {facts.spec.feature.name} · base {facts.base[:12]}"
@@ -176,8 +180,16 @@ class ReviewScreen(Screen[None]):
             files, diff = [], f"cannot read the diff: {exc}"
         self.app.call_from_thread(self._show_agent, agent_id, files, diff)
 
+    def _gone(self) -> bool:
+        """A worker may finish after the screen has closed: then there is nothing to draw."""
+        return not self.is_attached or not self.query("#review-files")
+
+    def _show_diff(self, diff: str) -> None:
+        if not self._gone():
+            self.query_one("#review-diff", DiffView).show(diff)
+
     def _show_agent(self, agent_id: str, files: list[Any], diff: str) -> None:
-        if agent_id != self.agent_id:
+        if agent_id != self.agent_id or self._gone():
             return
         table = self.query_one("#review-files", DataTable)
         table.clear()
@@ -198,7 +210,7 @@ class ReviewScreen(Screen[None]):
             diff = diff_text(self.facts, agent_id, path)
         except WorktreeError as exc:
             diff = f"cannot read the diff: {exc}"
-        self.app.call_from_thread(self.query_one("#review-diff", DiffView).show, diff)
+        self.app.call_from_thread(self._show_diff, diff)
 
     @on(DataTable.RowHighlighted, "#review-agents")
     def _agent_highlighted(self, event: DataTable.RowHighlighted) -> None:
