@@ -12,6 +12,7 @@ from typing import IO, Any
 
 import anyio
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -138,6 +139,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
     changes = any(a.get("diff_stat") for a in summary["agents"])  # worktree isolation
     if changes:
         table.add_column("changes")
+    conflicts = any(a.get("conflicts") for a in summary["agents"])  # the radar's open findings
+    if conflicts:
+        table.add_column("conflicts")
     for a in summary["agents"]:
         style = STATUS_STYLE.get(a["status"], "")
         tokens = total_tokens(a)
@@ -150,6 +154,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
             f"{tokens:,}",
             f"${a['cost_usd']:.4f}",
             *([a.get("diff_stat", "—")] if changes else []),
+            *([escape(", ".join(a.get("conflicts", [])) or "—")] if conflicts else []),
         )
     table.caption = (
         f"sequential {summary['sequential_s']:.2f}s · parallel {summary['wall_s']:.2f}s · "
@@ -191,6 +196,7 @@ def json_summary(summary: dict[str, Any]) -> dict[str, Any]:
                 "active_s": a["active_s"],
                 **({"reason": a["reason"]} if a["reason"] else {}),
                 **({"diff_stat": a["diff_stat"]} if a.get("diff_stat") else {}),
+                **({"conflicts": a["conflicts"]} if a.get("conflicts") else {}),
             }
             for a in summary["agents"]
         ],

@@ -37,6 +37,9 @@ def test_land_demo_flags_the_overlap_while_running_and_lands_the_rest(tmp_path: 
     assert pair["metadata"]["kind"] == "same_lines" and pair["metadata"]["paths"] == ["land-demo/app.py"]
     ends = [e["seq"] for e in lines if e.get("type") == "agent_completed" and e["actor"] in ("agent-api", "agent-web")]
     assert pair["seq"] < min(ends)  # flagged while both were still running
+    summary = {a["id"]: a for a in lines[-1]["agents"]}
+    assert summary["agent-api"]["conflicts"] == ["agent-web (lines)"]
+    assert summary["agent-web"]["conflicts"] == ["agent-api (lines)"] and "conflicts" not in summary["agent-docs"]
     scope = [e for e in lines if e.get("type") == "scope_exceeded"]
     assert [(e["actor"], e["metadata"]["paths"]) for e in scope] == [("agent-docs", ["land-demo/NOTES.txt"])]
 
