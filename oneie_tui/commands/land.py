@@ -69,12 +69,13 @@ def _land(args: argparse.Namespace) -> int:
     from oneie_tui.land.flow import land_run
     from oneie_tui.land.landing import LandError
     from oneie_tui.land.runfacts import RunFactsError, StoreRecorder, load_facts
+    from oneie_tui.store.sqlite import StoreError
 
     store = open_store(args)
     try:
         try:
             facts = load_facts(store, args.run)
-        except RunFactsError as exc:
+        except (RunFactsError, StoreError) as exc:  # no such run is a usage error here
             die(str(exc), EXIT_USAGE)
         if facts.run.status == "running":
             die(f"run {facts.run_id} is still running; land it once it has finished", EXIT_USAGE)

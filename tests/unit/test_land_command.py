@@ -202,10 +202,12 @@ def test_into_a_checked_out_branch_only_when_named_and_clean(tmp_path: Path) -> 
     [
         (["--only", "nobody"], "--only: nobody is not an agent"),
         (["--into", "bad..name"], "not a valid branch name"),
+        ([], "no run"),
     ],
 )
 def test_bad_usage_is_exit_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     repo, store, _ = _squad(tmp_path)
-    done = _oneie(repo, store, "land", _run_id(store), *args)
+    run = "no-such-run" if message == "no run" else _run_id(store)
+    done = _oneie(repo, store, "land", run, *args)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
