@@ -24,6 +24,7 @@ ORDER = [
     ["bench_history_listing.py"],
     ["bench_history_replay.py"],
     ["bench_plan.py"],
+    ["bench_land.py"],
 ]
 
 

@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "oneie_tui.commands.specs",
     "oneie_tui.commands.plan",
     "oneie_tui.commands.history",
+    "oneie_tui.commands.land",
     "oneie_tui.commands.tui",
     "oneie_tui.commands.process",
 ]

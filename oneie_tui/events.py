@@ -40,6 +40,17 @@ class EventType(StrEnum):
     RETRY = "retry"
     BUDGET_EXCEEDED = "budget_exceeded"
     AGENT_INFO = "agent_info"  # backend facts: session id, worktree, diff stat
+    # Landing the work (oneie_tui/land): the radar while agents run, then `oneie land`.
+    CONFLICT_DETECTED = "conflict_detected"  # two agents change the same file (or lines)
+    CONFLICT_CLEARED = "conflict_cleared"
+    SCOPE_EXCEEDED = "scope_exceeded"  # an agent changed a path outside its `scope`
+    AGENT_REVIEWED = "agent_reviewed"  # the user marked an agent accepted or rejected
+    LAND_STARTED = "land_started"
+    AGENT_LANDED = "agent_landed"
+    AGENT_LEFT_OUT = "agent_left_out"
+    LAND_FINISHED = "land_finished"
+    ACCEPTANCE_VALIDATED = "acceptance_validated"
+    ACCEPTANCE_FAILED = "acceptance_failed"
 
 
 def _make_encoder() -> Callable[[Any], str]:
@@ -64,6 +75,13 @@ AgentStatus = Literal[
 ]
 
 AGENT_STATUSES: dict[str, AgentStatus] = {s: s for s in get_args(AgentStatus)}
+# Landing events (radar, scopes, review, merge queue, acceptance): the timeline shows them.
+LAND_TYPES = frozenset({
+    EventType.CONFLICT_DETECTED, EventType.CONFLICT_CLEARED, EventType.SCOPE_EXCEEDED,
+    EventType.AGENT_REVIEWED, EventType.LAND_STARTED, EventType.AGENT_LANDED,
+    EventType.AGENT_LEFT_OUT, EventType.LAND_FINISHED, EventType.ACCEPTANCE_VALIDATED,
+    EventType.ACCEPTANCE_FAILED,
+})
 
 # The agent status each lifecycle event leaves behind: one table for the runner's
 # readers (metrics, dashboard view, headless progress, Gantt).

@@ -200,6 +200,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
     changes = any(a.get("diff_stat") for a in summary["agents"])  # worktree isolation
     if changes:
         table.add_column("changes")
+    conflicts = any(a.get("conflicts") for a in summary["agents"])  # the radar's open findings
+    if conflicts:
+        table.add_column("conflicts")
     for a in summary["agents"]:
         style = STATUS_STYLE.get(a["status"], "")
         tokens = total_tokens(a)
@@ -212,6 +215,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
             f"{tokens:,}",
             f"${a['cost_usd']:.4f}",
             *([safe_text(a.get("diff_stat", "—"))] if changes else []),
+            *([safe_text(", ".join(a.get("conflicts", [])) or "—")] if conflicts else []),
         )
     table.caption = (
         f"sequential {summary['sequential_s']:.2f}s · parallel {summary['wall_s']:.2f}s · "
@@ -254,6 +258,7 @@ def json_summary(summary: dict[str, Any]) -> dict[str, Any]:
                 "active_s": a["active_s"],
                 **({"reason": a["reason"]} if a["reason"] else {}),
                 **({"diff_stat": a["diff_stat"]} if a.get("diff_stat") else {}),
+                **({"conflicts": a["conflicts"]} if a.get("conflicts") else {}),
             }
             for a in summary["agents"]
         ],

@@ -52,6 +52,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             line = locate_field(loaded.text, lint.place)
             print(f"{path}{f':{line}' if line else ''}: warning: {lint}")
         _warn_limits(path, loaded.spec)
+        for warning in _scope_warnings(loaded.spec, path):
+            sys.stderr.write(f"oneie: warning: {path}: {warning}\n")
     return code
 
 
@@ -67,6 +69,30 @@ def _warn_limits(path: str, spec: Any) -> None:
     sys.stderr.write(
         f"oneie: warning: {path}: cannot run fully in parallel here: {cap.note}; the rest will queue\n"
     )
+
+
+def _scope_warnings(spec: Any, path: str) -> list[str]:
+    """Overlapping scopes of agents that can run at the same time (a conflict foretold).
+    The project's files, when the spec sits in a git repository, make the check exact
+    for the paths that exist."""
+    if not any(a.scope for a in spec.agents):
+        return []
+    import subprocess
+    from pathlib import Path
+
+    from oneie_tui.land.scope import scope_overlaps
+
+    files: list[str] = []
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "-z", "--full-name"], cwd=Path(path).resolve().parent,
+            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, check=False,
+        )
+        if done.returncode == 0:  # paths from the repository's top: the project
+            files = [f for f in done.stdout.split("\0") if f][:100_000]
+    except (OSError, subprocess.TimeoutExpired):
+        files = []
+    return [found.text() for found in scope_overlaps(spec, files)]
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from oneie_tui.events import TERMINAL_STATUS_OF, Event
+from oneie_tui.events import TERMINAL_STATUS_OF, Event, EventType
 
 # control and worktree are imported where used: a sim run pays nothing for them.
 if TYPE_CHECKING:
@@ -58,38 +58,52 @@ class RunSupport:
     async def record_diff_stats(self, runner: Runner) -> None:
         """Service: an `agent_info` event with the diff stat each time an isolated agent
         ends, including those that end as the run closes."""
-        send, receive = anyio.create_memory_object_stream[str](math.inf)
+        send, receive = anyio.create_memory_object_stream[Event](math.inf)
 
         def on_end(e: Event) -> None:
             if e.type in TERMINAL_STATUS_OF and e.actor in self.worktrees:
-                send.send_nowait(e.actor)
+                send.send_nowait(e)
 
         sub = runner.bus.subscribe(on_end)
         try:
-            async for agent_id in receive:
-                await self._record(runner, agent_id)
+            async for ended in receive:
+                # Shielded: the run closing must not lose the commit of an agent that ended last.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(DIFF_TIMEOUT):
+                    await self._record(runner, ended)
         finally:
             runner.bus.unsubscribe(sub)
             with anyio.CancelScope(shield=True), anyio.move_on_after(DIFF_TIMEOUT):
                 while True:
                     try:
-                        agent_id = receive.receive_nowait()
+                        ended = receive.receive_nowait()
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
-                    await self._record(runner, agent_id)
+                    await self._record(runner, ended)
             send.close()
             receive.close()
 
-    async def _record(self, runner: Runner, agent_id: str) -> None:
-        from oneie_tui.engine.worktree import WorktreeError, diff_stat
+    async def _record(self, runner: Runner, ended: Event) -> None:
+        """Commit what the agent left on its branch (so its work is always there to land),
+        then record the diff stat."""
+        from oneie_tui.engine.worktree import WorktreeError, commit_work, diff_stat
 
+        agent_id = ended.actor
         wt = self.worktrees[agent_id]
+        status = TERMINAL_STATUS_OF[ended.type]
+        summary = str(ended.metadata.get("summary") or ended.metadata.get("reason") or "")
+        committed: dict[str, str] = {}
+        try:
+            commit = await anyio.to_thread.run_sync(commit_work, wt, status, summary)
+            if commit:
+                committed = {"commit": commit[:12]}
+        except WorktreeError as exc:
+            committed = {"commit_error": str(exc)}
         try:
             stat = await anyio.to_thread.run_sync(diff_stat, wt.path, wt.base)
         except WorktreeError as exc:
-            runner.publish("agent_info", agent_id, metadata={**wt.info(), "diff_error": str(exc)})
+            runner.publish(EventType.AGENT_INFO, agent_id, metadata={**wt.info(), **committed, "diff_error": str(exc)})
             return
-        runner.publish("agent_info", agent_id, metadata={**wt.info(), **stat.to_dict()})
+        runner.publish(EventType.AGENT_INFO, agent_id, metadata={**wt.info(), **committed, **stat.to_dict()})
 
 
 def isolation_of(spec: Spec, agent: AgentSpec) -> str:
@@ -125,6 +139,10 @@ def prepare_run(
         except WorktreeError as exc:
             raise RunSupportError(str(exc)) from None
         support.services.append(support.record_diff_stats)
+        if spec.run.radar.enabled and (len(isolated) > 1 or any(a.scope for a in isolated)):
+            from oneie_tui.land.radar import radar_for  # the conflict radar and scopes
+
+            support.services.append(radar_for(support.worktrees, spec).run)
     if any(spec.backend_of(a) in PROCESS_BACKENDS for a in spec.agents):
         support.control = ControlChannel()
         support.services.append(support.control.serve)

@@ -61,7 +61,7 @@ class DiffStat:
         }
 
 
-def git(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+def git(args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
     """Run git (argv, no shell); its stdout, or WorktreeError with git's own message."""
     if shutil.which("git") is None:
         raise WorktreeError('git is not installed; isolation = "worktree" needs git')
@@ -70,6 +70,8 @@ def git(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
             ["git", *args],
             cwd=cwd,
             env=env,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=GIT_TIMEOUT,
@@ -231,3 +233,45 @@ def remove(root: Path, item: Listed) -> bool:
         git(["branch", "-D", item.branch], root)
         return False
     return True
+
+
+ONEIE_NAME = "oneie"
+ONEIE_EMAIL = "oneie@localhost"
+
+
+def _has_identity(path: Path) -> bool:
+    for key in ("user.name", "user.email"):
+        done = subprocess.run(
+            ["git", "config", "--get", key], cwd=path, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0 or not done.stdout.strip():
+            return False
+    return True
+
+
+def oneie_env(path: Path, author: str = ONEIE_NAME) -> dict[str, str]:
+    """The environment for a commit oneie makes: authored by oneie (`author`), committed
+    by the user when they have an identity, else by oneie, so a fresh repository works."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": ONEIE_EMAIL}
+    if not _has_identity(path):
+        env.update({"GIT_COMMITTER_NAME": ONEIE_NAME, "GIT_COMMITTER_EMAIL": ONEIE_EMAIL})
+    return env
+
+
+def commit_work(wt: Worktree, status: str, summary: str = "") -> str | None:
+    """Commit everything the agent left uncommitted (untracked files too) to its branch;
+    the new commit id, or None when there was nothing to commit. The agent's hooks and
+    signing settings are bypassed: this is oneie's bookkeeping commit, not the agent's."""
+    git(["add", "--all", "--", "."], wt.path)
+    staged = subprocess.run(
+        ["git", "diff", "--cached", "--quiet"], cwd=wt.path, capture_output=True, check=False
+    )
+    if staged.returncode == 0:
+        return None
+    first = (summary.strip().splitlines() or [""])[0][:200]
+    title = f"oneie: work of agent {wt.agent_id} ({status})"
+    body = f"{first}\n\n" if first else ""
+    message = f"{title}\n\n{body}Oneie-Agent: {wt.agent_id}\nOneie-Run: {wt.run_id}\n"
+    env = oneie_env(wt.path, f"oneie agent {wt.agent_id}")
+    git(["-c", "commit.gpgsign=false", "commit", "--no-verify", "--quiet", "-F", "-"], wt.path, env, message)
+    return git(["rev-parse", "HEAD"], wt.path).strip()

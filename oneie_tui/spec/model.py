@@ -91,12 +91,31 @@ class Ontology(StrictTyped):
     events: list[str] = Field(default_factory=list)
 
 
+class AcceptanceCheck(StrictTyped):
+    """An acceptance criterion `oneie land` can run: `check` (argv, no shell) runs in a
+    clean worktree of the landed branch and must exit 0 within `timeout` seconds."""
+
+    text: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    check: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=list, max_length=1000, description="argv of the check; empty: not runnable"
+    )
+    timeout: float = Field(default=120.0, gt=0.0, le=86_400.0)
+
+
 class Feature(StrictTyped):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     description: str = ""
-    acceptance: list[str] = Field(default_factory=list)
+    acceptance: list[str | AcceptanceCheck] = Field(
+        default_factory=list, description="criteria: plain text, or { text, check = [argv], timeout }"
+    )
     constraints: list[str] = Field(default_factory=list)
     ontology: Ontology = Field(default_factory=Ontology)
+
+    def acceptance_texts(self) -> list[str]:
+        return [a if isinstance(a, str) else a.text for a in self.acceptance]
+
+    def acceptance_checks(self) -> list[AcceptanceCheck]:
+        return [a for a in self.acceptance if not isinstance(a, str) and a.check]
 
 
 class SimOptions(StrictTyped):
@@ -122,6 +141,16 @@ class Budget(StrictTyped):
 
 
 Isolation = Literal["none", "worktree"]
+ScopeGlob = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class RadarSettings(StrictTyped):
+    """The conflict radar: how often isolated agents' worktrees are compared, and how many
+    git processes it may run at once (its cost stays bounded however many agents run)."""
+
+    enabled: bool = True
+    interval: float = Field(default=2.0, ge=0.1, le=3600.0, description="seconds between scans")
+    max_git: int = Field(default=4, ge=1, le=64, description="git processes at most at once")
 
 
 class RunSettings(StrictTyped):
@@ -139,6 +168,11 @@ class RunSettings(StrictTyped):
     budget: Budget = Field(default_factory=Budget)
     cycle: Duration | None = Field(
         default=None, description='length of one planning cycle, e.g. "6m"; the plan counts in cycles too'
+    )
+    radar: RadarSettings = Field(default_factory=RadarSettings)
+    on_scope_exceeded: Literal["report", "pause"] = Field(
+        default="report",
+        description="a change outside an agent's scope is reported (scope_exceeded), or also pauses it",
     )
 
 
@@ -166,6 +200,11 @@ class AgentSpec(StrictTyped):
         default=None, description="Claude Code agent file (.claude/agents/NAME.md) for the role"
     )
     isolation: Isolation | None = None
+    scope: list[ScopeGlob] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="paths this agent may change: gitignore-style globs relative to the project",
+    )
     budget: Budget = Field(default_factory=Budget)
     sim: SimOptions = Field(default_factory=SimOptions)
     claude: ClaudeOptions = Field(default_factory=ClaudeOptions)

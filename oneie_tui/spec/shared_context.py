@@ -28,6 +28,8 @@ def render_shared_context(spec: Spec) -> str:
             waits.append("emits " + ", ".join(a.emits))
         if a.race:
             waits.append(f"races in group {a.race!r} (first success wins)")
+        if a.scope:
+            waits.append("changes only " + ", ".join(a.scope))
         if waits:
             line += "; " + "; ".join(waits)
         roster.append(line)
@@ -38,7 +40,7 @@ def render_shared_context(spec: Spec) -> str:
         f"Things: {', '.join(o.things) or '(none)'}\n"
         f"Connections: {', '.join(o.connections) or '(none)'}\n"
         f"Events: {', '.join(o.events) or '(none)'}\n\n"
-        f"## Acceptance criteria\n{_bullets(f.acceptance)}\n\n"
+        f"## Acceptance criteria\n{_bullets(f.acceptance_texts())}\n\n"
         f"## Constraints\n{_bullets(f.constraints)}\n\n"
         "## Agents working in parallel on this feature\n"
         + "\n".join(roster)

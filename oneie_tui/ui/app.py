@@ -45,6 +45,7 @@ from oneie_tui.ui.messages import (
     PauseAgent,
     RestartAgent,
     ResumeRequested,
+    ReviewRequested,
     RunSpec,
     RunStatusChanged,
     SaveSpec,
@@ -596,6 +597,30 @@ class OneieApp(App[int]):
         if store is not None:
             self.push_screen(HistoryScreen(store))
 
+    @on(ReviewRequested)
+    def _review_asked(self, event: ReviewRequested) -> None:
+        self.open_review()
+
+    def open_review(self, run_id: str | None = None) -> None:
+        """The review screen of `run_id` (default: the run on the dashboard). While that
+        run is live, review marks go through its runner, so its events stay in one order."""
+        from oneie_tui.ui.screens.review import ReviewScreen
+
+        store = self.store
+        live = self.live
+        run_id = run_id or (live.runner.run_id if live is not None else None)
+        if store is None or run_id is None:
+            self.notify("no run to review yet: run a spec first", severity="warning")
+            return
+        publish = None
+        if live is not None and live.live and live.runner.run_id == run_id:
+            runner = live.runner
+
+            def publish(kind: str, actor: str, metadata: dict[str, Any]) -> None:
+                runner.publish(kind, actor, metadata=metadata)
+
+        self.push_screen(ReviewScreen(store, run_id, publish=publish))
+
     async def action_quit(self) -> None:
         """Quit; unsaved edits ask first (save, discard or stay), then a live run does."""
         editor = self._editor()
@@ -734,3 +759,4 @@ class OneieApp(App[int]):
         yield SystemCommand("Run history", "past runs (h)", self.open_history)
         yield SystemCommand("Gantt", "lanes, critical path, sequential vs parallel (g)", screen.action_gantt)
         yield SystemCommand("Plan", "the spec's plan before it runs: speedup, cycles, lints (L)", screen.action_plan)
+        yield SystemCommand("Review", "the agents' diffs, conflicts, accept/reject and land (d)", screen.action_review)

@@ -111,3 +111,7 @@ class ResumeRequested(Message):
     def __init__(self, run_id: str) -> None:
         super().__init__()
         self.run_id = run_id
+
+
+class ReviewRequested(Message):
+    """Review (and land) the isolated agents' work of the run on the dashboard (`d`)."""

@@ -17,8 +17,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from oneie_tui.events import ACTIVE_STATUS_OF as STATE_OF
-from oneie_tui.events import STREAM_TYPES, AgentStatus, Event, Usage, add_usage, status_after
+from oneie_tui.events import (
+    STREAM_TYPES,
+    AgentStatus,
+    Event,
+    EventType,
+    Usage,
+    add_usage,
+    status_after,
+)
 from oneie_tui.events import TERMINAL_STATUS_OF as TERMINAL
+
+CONFLICT_TYPES = frozenset({EventType.CONFLICT_DETECTED, EventType.CONFLICT_CLEARED})
 
 
 @dataclass
@@ -43,6 +53,7 @@ class AgentMetrics:
     emitted: dict[str, float] = field(default_factory=dict)  # action -> active offset
     usage: Usage = field(default_factory=Usage)
     diff_stat: str = ""  # isolated agents: what changed in the worktree (agent_info)
+    conflicts: dict[str, str] = field(default_factory=dict)  # the radar: other agent → kind
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +66,8 @@ class AgentMetrics:
             "attempts": self.attempts,
             **self.usage.to_dict(),
             **({"diff_stat": self.diff_stat} if self.diff_stat else {}),
+            **({"conflicts": [f"{a} ({k.removeprefix('same_')})" for a, k in self.conflicts.items()]}
+               if self.conflicts else {}),
         }
 
 
@@ -158,6 +171,9 @@ class MetricsBuilder:
                 self._wall_closed += t - self._run_open
                 self._run_open = None
             return
+        if kind in CONFLICT_TYPES:
+            self._conflict(e)
+            return
         if e.actor == "runner" or not e.actor:
             return
         m = self.agent(e.actor)
@@ -204,6 +220,18 @@ class MetricsBuilder:
             open_seg.start = self._run_since[m.id] = max(open_seg.start, t - ago)
         elif meta.get("process_exited"):
             self._close_segment(m, t)
+
+    def _conflict(self, e: Event) -> None:
+        """The radar's open findings, on both agents (the summary's conflicts column)."""
+        pair = e.metadata.get("agents")
+        if not isinstance(pair, list) or len(pair) != 2:
+            return
+        a, b = str(pair[0]), str(pair[1])
+        for me, other in ((a, b), (b, a)):
+            if e.type == EventType.CONFLICT_DETECTED:
+                self.agent(me).conflicts[other] = str(e.metadata.get("kind", "same_file"))
+            else:
+                self.agent(me).conflicts.pop(other, None)
 
     def wall(self, now: float | None = None) -> float:
         wall = self._wall_closed

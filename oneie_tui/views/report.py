@@ -18,6 +18,7 @@ from oneie_tui.store.sqlite import RunRow, RunStore
 from oneie_tui.trust.display import display
 from oneie_tui.trust.numbers import finite_or
 from oneie_tui.views.gantt_lanes import gantt_from_view, gantt_plain
+from oneie_tui.views.land_view import Landing, describe_land
 from oneie_tui.views.plan import fmt_duration
 from oneie_tui.views.plan_actuals import PlanVsActual, compare, run_settings
 from oneie_tui.views.run_view import RunView, initial_view
@@ -95,17 +96,23 @@ def _detail(e: Event) -> str:
         return str(md.get("status", "")) + (f" — {md['reason']}" if md.get("reason") else "")
     if kind == "agent_tool":
         return str(md.get("name", md.get("tool", "")))
+    if (land := describe_land(e)) is not None:
+        return land
     return ", ".join(f"{k}={v}" for k, v in md.items() if k not in ("text",))
 
 
-def fold(run: RunRow, events: Iterable[Event]) -> tuple[RunView, list[Event], int]:
+def fold(
+    run: RunRow, events: Iterable[Event], landing: Landing | None = None
+) -> tuple[RunView, list[Event], int]:
     """The run's final view (the same fold as the dashboard), its coordination events and
-    its event count."""
+    its event count; `landing` (if given) folds the radar, land and acceptance events."""
     view = initial_view(run)
     coordination: list[Event] = []
     count = 0
     for e in events:
         view.apply(e)
+        if landing is not None:
+            landing.apply(e)
         count += 1
         if e.type == "task_event":
             coordination.append(e)
@@ -115,7 +122,8 @@ def fold(run: RunRow, events: Iterable[Event]) -> tuple[RunView, list[Event], in
 def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event]]) -> None:
     """Write the report. `events()` is called twice and must give the run's events in
     seq order each time (see `store_pages`)."""
-    view, coordination, count = fold(run, events())
+    landing = Landing()
+    view, coordination, count = fold(run, events(), landing)
     now = run.ended or view.last_ts
     metrics = view.metrics(now)
     origin = view.metrics_builder.origin or run.started
@@ -197,6 +205,9 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
         w("None.\n")
     w("\n")
 
+    if not landing.empty:
+        write_landing(out, landing)
+
     w(f"## Events ({count:,}, in time order)\n\n")
     w("| Time | Seq | Actor | Type | Details |\n|---|---|---|---|---|\n")
     for e in events():
@@ -234,3 +245,33 @@ def _plan_section(w: Callable[[str], object], vs: PlanVsActual) -> None:
         )
     if plan.missing:
         w(f"No estimate for {_cell(', '.join(plan.missing))}: counted as 0 in the plan.\n\n")
+def write_landing(out: TextIO, landing: Landing) -> None:
+    """Open conflicts, scope breaches, the last landing and the acceptance table."""
+    w = out.write
+    w("## Landing\n\n")
+    if landing.conflicts:
+        w("| Agents | Conflict | Paths |\n|---|---|---|\n")
+        for (a, b), found in landing.conflicts.items():
+            kind = "same lines" if found["kind"] == "same_lines" else "same file"
+            w(f"| {_cell(a)}, {_cell(b)} | {kind} | {_cell(', '.join(map(str, found['paths'])))} |\n")
+        w("\n")
+    for agent_id, paths in landing.scope.items():
+        w(f"- {_cell(agent_id)} changed paths outside its scope: {_cell(', '.join(paths))}\n")
+    if landing.scope:
+        w("\n")
+    if landing.status:
+        dry = " (dry run)" if landing.dry_run else ""
+        w(f"Landed into `{_cell(landing.into)}`{dry}: {landing.status}. ")
+        w(f"Landed: {_cell(', '.join(landing.landed) or 'none')}.")
+        for agent_id, why in landing.left_out.items():
+            named = ", ".join(map(str, why.get("paths", [])))
+            others = ", ".join(map(str, why.get("conflicts_with", [])))
+            w(f" Left out: {_cell(agent_id)} ({_cell(why.get('reason', ''))}: {_cell(named)}"
+              + (f", with {_cell(others)}" if others else "") + ").")
+        w("\n\n")
+    if landing.checks:
+        w("| Acceptance | Result | Exit | Output (tail) |\n|---|---|---|---|\n")
+        for check in landing.checks:
+            w(f"| {_cell(check.text)} | {'passed' if check.passed else 'failed'} |"
+              f" {'—' if check.exit_code is None else check.exit_code} | {_cell(check.tail or '—')} |\n")
+        w("\n")

@@ -10,7 +10,17 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from oneie_tui.events import STATUS_OF, AgentStatus, Event, Usage, add_usage, awaited, status_after
+from oneie_tui.events import (
+    LAND_TYPES,
+    STATUS_OF,
+    AgentStatus,
+    Event,
+    EventType,
+    Usage,
+    add_usage,
+    awaited,
+    status_after,
+)
 from oneie_tui.events import TERMINAL_STATUSES as TERMINAL
 from oneie_tui.spec.model import Spec
 from oneie_tui.trust.display import display, display_value, is_safe
@@ -26,7 +36,7 @@ TIMELINE_TAIL = 2000
 # Events shown on the timeline: lifecycle and coordination, not the output stream.
 TIMELINE_TYPES = frozenset(
     {*STATUS_OF, "task_event", "run_started", "run_finished", "run_failed", "retry",
-     "budget_exceeded", "agent_tool"}
+     "budget_exceeded", "agent_tool", *LAND_TYPES}
 )
 
 
@@ -51,6 +61,8 @@ class AgentView:
     ended_ts: float | None = None
     summary: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # backend facts (session id, diff stat)
+    conflicts: dict[str, str] = field(default_factory=dict)  # other agent → same_file | same_lines
+    outside_scope: list[str] = field(default_factory=list)  # paths changed outside its scope
 
     @property
     def tokens(self) -> int:
@@ -150,6 +162,9 @@ class RunView:
             self.reason = display(e.metadata.get("reason", ""))
             self.ended_ts = e.ts
             return
+        if kind in (EventType.CONFLICT_DETECTED, EventType.CONFLICT_CLEARED):
+            self._conflict(e)
+            return
         if e.actor == "runner":
             return
         a = self.agent(e.actor if is_safe(e.actor) else display(e.actor))
@@ -199,6 +214,19 @@ class RunView:
             a.tool_calls += 1
         elif kind == "agent_info":
             a.extra.update(display_value(md))
+        elif kind == EventType.SCOPE_EXCEEDED:
+            a.outside_scope.extend(display(str(p)) for p in md.get("paths", []))
+
+    def _conflict(self, e: Event) -> None:
+        """The radar's findings, on both agents' views: who each one collides with."""
+        pair = [display(str(x)) for x in e.metadata.get("agents", [])][:2]
+        if len(pair) != 2:
+            return
+        for me, other in (pair, pair[::-1]):
+            if e.type == EventType.CONFLICT_DETECTED:
+                self.agent(me).conflicts[other] = display(str(e.metadata.get("kind", "same_file")))
+            else:
+                self.agent(me).conflicts.pop(other, None)
 
     def apply_all(self, events: list[Event] | tuple[Event, ...]) -> None:
         for e in events:

@@ -30,6 +30,7 @@ from oneie_tui.ui.messages import (
     LeaveEditor,
     PauseAgent,
     RestartAgent,
+    ReviewRequested,
     RunSpec,
     RunStatusChanged,
     RunUpdated,
@@ -68,6 +69,7 @@ class DashboardScreen(Screen[None]):
         Binding("g", "gantt", "Gantt", id="gantt"),
         Binding("L", "plan", "Plan", id="plan", show=False),  # in the palette; no footer room
         Binding("v", "toggle_crowd", "Grid/list", id="toggle_crowd", show=False),
+        Binding("d", "review", "Review", show=False, id="review"),  # in the palette; footer unchanged
         Binding("ctrl+s", "save_spec", "Save", id="save_spec", priority=True),
         Binding("ctrl+r", "run_spec", "Run", id="run_spec", priority=True),
         # Only while a run-blocking error shows (see check_action):
@@ -474,6 +476,10 @@ class DashboardScreen(Screen[None]):
             self.notify("fix the spec first: the plan needs a valid spec", severity="warning")
             return
         self.app.push_screen(PlanScreen(LoadedSpec(spec, Path(self.editor.label), self.editor.text)))
+
+    def action_review(self) -> None:
+        """Review (and land) the isolated agents' work of the run on screen."""
+        self.post_message(ReviewRequested())
 
     def action_save_spec(self) -> None:
         self.post_message(SaveSpec(self.editor.text))

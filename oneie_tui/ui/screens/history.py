@@ -40,6 +40,7 @@ class HistoryScreen(Screen[None]):
         Binding("d", "delete", "Delete", id="history_delete"),
         Binding("R", "resume", "Resume", id="history_resume"),
         Binding("G", "gantt", "Gantt", id="history_gantt"),
+        Binding("v", "review", "Review", show=False, id="history_review"),
         Binding("ctrl+l", "reload", "Reload", show=False, id="history_reload"),
         Binding("escape", "back", "Back", id="history_back"),
     ]
@@ -196,6 +197,14 @@ class HistoryScreen(Screen[None]):
         row = self.selected()
         if row is not None:
             self.app.push_screen(ReplayScreen(self.store, row.id, autoplay=False, gantt=True, at_end=True))
+
+    def action_review(self) -> None:
+        """Review and land the isolated agents' work of a finished run."""
+        from oneie_tui.ui.screens.review import ReviewScreen
+
+        row = self.selected()
+        if row is not None:
+            self.app.push_screen(ReviewScreen(self.store, row.id))
 
     def action_delete(self) -> None:
         row = self.selected()

@@ -191,6 +191,11 @@ class AgentPanel(Widget, can_focus=True):
             parts.append((1, f"try {a.attempt}"))
         if a.extra.get("diff_stat"):  # worktree isolation: what this agent changed
             parts.append((1, str(a.extra["diff_stat"])))
+        if a.conflicts:  # the radar: whom this agent's changes collide with
+            lines = any(kind == "same_lines" for kind in a.conflicts.values())
+            parts.append((0, f"⚠ {'conflicts' if lines else 'overlaps'} with {', '.join(sorted(a.conflicts))}"))
+        if a.outside_scope:
+            parts.append((1, f"{len(a.outside_scope)} outside scope"))
         width = max(10, min(self.content_size.width, self._stats_width or self.content_size.width))
         for cutoff in (2, 1, 0):
             text = " · ".join(t for prio, t in parts if prio <= cutoff)

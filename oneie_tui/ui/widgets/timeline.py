@@ -18,6 +18,7 @@ from textual.strip import Strip
 
 from oneie_tui.events import Event, awaited
 from oneie_tui.ui import format as fmt
+from oneie_tui.views.land_view import describe_land
 from oneie_tui.views.run_view import RunView
 
 
@@ -27,6 +28,8 @@ def describe(e: Event) -> str:
     reason = str(md.get("reason", ""))
     if kind == "task_event":
         return f"⚡ {e.action or 'event'}"
+    if (land := describe_land(e)) is not None:  # radar, scope, review, landing, acceptance
+        return land
     if kind == "run_started":
         agents = md.get("agents", [])
         return f"run started · {len(agents)} agents" + (" (resumed)" if md.get("resumed") else "")
