@@ -16,6 +16,8 @@ BACKENDS: dict[str, str] = {
     "claude": "oneie_tui.agents.claude.backend:ClaudeBackend",
     "command": "oneie_tui.agents.process:CommandBackend",
     "claude-code": "oneie_tui.agents.claude_code:ClaudeCodeBackend",
+    "codex": "oneie_tui.agents.codex:CodexBackend",
+    "gemini": "oneie_tui.agents.gemini:GeminiBackend",
 }
 
 

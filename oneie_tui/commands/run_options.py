@@ -16,7 +16,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `run` and `tui`."""
     p.add_argument("--speed", type=float, default=1.0, metavar="N", help="scale simulated time (2 = twice as fast)")
     p.add_argument("--seed", type=option("--seed", low=0, high=2**63 - 1, integer=True), default=None, help="seed for simulated agents (default: the spec's)")
-    p.add_argument("--backend", choices=["sim", "claude", "command", "claude-code"], help="run every agent on this backend")
+    p.add_argument("--backend", choices=["sim", "claude", "command", "claude-code", "codex", "gemini"], help="run every agent on this backend")
     p.add_argument("--max-parallel", type=option("--max-parallel", low=0, high=10_000, integer=True), default=None, metavar="N", help="override run.max_parallel (0 = no limit)")
     p.add_argument("--base-url", default=None, help="Anthropic API base URL (else $ANTHROPIC_BASE_URL)")
     p.add_argument("--sequential", action="store_true", help="one agent at a time, for comparison")

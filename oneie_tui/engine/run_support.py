@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from oneie_tui.spec.model import AgentSpec, Spec
     from oneie_tui.store.sqlite import RunStore
 
-PROCESS_BACKENDS = frozenset({"command", "claude-code"})
+PROCESS_BACKENDS = frozenset({"command", "claude-code", "codex", "gemini"})
 DIFF_TIMEOUT = 30.0
 
 

@@ -14,13 +14,14 @@ from pydantic import BeforeValidator, Field, StringConstraints, WithJsonSchema
 from oneie_tui.spec.base import StrictTyped
 from oneie_tui.spec.options.claude import ClaudeOptions
 from oneie_tui.spec.options.claude_code import ClaudeCodeOptions
+from oneie_tui.spec.options.coding_cli import CodexOptions, GeminiOptions
 from oneie_tui.spec.options.command import CommandOptions
 
 EVENT_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 AGENT_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_AGENTS = 1000
 
-BackendName = Literal["sim", "claude", "command", "claude-code"]
+BackendName = Literal["sim", "claude", "command", "claude-code", "codex", "gemini"]
 EventName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Seconds = Annotated[float, Field(ge=0.0, le=86_400.0)]
 
@@ -216,6 +217,8 @@ class AgentSpec(StrictTyped):
     cycles: CycleRange | None = Field(
         default=None, description='the cycles of the plan this agent takes, e.g. "11-30"'
     )
+    codex: CodexOptions = Field(default_factory=CodexOptions)
+    gemini: GeminiOptions = Field(default_factory=GeminiOptions)
 
 
 class Spec(StrictTyped):
