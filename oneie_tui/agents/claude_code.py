@@ -12,40 +12,31 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oneie_tui.agents.base import (
-    AgentBackend,
-    AgentContext,
-    AgentFailure,
-    AgentResult,
-    BackendOptions,
-    Usage,
-    project_dir,
-)
-from oneie_tui.agents.process import StderrTail, describe_exit, process_env, resolve_cwd, run_group
-from oneie_tui.agents.procgroup import ProcessGroup
+from oneie_tui.agents import coding_cli
+from oneie_tui.agents.base import AgentContext, BackendOptions, Usage, project_dir
+from oneie_tui.agents.coding_cli import CliMissing, CliOutcome, CliStream, CodingCliBackend
 from oneie_tui.agents.profiles import Profile, ProfileError, load_agent_profiles
-from oneie_tui.spec.shared_context import render_agent_brief
-from oneie_tui.trust import json_bounds, numbers
+from oneie_tui.trust import numbers
 
 if TYPE_CHECKING:
-    from oneie_tui.spec.model import Spec
+    from oneie_tui.spec.model import AgentSpec, Spec
+    from oneie_tui.spec.options.claude_code import ClaudeCodeOptions
 
+TITLE = "the Claude Code CLI (claude)"
 INSTALL_HINT = (
     "install it with `npm install @anthropic-ai/claude-code` (in the project, or with -g), "
     "or set claude_code.cli to its path"
 )
-MAX_JSON_LINE = 64 << 20  # a tool result can be large; a line is one JSON object
 SHORT = 160
 SIGNAL_TOOLS = ("Bash(oneie emit:*)", "Bash(oneie progress:*)")
 # Offline-friendly defaults for a CLI run by an orchestrator; claude_code.env overrides.
 QUIET_ENV = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
 
 
-class ClaudeCodeMissing(AgentFailure):
+class ClaudeCodeMissing(CliMissing):
     pass
 
 
@@ -74,23 +65,10 @@ def login_found() -> bool:
 def find_cli(configured: str | None, project: Path | None = None) -> str:
     """The `claude` executable: the configured path, `claude` on PATH, or the project's
     ./node_modules/.bin/claude."""
-    if configured:
-        path = Path(configured).expanduser()
-        if not path.is_absolute() and project is not None:
-            path = project / path
-        if path.is_file() and os.access(path, os.X_OK):
-            return str(path)
-        raise ClaudeCodeMissing(f"the Claude Code CLI was not found at {configured}: {INSTALL_HINT}")
-    found = shutil.which("claude")
-    if found:
-        return found
-    for folder in dict.fromkeys([project or Path.cwd(), Path.cwd()]):
-        local = folder / "node_modules" / ".bin" / "claude"
-        if local.is_file() and os.access(local, os.X_OK):
-            return str(local)
-    raise ClaudeCodeMissing(
-        f"the Claude Code CLI (claude) is not on PATH or in ./node_modules/.bin: {INSTALL_HINT}"
-    )
+    try:
+        return coding_cli.find_cli("claude", configured, INSTALL_HINT, project, TITLE)
+    except CliMissing as exc:
+        raise ClaudeCodeMissing(str(exc)) from None
 
 
 def load_profiles(spec: Spec, project: Path) -> dict[str, Profile]:
@@ -110,28 +88,7 @@ def model_of(ctx: AgentContext, profile: Profile | None) -> str | None:
 
 
 def build_prompt(ctx: AgentContext, role: str = "", resuming: bool = False) -> str:
-    agent = ctx.agent
-    signal_lines = [
-        "## Signalling the other agents",
-        "Several agents work on this feature at the same time; some wait for events you emit.",
-        "The moment one of your events becomes true, run this shell command with your Bash tool:",
-        "    oneie emit EVENT_NAME",
-        "(add facts with --json '{\"key\": \"value\"}'). Report progress with",
-        '    oneie progress PERCENT "short note"',
-    ]
-    if agent.emits:
-        signal_lines.append("Your events: " + ", ".join(agent.emits) + ".")
-    if ctx.workdir:
-        signal_lines.append(f"Work inside the current folder ({ctx.workdir}); it is yours alone.")
-    if resuming:
-        return (
-            "You were interrupted. Continue your task from where you stopped. "
-            + (f"Emit any of {', '.join(agent.emits)} that you have not emitted yet. " if agent.emits else "")
-            + "Use `oneie emit EVENT_NAME` as before."
-        )
-    return "\n\n".join(
-        [ctx.shared_context.strip(), render_agent_brief(agent, role), "\n".join(signal_lines)]
-    )
+    return coding_cli.build_prompt(ctx, role, resuming, shell_tool="Bash tool")
 
 
 def build_argv(
@@ -196,34 +153,17 @@ def usage_of(data: Any) -> Usage:
     )
 
 
-class StreamJson:
+class StreamJson(CliStream):
     """Turns the CLI's stream-json lines into the agent's events."""
 
     def __init__(self, ctx: AgentContext, prices: Any = None) -> None:
-        self.ctx = ctx
-        self.prices = prices
-        self.session_id = ""
-        self.initialized = False  # the CLI printed system/init: the session really began
+        super().__init__(ctx, prices, None)
         self.result: dict[str, Any] | None = None
-        self.reported = Usage()
         self.turns = 0
         self._message_key = ""
         self._message_usage = Usage()
 
-    def feed(self, line: str) -> None:
-        if not line.strip():
-            return
-        try:
-            obj = json_bounds.loads(line)
-        except json.JSONDecodeError:
-            self.ctx.output(line)
-            return
-        except ValueError as exc:  # nested too deep or NaN: shown, never fatal
-            self.ctx.output(f"{line[:200]}  [ignored: {exc}]", "stderr")
-            return
-        if not isinstance(obj, dict):
-            self.ctx.output(line)
-            return
+    def on_event(self, obj: dict[str, Any]) -> None:
         kind = obj.get("type")
         if kind == "system" and obj.get("subtype") == "init":
             self._init(obj)
@@ -232,20 +172,43 @@ class StreamJson:
         elif kind == "user":
             self._user(obj)
         elif kind == "result":
-            self.result = obj
-            self.session_id = str(obj.get("session_id") or self.session_id)
+            self._result(obj)
         # Other kinds (hook events, partial messages, status) carry nothing we show.
 
+    @property
+    def initialized(self) -> bool:
+        """The CLI printed system/init: the session really began."""
+        return self.started
+
     def _init(self, obj: dict[str, Any]) -> None:
-        self.initialized = True
-        self.session_id = str(obj.get("session_id", ""))
-        info = {
-            "session_id": self.session_id,
-            "model": obj.get("model"),
-            "claude_code_version": obj.get("claude_code_version"),
-            "permission_mode": obj.get("permissionMode"),
-        }
-        self.ctx.event("agent_info", **{k: v for k, v in info.items() if v})
+        self.begin(
+            str(obj.get("session_id", "")),
+            model=obj.get("model"),
+            claude_code_version=obj.get("claude_code_version"),
+            permission_mode=obj.get("permissionMode"),
+        )
+
+    def _result(self, result: dict[str, Any]) -> None:
+        self.result = result
+        self.session_id = str(result.get("session_id") or self.session_id)
+        subtype = str(result.get("subtype", ""))
+        summary = str(result.get("result", ""))
+        errors = result.get("errors")
+        first_error = str(errors[0]) if isinstance(errors, list) and errors else ""
+        self.outcome = CliOutcome(
+            ok=subtype == "success" and not result.get("is_error"),
+            summary=summary,
+            error=summary or first_error,
+            facts={
+                "status": subtype or ("error" if result.get("is_error") else "success"),
+                "num_turns": result.get("num_turns"),
+                "duration_ms": result.get("duration_ms"),
+                "total_cost_usd": result.get("total_cost_usd"),
+            },
+            # A result can say "success" and still be an error (is_error): never print that.
+            kind=subtype if subtype and subtype != "success" else "failed",
+            result_facts={"num_turns": result.get("num_turns")},
+        )
 
     def _assistant(self, obj: dict[str, Any]) -> None:
         message = obj.get("message")
@@ -323,103 +286,51 @@ class StreamJson:
             self.ctx.usage(delta, source="result", final=True)
 
 
-class ClaudeCodeBackend(AgentBackend):
+class ClaudeCodeBackend(CodingCliBackend):
     name = "claude-code"
+    cli_name = "claude"
+    label = "claude"
+    title = TITLE
+    install_hint = INSTALL_HINT
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.profiles: dict[str, Profile] = {}
+
+    @classmethod
+    def options_of(cls, agent: AgentSpec) -> ClaudeCodeOptions:
+        return agent.claude_code
+
+    @classmethod
+    def locate(cls, agent: AgentSpec, project: Path | None) -> str:
+        return find_cli(agent.claude_code.cli, project)
 
     @classmethod
     def preflight(cls, spec: Spec, options: BackendOptions) -> None:
         check_cli(spec, options)
 
-    def __init__(self) -> None:
-        self._project = Path.cwd()
-        self._base_url: str | None = None
-        # agent id → session id of an attempt that did not finish: the next one resumes it.
-        self._sessions: dict[str, str] = {}
-        self._prices: Any = None
-        self._profiles: dict[str, Profile] = {}
-
     def configure(self, spec: Spec, options: BackendOptions) -> None:
-        self._project = project_dir(options)
-        self._base_url = options.base_url
-        self._sessions.update(options.resume_sessions)
-        self._profiles = load_profiles(spec, self._project)
-        try:
-            from oneie_tui.agents.pricing import load_prices
+        super().configure(spec, options)
+        self.profiles = load_profiles(spec, self.project)
 
-            self._prices = load_prices()
-        except Exception:  # no prices: live cost waits for the CLI's final figure
-            self._prices = None
+    def prompt_of(self, ctx: AgentContext, resuming: bool) -> str:
+        profile = self.profiles.get(ctx.agent_id)
+        return build_prompt(ctx, profile.prompt if profile else "", resuming=resuming)
 
-    async def run(self, ctx: AgentContext) -> AgentResult:
-        opts = ctx.agent.claude_code
-        cli = find_cli(opts.cli, self._project)
-        cwd = resolve_cwd(ctx, None)
-        resume_id = self._sessions.get(ctx.agent_id) if opts.resume else None
-        profile = self._profiles.get(ctx.agent_id)
-        prompt = build_prompt(ctx, profile.prompt if profile else "", resuming=bool(resume_id))
-        argv = build_argv(cli, ctx, prompt, resume_id, model_of(ctx, profile))
-        extra_env = {k: v for k, v in QUIET_ENV.items() if k not in os.environ}
-        if self._base_url:
-            extra_env["ANTHROPIC_BASE_URL"] = self._base_url
-        env = process_env(ctx, {**extra_env, **opts.env})
-        stream = StreamJson(ctx, self._prices)
-        stderr = StderrTail(ctx)
+    def argv(
+        self, cli: str, ctx: AgentContext, prompt: str, resume_id: str | None, new_session: str | None
+    ) -> list[str]:
+        return build_argv(cli, ctx, prompt, resume_id, model_of(ctx, self.profiles.get(ctx.agent_id)))
 
-        def on_stdout(line: str) -> None:
-            stream.feed(line)
-            if stream.session_id and self._sessions.get(ctx.agent_id) != stream.session_id:
-                self._sessions[ctx.agent_id] = stream.session_id
+    def environment(self, ctx: AgentContext) -> dict[str, str]:
+        env = {k: v for k, v in QUIET_ENV.items() if k not in os.environ}
+        url = ctx.agent.claude_code.base_url or self.options.base_url
+        if url:
+            env["ANTHROPIC_BASE_URL"] = url.rstrip("/")
+        return env
 
-        def on_start(group: ProcessGroup) -> None:
-            info: dict[str, Any] = {"pid": group.pid, "cwd": str(cwd), "cli": cli, **group.clock_info()}
-            if resume_id:
-                info["resumed_session"] = resume_id
-            ctx.event("agent_info", **info)
-
-        code = await run_group(
-            ctx,
-            argv,
-            cwd=cwd,
-            env=env,
-            on_stdout=on_stdout,
-            on_stderr=stderr,
-            grace=opts.grace_seconds,
-            max_line=MAX_JSON_LINE,
-            on_start=on_start,
-        )
-        stream.finish()
-        result = stream.result
-        if result is None:
-            raise AgentFailure(f"claude ended without a result ({describe_exit(code)}){stderr.detail()}")
-        subtype = str(result.get("subtype", ""))
-        ok = subtype == "success" and not result.get("is_error") and code == 0
-        ctx.event(
-            "agent_info",
-            session_id=stream.session_id,
-            status=subtype or ("error" if result.get("is_error") else "success"),
-            num_turns=result.get("num_turns"),
-            duration_ms=result.get("duration_ms"),
-            total_cost_usd=result.get("total_cost_usd"),
-            session_done=ok,
-        )
-        summary = _clip(str(result.get("result", "")), 300)
-        if not ok:
-            errors = result.get("errors")
-            first_error = str(errors[0]) if isinstance(errors, list) and errors else ""
-            reason = summary or first_error or (stderr.last or describe_exit(code))
-            if resume_id and not stream.initialized:
-                # The session could not be resumed (its transcript is gone): forget it, so
-                # a restart begins afresh instead of failing the same way for ever.
-                self._sessions.pop(ctx.agent_id, None)
-                reason += "; restart the agent to begin a new session"
-            # A result can say "success" and still be an error (is_error): never print that.
-            kind = subtype if subtype and subtype != "success" else "failed"
-            raise AgentFailure(f"claude {kind}: {_clip(reason, 300)}")
-        self._sessions.pop(ctx.agent_id, None)
-        return AgentResult(
-            summary=summary,
-            metadata={"session_id": stream.session_id, "num_turns": result.get("num_turns")},
-        )
+    def new_stream(self, ctx: AgentContext) -> CliStream:
+        return StreamJson(ctx, self.prices)
 
 
 def check_cli(spec: Spec, options: BackendOptions) -> None:

@@ -24,7 +24,6 @@ from oneie_tui.agents.coding_cli import (
     CliStream,
     CodingCliBackend,
     count,
-    find_cli,
     isolated,
 )
 from oneie_tui.agents.pricing import PriceTable
@@ -131,6 +130,7 @@ class CodexBackend(CodingCliBackend):
     name = "codex"
     cli_name = "codex"
     label = "codex"
+    title = "the Codex CLI (codex)"
     install_hint = "install it with `npm install @openai/codex` (in the project, or with -g), or set codex.cli"
 
     @classmethod
@@ -165,6 +165,7 @@ class CodexBackend(CodingCliBackend):
             # `oneie emit` reaches the run through a Unix socket, which the sandbox's
             # no-network rule would refuse.
             argv += ["-c", "sandbox_workspace_write.network_access=true"]
+        argv += opts.extra_args
         if resume_id:
             return [*argv, "resume", resume_id, prompt]
         return [*argv, prompt]
@@ -178,7 +179,7 @@ class CodexBackend(CodingCliBackend):
         keys = (opts.api_key_env,) if opts.base_url else KEY_VARIABLES
         if any(os.environ.get(k) or opts.env.get(k) for k in keys):
             return
-        cli = find_cli(cls.cli_name, opts.cli, cls.install_hint)
+        cli = cls.locate(agent, None)
         env = {**os.environ, **opts.env}
         try:
             done = subprocess.run(

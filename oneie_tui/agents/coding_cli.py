@@ -30,6 +30,7 @@ from oneie_tui.agents.process import StderrTail, describe_exit, process_env, res
 from oneie_tui.agents.procgroup import ProcessGroup
 from oneie_tui.events import EventType, Usage
 from oneie_tui.spec.shared_context import render_agent_brief
+from oneie_tui.trust import json_bounds
 
 if TYPE_CHECKING:
     from oneie_tui.spec.model import AgentSpec, Spec
@@ -37,23 +38,25 @@ if TYPE_CHECKING:
 
 MAX_JSON_LINE = 64 << 20  # a tool result can be large; a line is one JSON object
 SHORT = 160
-MAX_DEPTH = 64  # JSON nested deeper than this is not an event of any CLI we drive
 
 
 class CliMissing(AgentFailure):
     pass
 
 
-def find_cli(name: str, configured: str | None, hint: str, project: Path | None = None) -> str:
+def find_cli(
+    name: str, configured: str | None, hint: str, project: Path | None = None, title: str = ""
+) -> str:
     """The executable: the configured path, `name` on PATH, or ./node_modules/.bin/`name`
-    of the project (or of the current folder)."""
+    of the project (or of the current folder). `title` names it in messages."""
+    title = title or f"the {name} CLI"
     if configured:
         path = Path(configured).expanduser()
         if not path.is_absolute() and project is not None:
             path = project / path
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
-        raise CliMissing(f"the {name} CLI was not found at {configured}: {hint}")
+        raise CliMissing(f"{title} was not found at {configured}: {hint}")
     found = shutil.which(name)
     if found:
         return found
@@ -61,10 +64,12 @@ def find_cli(name: str, configured: str | None, hint: str, project: Path | None 
         local = folder / "node_modules" / ".bin" / name
         if local.is_file() and os.access(local, os.X_OK):
             return str(local)
-    raise CliMissing(f"the {name} CLI is not on PATH or in ./node_modules/.bin: {hint}")
+    raise CliMissing(f"{title} is not on PATH or in ./node_modules/.bin: {hint}")
 
 
-def build_prompt(ctx: AgentContext, role: str = "", resuming: bool = False) -> str:
+def build_prompt(
+    ctx: AgentContext, role: str = "", resuming: bool = False, shell_tool: str = "shell tool"
+) -> str:
     """The first prompt: the shared spec context, the agent's brief, and how to signal the
     other agents with `oneie emit` from the CLI's shell tool. A resumed session gets a
     short nudge instead (it already has the rest)."""
@@ -78,7 +83,7 @@ def build_prompt(ctx: AgentContext, role: str = "", resuming: bool = False) -> s
     signal_lines = [
         "## Signalling the other agents",
         "Several agents work on this feature at the same time; some wait for events you emit.",
-        "The moment one of your events becomes true, run this shell command with your shell tool:",
+        f"The moment one of your events becomes true, run this shell command with your {shell_tool}:",
         "    oneie emit EVENT_NAME",
         "(add facts with --json '{\"key\": \"value\"}'). Report progress with",
         '    oneie progress PERCENT "short note"',
@@ -108,20 +113,6 @@ def count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def _depth(obj: Any, limit: int) -> bool:
-    """True when `obj` nests no deeper than `limit` (checked without recursion)."""
-    stack: list[tuple[Any, int]] = [(obj, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return False
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return True
-
-
 @dataclass
 class CliOutcome:
     """How the CLI's session ended, from its own final event."""
@@ -130,6 +121,8 @@ class CliOutcome:
     summary: str = ""
     error: str = ""
     facts: dict[str, Any] = field(default_factory=dict)  # for the agent_info event
+    kind: str = "failed"  # how a failure is named: `claude error_max_turns: ...`
+    result_facts: dict[str, Any] = field(default_factory=dict)  # for the agent's result
 
 
 class CliStream:
@@ -148,16 +141,13 @@ class CliStream:
     def feed(self, line: str) -> None:
         if not line.strip():
             return
-        too_deep = False
         try:
-            obj = json.loads(line)
-        except RecursionError:
-            obj, too_deep = None, True
-        except ValueError:
+            obj = json_bounds.loads(line)
+        except json.JSONDecodeError:
             self.ctx.output(line)
             return
-        if too_deep or not _depth(obj, MAX_DEPTH):
-            self.ctx.output(f"{clip(line)}  [ignored: nested deeper than {MAX_DEPTH}]", "stderr")
+        except ValueError as exc:  # nested too deep or NaN: shown, never fatal
+            self.ctx.output(f"{clip(line, 200)}  [ignored: {exc}]", "stderr")
             return
         if not isinstance(obj, dict):
             self.ctx.output(line)
@@ -207,10 +197,12 @@ class CodingCliBackend(AgentBackend):
 
     cli_name: ClassVar[str] = ""  # the executable
     label: ClassVar[str] = ""  # the CLI's name in messages
+    title: ClassVar[str] = ""  # what it is, for "not found" (default: "the NAME CLI")
     install_hint: ClassVar[str] = ""
 
     def __init__(self) -> None:
         self.project = Path.cwd()
+        self.options = BackendOptions()
         # agent id -> session id of an attempt that did not finish: the next one resumes it.
         self.sessions: dict[str, str] = {}
         self.prices: PriceTable | None = None
@@ -224,9 +216,18 @@ class CodingCliBackend(AgentBackend):
     def argv(
         self, cli: str, ctx: AgentContext, prompt: str, resume_id: str | None, new_session: str | None
     ) -> list[str]:
-        """The command line: a fresh session (`new_session`: the id chosen up front, for
-        CLIs that take one) or the resumption of `resume_id`."""
+        """The command line, the spec's `extra_args` included: a fresh session
+        (`new_session`: the id chosen up front, for CLIs that take one) or the resumption
+        of `resume_id`."""
         raise NotImplementedError
+
+    def prompt_of(self, ctx: AgentContext, resuming: bool) -> str:
+        return build_prompt(ctx, resuming=resuming)
+
+    @classmethod
+    def locate(cls, agent: AgentSpec, project: Path | None) -> str:
+        """The agent's executable (CliMissing when there is none)."""
+        return find_cli(cls.cli_name, cls.options_of(agent).cli, cls.install_hint, project, cls.title)
 
     def environment(self, ctx: AgentContext) -> dict[str, str]:
         """Variables (and configuration files) that point the CLI where the spec says."""
@@ -257,12 +258,13 @@ class CodingCliBackend(AgentBackend):
         for i, agent in cls.agents_of(spec):
             where = f"agents[{i}] ({agent.id})"
             try:
-                find_cli(cls.cli_name, cls.options_of(agent).cli, cls.install_hint, project)
+                cls.locate(agent, project)
             except CliMissing as exc:
                 raise ValueError(f"{where}: {exc}") from None
             cls.check_auth(agent, where)
 
     def configure(self, spec: Spec, options: BackendOptions) -> None:
+        self.options = options
         self.project = project_dir(options)
         self.sessions.update(options.resume_sessions)
         try:
@@ -274,12 +276,12 @@ class CodingCliBackend(AgentBackend):
 
     async def run(self, ctx: AgentContext) -> AgentResult:
         opts = self.options_of(ctx.agent)
-        cli = find_cli(self.cli_name, opts.cli, self.install_hint, self.project)
+        cli = self.locate(ctx.agent, self.project)
         cwd = resolve_cwd(ctx, None)
         resume_id = self.sessions.get(ctx.agent_id) if opts.resume else None
         new_session = None if resume_id else self.new_session_id(ctx)
-        prompt = build_prompt(ctx, resuming=bool(resume_id))
-        argv = self.argv(cli, ctx, prompt, resume_id, new_session) + list(opts.extra_args)
+        prompt = self.prompt_of(ctx, resuming=bool(resume_id))
+        argv = self.argv(cli, ctx, prompt, resume_id, new_session)
         env = process_env(ctx, {**self.environment(ctx), **opts.env})
         stream = self.new_stream(ctx)
         stderr = StderrTail(ctx)
@@ -293,7 +295,7 @@ class CodingCliBackend(AgentBackend):
                 self.sessions[ctx.agent_id] = stream.session_id
 
         def on_start(group: ProcessGroup) -> None:
-            info: dict[str, Any] = {"pid": group.pid, "cwd": str(cwd), "cli": cli}
+            info: dict[str, Any] = {"pid": group.pid, "cwd": str(cwd), "cli": cli, **group.clock_info()}
             if resume_id:
                 info["resumed_session"] = resume_id
             ctx.event(EventType.AGENT_INFO, **info)
@@ -318,6 +320,9 @@ class CodingCliBackend(AgentBackend):
                 # begins afresh instead of failing the same way for ever.
                 self.sessions.pop(ctx.agent_id, None)
                 reason += "; restart the agent to begin a new session"
-            raise AgentFailure(f"{self.label} failed: {clip(reason, 300)}")
+            raise AgentFailure(f"{self.label} {outcome.kind}: {clip(reason, 300)}")
         self.sessions.pop(ctx.agent_id, None)
-        return AgentResult(summary=clip(outcome.summary, 300), metadata={"session_id": stream.session_id})
+        return AgentResult(
+            summary=clip(outcome.summary, 300),
+            metadata={"session_id": stream.session_id, **outcome.result_facts},
+        )

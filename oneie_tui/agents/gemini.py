@@ -124,6 +124,7 @@ class GeminiBackend(CodingCliBackend):
     name = "gemini"
     cli_name = "gemini"
     label = "gemini"
+    title = "the Gemini CLI (gemini)"
     install_hint = "install it with `npm install @google/gemini-cli` (in the project, or with -g), or set gemini.cli"
 
     @classmethod
@@ -144,6 +145,7 @@ class GeminiBackend(CodingCliBackend):
         model = ctx.agent.model or ctx.spec.run.model
         if model:
             argv += ["-m", model]
+        argv += opts.extra_args
         if resume_id:
             return [*argv, "-r", resume_id]
         return [*argv, "--session-id", new_session] if new_session else argv

@@ -62,7 +62,7 @@ def test_radar_flags_the_overlap_and_land_merges_the_clean_agents(tmp_path: Path
     store = RunStore(store_path)
     try:
         with ScriptedAnthropicServer(by_agent_and_step(scripts)) as srv:
-            runner, events = run_spec(spec, repo, store=store, extra={"base_url": srv.base_url})
+            runner, events = run_spec(spec, repo, store=store, base_url=srv.base_url)
     finally:
         store.close()
     for agent in scripts:

@@ -121,7 +121,7 @@ def test_deep_nesting_is_ignored_with_a_marker_not_fatal() -> None:
     stream.feed("[" * 100_000)
     stream.feed("null")  # plain JSON that is not an event: shown, not marked
     marked = [m["text"] for m in host.of("agent_output")]
-    assert marked[-1] == "null" and len(marked) == 3 and all("[ignored: nested deeper than 64]" in m and len(m) < 300 for m in marked[:2])
+    assert marked[-1] == "null" and len(marked) == 3 and all("[ignored: JSON nested deeper than 64 levels]" in m and len(m) < 300 for m in marked[:2])
     assert stream.outcome is None
 
 

@@ -207,4 +207,4 @@ def test_a_resumed_run_hands_unfinished_sessions_to_the_backend(tmp_path: Path) 
     assert options.resume_sessions == {"a": "sess-a"}  # b finished its session: not resumed
     backend = ClaudeCodeBackend()
     backend.configure(spec, options)
-    assert backend._sessions == {"a": "sess-a"}
+    assert backend.sessions == {"a": "sess-a"}
