@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 NODE_STAMP := node_modules/.bin/claude
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench clean system-deps
+
+# The PostgreSQL store's tests and benchmarks start a real server from Debian's binaries
+# (/usr/lib/postgresql/N/bin); installed here when missing, so no test skips for want of it.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +32,20 @@ $(NODE_STAMP): package.json
 demo: $(STAMP)
 	$(BIN)/oneie tui specs/course-crud.toml --run
 
-test: $(DEVSTAMP) $(NODE_STAMP)
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing the PostgreSQL server binaries (apt-get install postgresql)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q postgresql; \
+	fi
+
+test: system-deps $(DEVSTAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check oneie_tui tests benchmarks
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

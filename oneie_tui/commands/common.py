@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
-    from oneie_tui.store.sqlite import RunStore
+    from oneie_tui.store.base import Store
 
 EXIT_USAGE = 2
 
@@ -36,12 +36,12 @@ def add_store_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_store(args: argparse.Namespace) -> RunStore:
-    from oneie_tui.paths import store_path
-    from oneie_tui.store.sqlite import RunStore, StoreError
+def open_store(args: argparse.Namespace) -> Store:
+    from oneie_tui.store.base import StoreError
+    from oneie_tui.store.open import open_store as open_target
 
     try:
-        return RunStore(store_path(getattr(args, "store", None)))
+        return open_target(getattr(args, "store", None))
     except StoreError as exc:
         die(str(exc), 1)
 
@@ -51,7 +51,7 @@ def guarded(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argpa
 
     def wrapper(args: argparse.Namespace) -> int:
         from oneie_tui.spec.loader import SpecError
-        from oneie_tui.store.sqlite import StoreError
+        from oneie_tui.store.base import StoreError
 
         try:
             return int(func(args) or 0)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from oneie_tui.events import Event
-from oneie_tui.store.sqlite import RunRow, RunStore
+from oneie_tui.store.base import RunRow, Store
 
 FORMAT = "oneie-run/1"
 
@@ -137,7 +137,7 @@ def scan(path: Path, rename: str | None = None) -> Scan:
     return Scan(header, first.run_id, first.seq, last_seq, count, first, finish, spec_name)
 
 
-def import_run(store: RunStore, path: str | Path, rename: str | None = None) -> tuple[str, int]:
+def import_run(store: Store, path: str | Path, rename: str | None = None) -> tuple[str, int]:
     """Bring the run in `path` into `store`. Returns (run id, events imported)."""
     src = Path(path)
     info = scan(src, rename)

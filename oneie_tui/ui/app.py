@@ -27,7 +27,8 @@ from oneie_tui.config import UserConfig, load_config, remember_last_spec
 from oneie_tui.engine.session import RunOptions, SetupError
 from oneie_tui.events import Event
 from oneie_tui.spec.loader import LoadedSpec, SpecError, parse_spec_text
-from oneie_tui.store.sqlite import RunStore, StoreError
+from oneie_tui.store.base import Store, StoreError
+from oneie_tui.store.open import open_store
 from oneie_tui.themes import DEFAULT_THEME, load_themes
 from oneie_tui.ui.live import LiveRun
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, RunStatusChanged
@@ -118,7 +119,7 @@ class OneieApp(App[int]):
         self.live: LiveRun | None = None
         self.dashboard: DashboardScreen | None = None
         self.oneie_themes: list[str] = []
-        self._store: RunStore | None = None
+        self._store: Store | None = None
         self._run_worker: Worker[None] | None = None
         self._signals: list[int] = []
         self.log_file = setup_file_logging()
@@ -211,10 +212,10 @@ class OneieApp(App[int]):
     # --- runs ---------------------------------------------------------------------
 
     @property
-    def store(self) -> RunStore | None:
+    def store(self) -> Store | None:
         if self._store is None:
             try:
-                self._store = RunStore(paths.store_path(self.store_path))
+                self._store = open_store(self.store_path)
             except StoreError as exc:
                 self.notify(str(exc), severity="error")
                 return None

@@ -24,7 +24,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
-from oneie_tui.store.sqlite import RunListing, RunStore
+from oneie_tui.store.base import RunListing, Store
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.screens import back_or_quit
 from oneie_tui.ui.screens.confirm import ConfirmScreen
@@ -323,7 +323,7 @@ class HistoryScreen(Screen[None]):
         Binding("escape", "back", "Back", id="history_back"),
     ]
 
-    def __init__(self, store: RunStore) -> None:
+    def __init__(self, store: Store) -> None:
         super().__init__()
         self.store = store
         self.all_rows: list[RunListing] = []

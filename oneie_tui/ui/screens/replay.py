@@ -32,7 +32,7 @@ from textual.strip import Strip
 from textual.widgets import Footer, Input, Static
 
 from oneie_tui.events import Event
-from oneie_tui.store.sqlite import RunStore
+from oneie_tui.store.base import Store
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, ZoomAgent
 from oneie_tui.ui.screens import back_or_quit
 from oneie_tui.ui.widgets import AgentGrid, RunHeader, Timeline, agent_colors
@@ -190,7 +190,7 @@ class ReplayScreen(Screen[None]):
 
     def __init__(
         self,
-        store: RunStore,
+        store: Store,
         run_id: str,
         *,
         speed: float = 1.0,
