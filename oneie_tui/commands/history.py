@@ -236,14 +236,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _open_app(args: argparse.Namespace, factory: Any) -> int:
-    from oneie_tui.paths import store_path
-
+def _open_app(args: argparse.Namespace, factory: Any, store: Any = None) -> int:
     try:
         from oneie_tui.ui.app import OneieApp
     except ImportError as exc:  # the dashboard is an optional part of a partial install
         die(f"the dashboard is not available: {exc}", 1)
-    app = OneieApp(store_path=store_path(args.store), initial_screen_factory=factory)
+    app = OneieApp(store_path=args.store or None, store=store, initial_screen_factory=factory)
     app.run()
     return int(getattr(app, "return_code", 0) or 0)
 
@@ -260,7 +258,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         return ReplayScreen(store, row.id, speed=speed, autoplay=not args.paused)
 
-    return _open_app(args, factory)
+    return _open_app(args, factory, store)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -271,4 +269,4 @@ def cmd_history(args: argparse.Namespace) -> int:
 
         return HistoryScreen(store)
 
-    return _open_app(args, factory)
+    return _open_app(args, factory, store)

@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -125,6 +126,11 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
     return found
 
 
+def _close_pool(pool: psycopg_pool.ConnectionPool[Any]) -> None:
+    with contextlib.suppress(Exception):
+        pool.close()
+
+
 def _event(run_id: str, r: Sequence[Any]) -> Event:
     return Event(r[0], run_id, r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
 
@@ -157,10 +163,12 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise _error(url, "cannot open the run store at", exc) from None
         self._here = socket.gethostname()
+        # A store dropped without close() closes its pool on the thread that drops it:
+        # left to the pool's own __del__, a pool worker may be the one to join itself.
+        self._closer = weakref.finalize(self, _close_pool, self._pool)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._pool.close()
+        self._closer()
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:

@@ -93,7 +93,8 @@ class OneieApp(App[int]):
         self,
         spec_path: Path | None = None,
         *,
-        store_path: Path | None = None,
+        store_path: str | Path | None = None,
+        store: Store | None = None,
         run_on_start: bool = False,
         options: RunOptions | None = None,
         theme: str | None = None,
@@ -119,7 +120,7 @@ class OneieApp(App[int]):
         self.live: LiveRun | None = None
         self.dashboard: DashboardScreen | None = None
         self.oneie_themes: list[str] = []
-        self._store: Store | None = None
+        self._store: Store | None = store  # one the command opened already, else opened on use
         self._run_worker: Worker[None] | None = None
         self._signals: list[int] = []
         self.log_file = setup_file_logging()
