@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "oneie_tui.commands.run",
     "oneie_tui.commands.specs",
     "oneie_tui.commands.history",
+    "oneie_tui.commands.watch",
     "oneie_tui.commands.tui",
     "oneie_tui.commands.process",
 ]

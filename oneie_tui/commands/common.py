@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from oneie_tui.store.base import Store
@@ -44,6 +44,18 @@ def open_store(args: argparse.Namespace) -> Store:
         return open_target(getattr(args, "store", None))
     except StoreError as exc:
         die(str(exc), 1)
+
+
+def open_app(args: argparse.Namespace, factory: Callable[[], Any], store: Store | None = None) -> int:
+    """The dashboard app on the screen `factory` makes (history, replay, watch)."""
+    try:
+        from oneie_tui.ui.app import OneieApp
+    except ImportError as exc:  # the dashboard is an optional part of a partial install
+        die(f"the dashboard is not available: {exc}", 1)
+    app = OneieApp(store_path=getattr(args, "store", None) or None, store=store,
+                   initial_screen_factory=factory)
+    app.run()
+    return int(getattr(app, "return_code", 0) or 0)
 
 
 def guarded(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.Namespace], int]:

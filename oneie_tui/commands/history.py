@@ -13,7 +13,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_store
+from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_app, open_store
 
 RUN_STATUSES = ["running", "completed", "failed", "cancelled", "interrupted"]
 
@@ -72,6 +72,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=guarded(cmd_replay))
 
     p = sub.add_parser("history", help="browse past runs in the dashboard: replay, resume, delete")
+    p.add_argument("--read-only", action="store_true", help="browse and watch only: no delete, no resume")
     add_store_arg(p)
     p.set_defaults(handler=guarded(cmd_history))
 
@@ -96,6 +97,7 @@ def run_record(row: Any) -> dict[str, Any]:
         "speedup": s.get("speedup"),
         "tokens": total_tokens(s),
         "cost_usd": s.get("cost_usd", 0.0),
+        "live": row.status == "running",  # being written now, here or on another machine
     }
 
 
@@ -124,7 +126,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         table.add_row(
             r["id"],
             r["spec"],
-            r["status"],
+            f"● {r['status']}" if r["live"] else r["status"],
             str(r["agents"] or "—"),
             "—" if r["wall_s"] is None else f"{r['wall_s']:.2f}s",
             "—" if r["speedup"] is None else f"{r['speedup']:.2f}x",
@@ -236,16 +238,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _open_app(args: argparse.Namespace, factory: Any, store: Any = None) -> int:
-    try:
-        from oneie_tui.ui.app import OneieApp
-    except ImportError as exc:  # the dashboard is an optional part of a partial install
-        die(f"the dashboard is not available: {exc}", 1)
-    app = OneieApp(store_path=args.store or None, store=store, initial_screen_factory=factory)
-    app.run()
-    return int(getattr(app, "return_code", 0) or 0)
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
     import math
 
@@ -258,7 +250,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         return ReplayScreen(store, row.id, speed=speed, autoplay=not args.paused)
 
-    return _open_app(args, factory, store)
+    return open_app(args, factory, store)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -267,6 +259,6 @@ def cmd_history(args: argparse.Namespace) -> int:
     def factory() -> Any:
         from oneie_tui.ui.screens.history import HistoryScreen
 
-        return HistoryScreen(store)
+        return HistoryScreen(store, read_only=args.read_only)
 
-    return _open_app(args, factory, store)
+    return open_app(args, factory, store)

@@ -145,6 +145,16 @@ def _copy_events(cur: psycopg.Cursor[Any], events: Iterable[Event]) -> int:
     return count
 
 
+def _notify(cur: psycopg.Cursor[Any], events: Iterable[Event]) -> set[str]:
+    """Tell watchers, at commit, the last seq of each run written: ids, never payloads."""
+    last: dict[str, int] = {}
+    for e in events:
+        last[e.run_id] = e.seq
+    for run_id, seq in last.items():
+        cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{run_id} {seq}"))
+    return set(last)
+
+
 class PostgresStore:
     def __init__(self, url: str, *, pool_size: int = 4) -> None:
         self._url = url
@@ -370,6 +380,7 @@ class PostgresStore:
         """Synchronous bulk insert (import, tests). Live runs use `PostgresWriter`."""
         with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
             _copy_events(cur, events)
+            _notify(cur, events)
 
     def writer(self) -> PostgresWriter:
         return PostgresWriter(self._url)
@@ -514,14 +525,10 @@ class PostgresWriter:
                     conn.close()
 
     def _commit(self, conn: psycopg.Connection[Any], batch: list[Event]) -> None:
-        last: dict[str, int] = {}
-        for e in batch:
-            last[e.run_id] = e.seq
         with conn.transaction(), conn.cursor() as cur:
             _copy_events(cur, batch)
-            for run_id, seq in last.items():
-                cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{run_id} {seq}"))
-        self._runs.update(last)
+            runs = _notify(cur, batch)
+        self._runs.update(runs)
         self.committed_seq = batch[-1].seq
 
     def _beat(self, conn: psycopg.Connection[Any]) -> None:

@@ -188,6 +188,8 @@ class ReplayScreen(Screen[None]):
         Binding("escape", "back", "Back", id="replay_back"),
     ]
 
+    FOLLOW_LABEL = "following the resumed run"  # the bar's note while `follow` is on
+
     def __init__(
         self,
         store: Store,
@@ -372,7 +374,7 @@ class ReplayScreen(Screen[None]):
         shown = 0 if r.seq == 0 else r.seq - r.first_seq + 1
         text.append(f" event {shown:,} / {r.count:,} ")
         if self.follow:
-            text.append(" following the resumed run ", style="bold")
+            text.append(f" {self.FOLLOW_LABEL} ", style="bold")
         text.append(" replay · no agent runs", style="dim")
         self.query_one(ReplayBar).update(text)
 
