@@ -9,7 +9,9 @@ NODE_STAMP := node_modules/.bin/claude
 .PHONY: demo test lint typecheck bench clean system-deps
 
 # The PostgreSQL store's tests and benchmarks start a real server from Debian's binaries
-# (/usr/lib/postgresql/N/bin); installed here when missing, so no test skips for want of it.
+# (/usr/lib/postgresql/N/bin), and the browser test of `oneie serve` drives Debian's
+# /usr/bin/chromium (Playwright's own download cannot work offline); both are installed
+# here when missing, so no test skips for want of them.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/python:
@@ -36,6 +38,10 @@ system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "installing the PostgreSQL server binaries (apt-get install postgresql)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q postgresql; \
+	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Chromium for the browser test of oneie serve (apt-get install chromium)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
 	fi
 
 test: system-deps $(DEVSTAMP) $(NODE_STAMP)

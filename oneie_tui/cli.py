@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "oneie_tui.commands.specs",
     "oneie_tui.commands.history",
     "oneie_tui.commands.watch",
+    "oneie_tui.commands.serve",
     "oneie_tui.commands.tui",
     "oneie_tui.commands.process",
 ]
