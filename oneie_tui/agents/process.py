@@ -38,6 +38,7 @@ from oneie_tui.agents.lineproto import (
 from oneie_tui.agents.procgroup import ProcessGroup
 from oneie_tui.pathguard import PathEscape, confine
 from oneie_tui.redact import redact
+from oneie_tui.store.pgurl import secrets_of
 
 if TYPE_CHECKING:
     from oneie_tui.spec.model import Spec
@@ -67,6 +68,8 @@ def process_env(ctx: AgentContext, extra: Mapping[str, str], *, inherit: bool = 
     """oneie's environment (or a basic one), the spec's variables, then the run's own
     (ONEIE_*: these win, so `oneie emit` always reaches this run), with `oneie` on PATH."""
     env = dict(os.environ) if inherit else {k: os.environ[k] for k in _BASIC_ENV if k in os.environ}
+    if secrets_of(env.get("ONEIE_STORE", "")):
+        del env["ONEIE_STORE"]  # a store URL with a password is not the agents' to read
     env.update(extra)
     env.update(ctx.env)
     env.setdefault("PYTHONUNBUFFERED", "1")  # Python children: lines arrive as printed
