@@ -21,6 +21,7 @@ ORDER = [
     ["bench_reliability_load.py"],
     ["bench_history_listing.py"],
     ["bench_history_replay.py"],
+    ["bench_store_engines.py"],
 ]
 
 
