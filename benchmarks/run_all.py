@@ -25,6 +25,7 @@ ORDER = [
     ["bench_history_replay.py"],
     ["bench_plan.py"],
     ["bench_land.py"],
+    ["bench_store_engines.py"],
 ]
 
 

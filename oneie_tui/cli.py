@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "oneie_tui.commands.plan",
     "oneie_tui.commands.history",
     "oneie_tui.commands.land",
+    "oneie_tui.commands.watch",
+    "oneie_tui.commands.serve",
     "oneie_tui.commands.tui",
     "oneie_tui.commands.process",
 ]

@@ -28,6 +28,7 @@ from oneie_tui import paths
 class UserConfig:
     theme: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
+    serve_token: str | None = None  # [serve] token: `oneie serve`'s, else a fresh one each start
     path: Path | None = None
 
 
@@ -44,8 +45,14 @@ def load_config(path: Path | None = None) -> tuple[UserConfig, list[str]]:
     except tomllib.TOMLDecodeError as exc:
         return config, [f"{target}: TOML syntax: {exc}"]
     problems: list[str] = []
-    for key in sorted(set(data) - {"theme", "keymap", "prices"}):  # [prices]: read by pricing.py
-        problems.append(f"{target}: unknown key {key!r} (known: theme, keymap)")
+    for key in sorted(set(data) - {"theme", "keymap", "prices", "serve"}):  # [prices]: read by pricing.py
+        problems.append(f"{target}: unknown key {key!r} (known: theme, keymap, serve)")
+    serve = data.get("serve", {})
+    token = serve.get("token") if isinstance(serve, dict) else None
+    if isinstance(token, str) and token.strip():
+        config.serve_token = token.strip()
+    elif "serve" in data:
+        problems.append(f"{target}: [serve] token: expected a string")
     theme = data.get("theme")
     if theme is not None:
         if isinstance(theme, str) and theme.strip():

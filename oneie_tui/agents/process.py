@@ -37,6 +37,7 @@ from oneie_tui.agents.lineproto import (
 )
 from oneie_tui.agents.procgroup import ProcessGroup
 from oneie_tui.events import EventType
+from oneie_tui.store.pgurl import secrets_of
 from oneie_tui.trust.pathguard import PathEscape, confine
 from oneie_tui.trust.redact import redact
 
@@ -68,6 +69,8 @@ def process_env(ctx: AgentContext, extra: Mapping[str, str], *, inherit: bool = 
     """oneie's environment (or a basic one), the spec's variables, then the run's own
     (ONEIE_*: these win, so `oneie emit` always reaches this run), with `oneie` on PATH."""
     env = dict(os.environ) if inherit else {k: os.environ[k] for k in _BASIC_ENV if k in os.environ}
+    if secrets_of(env.get("ONEIE_STORE", "")):
+        del env["ONEIE_STORE"]  # a store URL with a password is not the agents' to read
     env.update(extra)
     env.update(ctx.env)
     env.setdefault("PYTHONUNBUFFERED", "1")  # Python children: lines arrive as printed

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from oneie_tui.store.sqlite import RunStore
+    from oneie_tui.store.base import Store
 
 EXIT_USAGE = 2
 
@@ -36,14 +36,26 @@ def add_store_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_store(args: argparse.Namespace) -> RunStore:
-    from oneie_tui.paths import store_path
-    from oneie_tui.store.sqlite import RunStore, StoreError
+def open_store(args: argparse.Namespace) -> Store:
+    from oneie_tui.store.base import StoreError
+    from oneie_tui.store.open import open_store as open_target
 
     try:
-        return RunStore(store_path(getattr(args, "store", None)))
+        return open_target(getattr(args, "store", None))
     except StoreError as exc:
         die(str(exc), 1)
+
+
+def open_app(args: argparse.Namespace, factory: Callable[[], Any], store: Store | None = None) -> int:
+    """The dashboard app on the screen `factory` makes (history, replay, watch)."""
+    try:
+        from oneie_tui.ui.app import OneieApp
+    except ImportError as exc:  # the dashboard is an optional part of a partial install
+        die(f"the dashboard is not available: {exc}", 1)
+    app = OneieApp(store_path=getattr(args, "store", None) or None, store=store,
+                   initial_screen_factory=factory)
+    app.run()
+    return int(getattr(app, "return_code", 0) or 0)
 
 
 def guarded(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.Namespace], int]:
@@ -51,7 +63,7 @@ def guarded(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argpa
 
     def wrapper(args: argparse.Namespace) -> int:
         from oneie_tui.spec.loader import SpecError
-        from oneie_tui.store.sqlite import StoreError
+        from oneie_tui.store.base import StoreError
 
         try:
             return int(func(args) or 0)

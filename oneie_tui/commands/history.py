@@ -15,7 +15,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_store
+from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_app, open_store
 from oneie_tui.trust.display import safe_text
 from oneie_tui.trust.numbers import finite_or, json_safe, option
 
@@ -85,6 +85,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=guarded(cmd_replay))
 
     p = sub.add_parser("history", help="browse past runs in the dashboard: replay, resume, delete")
+    p.add_argument("--read-only", action="store_true", help="browse and watch only: no delete, no resume")
     add_store_arg(p)
     p.set_defaults(handler=guarded(cmd_history))
 
@@ -122,6 +123,7 @@ def run_record(row: Any) -> dict[str, Any]:
         "cost_usd": s.get("cost_usd", 0.0),
         "imported": bool(getattr(row, "imported", False)),
         **({"damaged": row.damaged} if getattr(row, "damaged", "") else {}),
+        "live": row.status == "running",  # being written now, here or on another machine
     }
 
 
@@ -150,7 +152,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         table.add_row(  # stored text is data: Text cells, never markup, no control bytes
             safe_text(r["id"]),
             safe_text(r["spec"]),
-            safe_text(str(r["outcome"]) + (" (imported)" if r["imported"] else "")),
+            safe_text(("● " if r["live"] else "") + str(r["outcome"]) + (" (imported)" if r["imported"] else "")),
             str(r["agents"] or "—"),
             _fixed(r["wall_s"], "{:.2f}s"),
             _fixed(None if not str(r["outcome"]).startswith("completed") else r["speedup"], "{:.2f}x"),
@@ -329,18 +331,6 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_app(args: argparse.Namespace, factory: Any) -> int:
-    from oneie_tui.paths import store_path
-
-    try:
-        from oneie_tui.ui.app import OneieApp
-    except ImportError as exc:  # the dashboard is an optional part of a partial install
-        die(f"the dashboard is not available: {exc}", 1)
-    app = OneieApp(store_path=store_path(args.store), initial_screen_factory=factory)
-    app.run()
-    return int(getattr(app, "return_code", 0) or 0)
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
     import math
 
@@ -353,7 +343,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         return ReplayScreen(store, row.id, speed=speed, autoplay=not args.paused)
 
-    return _open_app(args, factory)
+    return open_app(args, factory, store)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -362,6 +352,6 @@ def cmd_history(args: argparse.Namespace) -> int:
     def factory() -> Any:
         from oneie_tui.ui.screens.history import HistoryScreen
 
-        return HistoryScreen(store)
+        return HistoryScreen(store, read_only=args.read_only)
 
-    return _open_app(args, factory)
+    return open_app(args, factory, store)

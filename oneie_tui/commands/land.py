@@ -69,7 +69,7 @@ def _land(args: argparse.Namespace) -> int:
     from oneie_tui.land.flow import land_run
     from oneie_tui.land.landing import LandError
     from oneie_tui.land.runfacts import RunFactsError, StoreRecorder, load_facts
-    from oneie_tui.store.sqlite import StoreError
+    from oneie_tui.store.base import StoreError
 
     store = open_store(args)
     try:

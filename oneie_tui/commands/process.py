@@ -124,7 +124,7 @@ def _worktrees(args: argparse.Namespace) -> int:
         project_root,
         remove,
     )
-    from oneie_tui.store.sqlite import StoreError
+    from oneie_tui.store.base import StoreError
 
     try:
         root = project_root(Path.cwd())

@@ -67,7 +67,7 @@ def open_dashboard(args: argparse.Namespace, *, run_now: bool, theme: str | None
 
     app = OneieApp(
         spec_path,
-        store_path=Path(args.store) if args.store else None,
+        store_path=args.store or None,  # a path or a URL: open_store tells them apart
         run_on_start=bool(run_now and spec_path is not None),
         options=options,
         theme=theme,

@@ -16,7 +16,7 @@ from oneie_tui.agents.base import BackendOptions
 from oneie_tui.engine.runner import Runner
 from oneie_tui.engine.session import RunOptions, build_runner
 from oneie_tui.spec.loader import LoadedSpec, parse_spec_text
-from oneie_tui.store.sqlite import RunStore
+from oneie_tui.store.base import Store
 
 
 class ResumeError(Exception):
@@ -52,7 +52,7 @@ def options_of(first_start: dict[str, Any], spec_backend: str, run_id: str) -> R
 
 
 def prepare_resume(
-    store: RunStore, ref: str, base_url: str | None = None, *, allow_imported: bool = False
+    store: Store, ref: str, base_url: str | None = None, *, allow_imported: bool = False
 ) -> Resumed:
     """A runner restored from the stored run `ref`, ready for `run(relaunch, resume=True)`.
     Raises `ResumeError`, `SpecError` (the stored spec no longer validates) or

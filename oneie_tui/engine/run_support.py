@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from oneie_tui.engine.runner import Runner, Service
     from oneie_tui.engine.worktree import Worktree
     from oneie_tui.spec.model import AgentSpec, Spec
-    from oneie_tui.store.sqlite import RunStore
+    from oneie_tui.store.base import Store
 
 PROCESS_BACKENDS = frozenset({"command", "claude-code", "codex", "gemini"})
 DIFF_TIMEOUT = 30.0
@@ -149,7 +149,7 @@ def prepare_run(
     return support
 
 
-def stored_sessions(store: RunStore | None, run_id: str | None) -> dict[str, str]:
+def stored_sessions(store: Store | None, run_id: str | None) -> dict[str, str]:
     """Claude Code session ids recorded by an earlier life of this run (resume)."""
     if store is None or not run_id:
         return {}
@@ -169,7 +169,7 @@ def stored_sessions(store: RunStore | None, run_id: str | None) -> dict[str, str
 
 
 def hooks_for(
-    spec: Spec, run_id: str, options: BackendOptions, store: RunStore | None
+    spec: Spec, run_id: str, options: BackendOptions, store: Store | None
 ) -> tuple[list[Service], Callable[[AgentContext], None] | None]:
     """The one call `session.build_runner` makes: (services, prepare_context) for the
     runner. Raises RunSupportError with one line when the run cannot be set up."""

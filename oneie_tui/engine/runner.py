@@ -40,7 +40,7 @@ from oneie_tui.events import (
     add_usage,
 )
 from oneie_tui.spec.model import AgentSpec, Spec
-from oneie_tui.store.sqlite import EventWriter, RunStore, StoreError
+from oneie_tui.store.base import Store, StoreError, Writer
 from oneie_tui.trust.redact import redact
 from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.views.outcome import run_outcome
@@ -70,7 +70,7 @@ class Runner(AgentHost):
         backend_for: BackendFor,
         *,
         run_id: str | None = None,
-        store: RunStore | None = None,
+        store: Store | None = None,
         spec_text: str = "",
         spec_path: str | None = None,
         speed: float = 1.0,
@@ -114,7 +114,7 @@ class Runner(AgentHost):
         self._target_of = {a.id: a.role or a.id for a in spec.agents}  # a task_event's target
         self._emitters = spec.emitters()
         self._tg: TaskGroup | None = None
-        self._writer: EventWriter | None = None
+        self._writer: Writer | None = None
         self._writer_sub: Subscription | None = None
         self.live = False
         self.status = "pending"

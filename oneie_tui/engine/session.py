@@ -12,7 +12,7 @@ from oneie_tui.engine.runner import Runner
 from oneie_tui.spec.loader import LoadedSpec
 from oneie_tui.spec.model import AgentSpec, Spec
 from oneie_tui.spec.shared_context import render_shared_context
-from oneie_tui.store.sqlite import RunStore
+from oneie_tui.store.base import Store
 
 
 class SetupError(Exception):
@@ -55,7 +55,7 @@ def preflight(spec: Spec, options: RunOptions) -> None:
             raise SetupError(str(exc)) from None
 
 
-def build_runner(loaded: LoadedSpec, options: RunOptions, store: RunStore | None) -> Runner:
+def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -> Runner:
     spec = apply_backend_override(loaded.spec, options.backend)
     preflight(spec, options)
     instances: dict[str, AgentBackend] = {}

@@ -13,7 +13,7 @@ from oneie_tui.engine.worktree import DEFAULT_DIR, WorktreeError, git, list_work
 from oneie_tui.events import TERMINAL_STATUS_OF, Event, EventType
 from oneie_tui.spec.loader import parse_spec_text
 from oneie_tui.spec.model import Spec
-from oneie_tui.store.sqlite import RunRow, RunStore
+from oneie_tui.store.base import RunRow, Store
 
 FACT_TYPES = [
     EventType.RUN_STARTED, EventType.AGENT_INFO, EventType.AGENT_REVIEWED,
@@ -61,7 +61,7 @@ class RunFacts:
         return out
 
 
-def load_facts(store: RunStore, ref: str) -> RunFacts:
+def load_facts(store: Store, ref: str) -> RunFacts:
     run = store.get_run(ref)
     spec = parse_spec_text(run.spec_text or "", f"the spec of run {run.id}")
     events = store.events_of_types(run.id, FACT_TYPES, up_to_seq=2**62, limit=MAX_ROWS)
@@ -116,7 +116,7 @@ def load_facts(store: RunStore, ref: str) -> RunFacts:
 class StoreRecorder:
     """Adds events to a run that is not live (seq continues where the run left off)."""
 
-    def __init__(self, store: RunStore, run_id: str) -> None:
+    def __init__(self, store: Store, run_id: str) -> None:
         self.store = store
         self.run_id = run_id
         self.events: list[Event] = []

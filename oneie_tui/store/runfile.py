@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from oneie_tui.events import Event
+from oneie_tui.store.base import RunRow, Store
 from oneie_tui.store.checks import RUN_ID, event_of, header_problem, summary_problem
-from oneie_tui.store.sqlite import RunRow, RunStore
 from oneie_tui.trust import json_bounds, numbers
 
 FORMAT = "oneie-run/1"
@@ -168,7 +168,7 @@ def scan(path: Path, rename: str | None = None) -> Scan:
     return Scan(header, first.run_id, first.seq, last_seq, count, first, finish, spec_name, finish_line)
 
 
-def import_run(store: RunStore, path: str | Path, rename: str | None = None) -> tuple[str, int]:
+def import_run(store: Store, path: str | Path, rename: str | None = None) -> tuple[str, int]:
     """Bring the run in `path` into `store`. Returns (run id, events imported)."""
     src = Path(path)
     if rename is not None and not RUN_ID.fullmatch(rename):

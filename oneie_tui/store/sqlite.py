@@ -20,11 +20,11 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from oneie_tui.events import STREAM_TYPES, Event, encode_json
+from oneie_tui.store.base import Follower, RunListing, RunRow, StoreError, _pid_alive
 from oneie_tui.store.checks import RUN_STATUSES, loads, metadata_problem, summary_problem
 
 SCHEMA = """
@@ -114,26 +114,6 @@ def _insert_rows_sql(rows: int) -> str:
     return "INSERT INTO events VALUES " + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
 
 
-class StoreError(Exception):
-    """The store cannot be used (opened, written or found). The message is for the user."""
-
-
-@dataclass
-class RunRow:
-    id: str
-    spec_name: str
-    spec_path: str | None
-    spec_text: str
-    started: float
-    ended: float | None
-    status: str
-    summary: dict[str, Any]
-    pid: int | None
-    host: str | None
-    damaged: str = ""  # what is wrong with the stored row, if anything: shown, never raised
-    imported: bool = False
-
-
 def _shown_status(status: str, pid: int | None, host: str | None, here: str, alive: dict[int, bool]) -> str:
     """A run left `running` by a process of this host that is gone reads `interrupted`.
     `alive` caches the answer per pid across the rows of one listing."""
@@ -143,21 +123,6 @@ def _shown_status(status: str, pid: int | None, host: str | None, here: str, ali
         if not alive[pid]:
             return "interrupted"
     return status
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is gone for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().split(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _make_folders(folder: Path) -> None:
@@ -495,6 +460,9 @@ class RunStore:
         self._writable()
         return EventWriter(self.path, self.identity)
 
+    def follow(self, run_id: str) -> Follower:
+        return PollingFollower(self, run_id)
+
     # --- history and replay readers: page through a run, never load all of it ----------
 
     def list_listings(self, limit: int | None = None) -> list[RunListing]:
@@ -646,23 +614,6 @@ class RunStore:
                     self._conn.execute("ROLLBACK")
                 raise
         return count
-
-
-@dataclass
-class RunListing:
-    """One line of the history table (`RunStore.list_listings`)."""
-
-    id: str
-    spec_name: str
-    started: float
-    ended: float | None
-    status: str
-    agents: int | None
-    wall_s: float | None
-    speedup: float | None
-    tokens: int | None
-    cost_usd: float | None
-    outcome: str = ""  # `completed (1 cancelled)`; the status for runs recorded before it
 
 
 def _finite(value: Any) -> bool:
@@ -854,3 +805,29 @@ class EventWriter:
     def busy(self) -> bool:
         """Still writing after `close` gave up waiting."""
         return self._thread.is_alive()
+
+
+class PollingFollower:
+    """SQLite has no notifications: a watcher polls the run's last seq."""
+
+    POLL = 0.05  # seconds; the writer commits every few milliseconds under load
+
+    def __init__(self, store: RunStore, run_id: str) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._seen = -1
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            seq = self._store.last_seq(self._run_id)
+            if seq != self._seen:
+                self._seen = seq
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(self.POLL, left))
+
+    def close(self) -> None:
+        return None

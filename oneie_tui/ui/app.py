@@ -34,7 +34,8 @@ from oneie_tui.engine.exit_deadline import STOP_SIGNALS
 from oneie_tui.engine.session import RunOptions, SetupError
 from oneie_tui.events import Event
 from oneie_tui.spec.loader import MAX_SPEC_BYTES, LoadedSpec, SpecError, parse_spec_text
-from oneie_tui.store.sqlite import RunStore, StoreError
+from oneie_tui.store.base import Store, StoreError
+from oneie_tui.store.open import open_store
 from oneie_tui.themes import DEFAULT_THEME, load_themes
 from oneie_tui.trust.bounded_read import TooLarge, read_bounded
 from oneie_tui.trust.display import display
@@ -128,7 +129,8 @@ class OneieApp(App[int]):
         self,
         spec_path: Path | None = None,
         *,
-        store_path: Path | None = None,
+        store_path: str | Path | None = None,
+        store: Store | None = None,
         run_on_start: bool = False,
         options: RunOptions | None = None,
         theme: str | None = None,
@@ -154,7 +156,7 @@ class OneieApp(App[int]):
         self.live: LiveRun | None = None
         self.dashboard: DashboardScreen | None = None
         self.oneie_themes: list[str] = []
-        self._store: RunStore | None = None
+        self._store: Store | None = store  # one the command opened already, else opened on use
         self._run_worker: Worker[None] | None = None
         self._signals: list[int] = []
         self._hup_before: Any = None  # the SIGHUP handler before ours, put back on unmount
@@ -335,10 +337,10 @@ class OneieApp(App[int]):
     # --- runs ---------------------------------------------------------------------
 
     @property
-    def store(self) -> RunStore | None:
+    def store(self) -> Store | None:
         if self._store is None:
             try:
-                self._store = RunStore(paths.store_path(self.store_path))
+                self._store = open_store(self.store_path)
             except StoreError as exc:
                 self.notify(str(exc), severity="error")
                 return None

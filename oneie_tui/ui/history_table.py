@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from oneie_tui.store.sqlite import RunListing
+from oneie_tui.store.base import RunListing
 from oneie_tui.trust.display import display
 from oneie_tui.ui import format as fmt
 from oneie_tui.views.outcome import completed_work

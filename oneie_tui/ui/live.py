@@ -7,7 +7,7 @@ from __future__ import annotations
 from oneie_tui.engine.runner import Runner
 from oneie_tui.engine.session import RunOptions, build_runner
 from oneie_tui.spec.loader import LoadedSpec
-from oneie_tui.store.sqlite import RunStore
+from oneie_tui.store.base import Store
 from oneie_tui.ui.bridge import EventBridge
 from oneie_tui.views.run_view import RunView
 
@@ -17,7 +17,7 @@ class LiveRun:
         self,
         loaded: LoadedSpec,
         options: RunOptions,
-        store: RunStore | None,
+        store: Store | None,
         *,
         runner: Runner | None = None,  # already built and restored (resume)
         resume: bool = False,

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from oneie_tui.events import Event
-from oneie_tui.store.sqlite import RunStore
+from oneie_tui.store.base import Store
 from oneie_tui.views.gantt_lanes import GanttModel, gantt_from_view
 from oneie_tui.views.run_view import TIMELINE_TYPES, RunView, initial_view
 
@@ -53,7 +53,7 @@ class Frame:
 class Replay:
     def __init__(
         self,
-        store: RunStore,
+        store: Store,
         run_id: str,
         *,
         checkpoint_every: int = CHECKPOINT_EVERY,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from oneie_tui.events import Event, awaited, total_tokens
-from oneie_tui.store.sqlite import RunRow, RunStore
+from oneie_tui.store.base import RunRow, Store
 from oneie_tui.trust.display import display
 from oneie_tui.trust.numbers import finite_or
 from oneie_tui.views.gantt_lanes import gantt_from_view, gantt_plain
@@ -28,7 +28,7 @@ DETAIL_MAX = 160
 OUTPUT_TAIL_LINES = 5
 
 
-def store_pages(store: RunStore, run_id: str, page: int = PAGE) -> Callable[[], Iterator[Event]]:
+def store_pages(store: Store, run_id: str, page: int = PAGE) -> Callable[[], Iterator[Event]]:
     """A re-iterable source of a stored run's events, read `page` at a time."""
 
     def events() -> Iterator[Event]:

@@ -28,7 +28,7 @@ from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.views.outcome import run_outcome
 
 if TYPE_CHECKING:
-    from oneie_tui.store.sqlite import RunRow
+    from oneie_tui.store.base import RunRow
 
 OUTPUT_TAIL = 200  # lines kept per agent: bounded memory however long the run
 TIMELINE_TAIL = 2000

@@ -158,6 +158,16 @@ def test_spec_env_is_passed_and_run_variables_are_set(tmp_path: Path) -> None:
     assert outputs(events, "envy") == [f"hi envy {runner.run_id}"]
 
 
+def test_a_store_url_with_a_password_does_not_reach_the_agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = loaded([{"id": "nosy", "command": {"argv": [PY, "-c", "import os; print(os.environ.get('ONEIE_STORE', 'none'))"]}}])
+    monkeypatch.setenv("ONEIE_STORE", "postgresql://team:s3cret-pw@db.example/oneie")
+    _, events = run_spec(spec, tmp_path)
+    assert outputs(events, "nosy") == ["none"]
+    monkeypatch.setenv("ONEIE_STORE", "postgresql://team@db.example/oneie")  # no secret: kept
+    _, events = run_spec(spec, tmp_path)
+    assert outputs(events, "nosy") == ["postgresql://team@db.example/oneie"]
+
+
 def test_shell_metacharacters_stay_literal(tmp_path: Path) -> None:
     nasty = ["; touch pwned", "$(touch pwned2)", "`touch pwned3`", "| touch pwned4", "&& touch pwned5", "*"]
     spec = loaded(

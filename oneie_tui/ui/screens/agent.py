@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Log, Static
 
-from oneie_tui.store.sqlite import RunStore
+from oneie_tui.store.base import Store
 from oneie_tui.trust.display import display
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.bridge import EventBridge
@@ -37,7 +37,7 @@ class StoredOutput:
     """Where the zoom finds output older than the scrollback: the run in the store, as of
     the event `seq()` names (the last one the view has folded)."""
 
-    store: RunStore
+    store: Store
     run_id: str
     seq: Callable[[], int]
 

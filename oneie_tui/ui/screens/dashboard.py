@@ -22,7 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from oneie_tui.spec.model import Spec
-from oneie_tui.store.sqlite import RunStore
+from oneie_tui.store.base import Store
 from oneie_tui.ui.bridge import EventBridge
 from oneie_tui.ui.messages import (
     AgentControl,
@@ -86,7 +86,7 @@ class DashboardScreen(Screen[None]):
         clock: Callable[[], float],
         control: AgentControl,
         template: bool = False,
-        run_store: RunStore | None = None,
+        run_store: Store | None = None,
         cursor_blink: bool = True,
     ) -> None:
         super().__init__()
@@ -94,7 +94,7 @@ class DashboardScreen(Screen[None]):
         self.clock = clock  # epoch seconds: the app's clock, fixed in tests
         self._control_intent = control
         # The live run's store, for the zoom; given at once for a resumed run (no preview).
-        self._run_store: RunStore | None = run_store
+        self._run_store: Store | None = run_store
         self._text = text
         self._label = label
         self._cursor_blink = cursor_blink
@@ -171,7 +171,7 @@ class DashboardScreen(Screen[None]):
 
     # --- feeding ------------------------------------------------------------------
 
-    async def show_bridge(self, bridge: EventBridge, *, store: RunStore | None = None) -> None:
+    async def show_bridge(self, bridge: EventBridge, *, store: Store | None = None) -> None:
         """Show a (new) run: its panels appear at once, then follow its events. A live
         run comes with its `store` (the zoom reads older output there); from then on the
         editor's edits no longer preview in the grid."""

@@ -15,13 +15,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from oneie_tui.store.sqlite import RunListing, RunStore
+from oneie_tui.store.base import RunListing, Store
 from oneie_tui.ui.history_table import COLUMNS, STATUSES, filter_rows, sort_rows
 from oneie_tui.ui.messages import ResumeRequested
 from oneie_tui.ui.palette import ScreenActions
 from oneie_tui.ui.screens import back_or_quit
 from oneie_tui.ui.screens.confirm import ConfirmScreen
 from oneie_tui.ui.screens.replay import ReplayScreen
+from oneie_tui.ui.screens.watch import WatchScreen
 from oneie_tui.ui.widgets.key_footer import KeyFooter
 from oneie_tui.ui.widgets.run_table import RunHeaderRow, RunTable
 
@@ -45,9 +46,10 @@ class HistoryScreen(Screen[None]):
         Binding("escape", "back", "Back", id="history_back"),
     ]
 
-    def __init__(self, store: RunStore) -> None:
+    def __init__(self, store: Store, *, read_only: bool = False) -> None:
         super().__init__()
         self.store = store
+        self.read_only = read_only  # `oneie serve`'s tabs: browse and watch, never change
         self.all_rows: list[RunListing] = []
         self.rows: list[RunListing] = []
         self.sort_key = "started"
@@ -188,10 +190,17 @@ class HistoryScreen(Screen[None]):
     def _row_chosen(self, _: RunTable.Chosen) -> None:
         self.action_replay()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.read_only and action in ("delete", "resume"):
+            return None  # shown disabled, and the key does nothing
+        return True
+
     def action_replay(self) -> None:
         row = self.selected()
         if row is not None:
-            self.app.push_screen(ReplayScreen(self.store, row.id))
+            # A run still being written (here or on another machine) is watched live.
+            live = row.status == "running"
+            self.app.push_screen(WatchScreen(self.store, row.id) if live else ReplayScreen(self.store, row.id))
 
     def action_gantt(self) -> None:
         row = self.selected()

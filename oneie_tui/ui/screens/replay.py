@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input
 
-from oneie_tui.store.sqlite import RunStore
+from oneie_tui.store.base import Store
 from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, ZoomAgent
 from oneie_tui.ui.palette import ScreenActions
 from oneie_tui.ui.screens import back_or_quit
@@ -63,9 +63,11 @@ class ReplayScreen(Screen[None]):
         Binding("escape", "back", "Back", id="replay_back"),
     ]
 
+    FOLLOW_LABEL = "following the resumed run"  # the bar's note while `follow` is on
+
     def __init__(
         self,
-        store: RunStore,
+        store: Store,
         run_id: str,
         *,
         speed: float = 1.0,
@@ -247,7 +249,7 @@ class ReplayScreen(Screen[None]):
         shown = 0 if r.seq == 0 else r.seq - r.first_seq + 1
         text.append(f" event {shown:,} / {r.count:,} ")
         if self.follow:
-            text.append(" following the resumed run ", style="bold")
+            text.append(f" {self.FOLLOW_LABEL} ", style="bold")
         text.append(" replay · no agent runs", style="dim")
         self.query_one(ReplayBar).update(text)
 

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
 from oneie_tui.events import EventType
-from oneie_tui.store.sqlite import RunStore
+from oneie_tui.store.base import Store
 from oneie_tui.ui.palette import ScreenActions
 from oneie_tui.ui.screens import back_or_quit
 from oneie_tui.views.land_view import printable
@@ -71,7 +71,7 @@ class ReviewScreen(Screen[None]):
         Binding("escape", "back", "Back", id="review_back"),
     ]
 
-    def __init__(self, store: RunStore, run_id: str, *, publish: Publish | None = None) -> None:
+    def __init__(self, store: Store, run_id: str, *, publish: Publish | None = None) -> None:
         """`publish`: the live runner's, while the run is live (its events stay in one
         sequence); a finished run gets its review marks appended to the store."""
         super().__init__()
@@ -109,7 +109,7 @@ class ReviewScreen(Screen[None]):
         from oneie_tui.engine.worktree import WorktreeError, diff_stat
         from oneie_tui.land.runfacts import RunFactsError, load_facts
         from oneie_tui.spec.loader import SpecError
-        from oneie_tui.store.sqlite import StoreError
+        from oneie_tui.store.base import StoreError
 
         try:
             facts = load_facts(self.store, self.run_id)

@@ -14,7 +14,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-from oneie_tui.store.sqlite import RunListing
+from oneie_tui.store.base import RunListing
 from oneie_tui.ui.history_table import COLUMNS, cells, column_at, layout, shown_status
 
 

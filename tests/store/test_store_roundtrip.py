@@ -1,10 +1,11 @@
-"""The run store: round trip, the batching writer, readers beside it, lookups, and a run
-whose process died reading back as `interrupted`."""
+"""The run store on both engines (SQLite and a real PostgreSQL server, `any_store`): round
+trip, the batching writer, readers beside it, lookups, and a run whose process died
+reading back as `interrupted`. SQLite's file handling is tested at the end."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
+import re
 import stat
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oneie_tui.events import Event
-from oneie_tui.store.sqlite import BATCH, RunStore, StoreError
+from oneie_tui.store.base import Store, StoreError
+from oneie_tui.store.open import open_store
+from oneie_tui.store.sqlite import BATCH, RunStore
 from tests.unit.test_runner_kit import agent_toml, sim_runner, spec_of
 
 
@@ -28,8 +31,8 @@ def events_for(run_id: str, n: int) -> list[Event]:
     ]
 
 
-def test_round_trip_through_the_writer(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_round_trip_through_the_writer(any_store: Store) -> None:
+    store = any_store
     store.create_run("r1", "Spec", "[feature]\n", "spec.toml", 1000.0)
     writer = store.writer()
     sent = events_for("r1", BATCH * 4 + 7)  # several batches and a remainder
@@ -47,8 +50,8 @@ def test_round_trip_through_the_writer(tmp_path: Path) -> None:
     assert (row.status, row.ended, row.summary["speedup"], row.spec_path) == ("completed", 2000.0, 2.5, "spec.toml")
 
 
-def test_a_real_run_is_recorded_completely(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_a_real_run_is_recorded_completely(any_store: Store) -> None:
+    store = any_store
     spec = spec_of(
         agent_toml("a", emits=["a_ready"], extra="sim = { duration = 0.05, lines_per_second = 2000 }")
         + agent_toml("b", after=["a_ready"], extra="sim = { duration = 0.02 }")
@@ -64,12 +67,11 @@ def test_a_real_run_is_recorded_completely(tmp_path: Path) -> None:
     assert row.ended == events[-1].ts
 
 
-def test_readers_never_wait_for_the_writer(tmp_path: Path) -> None:
-    path = tmp_path / "runs.sqlite3"
-    store = RunStore(path)
+def test_readers_never_wait_for_the_writer(any_store: Store, store_target: str) -> None:
+    store = any_store
     store.create_run("r1", "Spec", "", None, 1.0)
     writer = store.writer()
-    reader = RunStore(path)  # another connection, as `oneie runs` in another process
+    reader = open_store(store_target)  # another connection, as `oneie runs` in another process
     counts = []
     for e in events_for("r1", 20 * BATCH):
         writer.put(e)
@@ -80,8 +82,8 @@ def test_readers_never_wait_for_the_writer(tmp_path: Path) -> None:
     assert reader.count_events("r1") == 20 * BATCH
 
 
-def test_lookups(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_lookups(any_store: Store) -> None:
+    store = any_store
     store.create_run("20260101-aaa", "One", "", None, 1.0)
     store.create_run("20260101-aab", "Two", "", None, 2.0)
     store.create_run("20260102_x%", "Three", "", None, 3.0)
@@ -114,25 +116,26 @@ def test_an_unusable_path_is_a_store_error(tmp_path: Path) -> None:
         RunStore(blocker / "runs.sqlite3")
 
 
-def test_a_writer_fault_is_reported_not_raised(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_a_writer_fault_is_reported_not_raised(any_store: Store) -> None:
+    store = any_store
     writer = store.writer()
     e = events_for("r1", 1)[0]
     writer.put(e)
     writer.put(e)  # same (run, seq): the primary key refuses it
     writer.close()
-    assert isinstance(writer.error, sqlite3.IntegrityError)
+    assert writer.error is not None
+    assert re.search("UNIQUE|duplicate key", str(writer.error))
+    assert store.count_events("r1") == 0  # the batch is all or nothing
 
 
-def test_a_live_run_is_running_and_a_dead_one_interrupted(tmp_path: Path) -> None:
-    path = tmp_path / "runs.sqlite3"
-    store = RunStore(path)
+def test_a_live_run_is_running_and_a_dead_one_interrupted(any_store: Store, store_target: str) -> None:
+    store = any_store
     store.create_run("mine", "Alive", "", None, 1.0)  # this process: alive
     script = textwrap.dedent(
         f"""
         import os, signal
-        from oneie_tui.store.sqlite import RunStore
-        RunStore({str(path)!r}).create_run("dead", "Killed", "", None, 2.0)
+        from oneie_tui.store.open import open_store
+        open_store({store_target!r}).create_run("dead", "Killed", "", None, 2.0)
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
@@ -156,8 +159,8 @@ def test_env_and_flag_choose_the_store(tmp_path: Path, monkeypatch: pytest.Monke
     assert str(store_path()).startswith(os.environ["XDG_DATA_HOME"])
 
 
-def test_agent_output_is_the_latest_attempt_up_to_a_seq(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_agent_output_is_the_latest_attempt_up_to_a_seq(any_store: Store) -> None:
+    store = any_store
     store.create_run("r", "x", "", None, 0.0)
     kinds = [
         ("agent_queued", "a", {"attempt": 1}),
@@ -191,8 +194,8 @@ def test_chunk_sizes_cover_the_batch_with_few_statement_shapes(rows: int, most: 
     assert len(sizes) <= rows // most + most.bit_length()
 
 
-def test_a_large_burst_is_stored_whole_and_in_order(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_a_large_burst_is_stored_whole_and_in_order(any_store: Store) -> None:
+    store = any_store
     store.create_run("r1", "x", "", None, 0.0)
     writer = store.writer()
     sent = events_for("r1", 4000 * 3 + 4095)  # full statements, then every smaller shape

@@ -1,0 +1,161 @@
+"""The run store's interface, shared by its two engines (store/sqlite.py, store/postgres.py).
+
+Everything outside store/ types a store as `Store` and a writer as `Writer`, and gets one
+from `store.open.open_store`, so a command never knows which engine it talks to.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from oneie_tui.events import Event
+
+
+class StoreError(Exception):
+    """The store cannot be used (opened, written or found). The message is for the user."""
+
+
+@dataclass
+class RunRow:
+    id: str
+    spec_name: str
+    spec_path: str | None
+    spec_text: str
+    started: float
+    ended: float | None
+    status: str
+    summary: dict[str, Any]
+    pid: int | None
+    host: str | None
+    damaged: str = ""  # what is wrong with the stored row, if anything: shown, never raised
+    imported: bool = False
+
+
+@dataclass
+class RunListing:
+    """One line of the history table (`Store.list_listings`)."""
+
+    id: str
+    spec_name: str
+    started: float
+    ended: float | None
+    status: str
+    agents: int | None
+    wall_s: float | None
+    speedup: float | None
+    tokens: int | None
+    cost_usd: float | None
+    outcome: str = ""  # `completed (1 cancelled)`; the status for runs recorded before it
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is gone for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class Writer(Protocol):
+    """The batching writer of a live run: `put` from the event loop never does I/O."""
+
+    error: BaseException | None
+    committed_seq: int
+    cpu_seconds: float
+
+    def put(self, event: Event) -> None: ...
+
+    def close(self, timeout: float = 30.0) -> None: ...
+
+    @property
+    def busy(self) -> bool: ...
+
+
+class Follower(Protocol):
+    """Tells a reader (`oneie watch`) that a run may have new events."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to `timeout` seconds; True when the run may have moved (read by seq)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    """Runs, their events, the batching writer, listings, paging reads, import, delete."""
+
+    @property
+    def path(self) -> Path | str:
+        """Where the store is, safe to show: a file path, or a URL without its password."""
+        ...
+
+    def close(self) -> None: ...
+
+    def create_run(
+        self, run_id: str, spec_name: str, spec_text: str, spec_path: str | None, started: float
+    ) -> None: ...
+
+    def mark_running(self, run_id: str) -> None: ...
+
+    def finish_run(self, run_id: str, ended: float, status: str, summary: dict[str, Any]) -> None: ...
+
+    def list_runs(self, limit: int | None = None, status: str | None = None) -> list[RunRow]: ...
+
+    def get_run(self, ref: str) -> RunRow: ...
+
+    def delete_run(self, run_id: str) -> None: ...
+
+    def events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> Iterator[Event]: ...
+
+    def last_seq(self, run_id: str) -> int: ...
+
+    def agent_output(
+        self, run_id: str, actor: str, up_to_seq: int, *, after_seq: int = 0, page: int = 20_000
+    ) -> list[str]: ...
+
+    def wait_committed(self, run_id: str, seq: int, timeout: float = 5.0) -> bool: ...
+
+    def count_events(self, run_id: str) -> int: ...
+
+    def insert_events(self, events: list[Event]) -> None: ...
+
+    def writer(self) -> Writer: ...
+
+    def list_listings(self, limit: int | None = None) -> list[RunListing]: ...
+
+    def has_run(self, run_id: str) -> bool: ...
+
+    def seq_bounds(self, run_id: str) -> tuple[int, int]: ...
+
+    def event_at(self, run_id: str, seq: int) -> Event | None: ...
+
+    def events_range(self, run_id: str, first: int, last: int) -> list[Event]: ...
+
+    def seq_at_time(self, run_id: str, ts: float) -> int: ...
+
+    def events_of_types(
+        self, run_id: str, types: Iterable[str], *, up_to_seq: int, limit: int
+    ) -> list[Event]: ...
+
+    def count_events_of_types(self, run_id: str, types: Iterable[str], *, up_to_seq: int) -> int: ...
+
+    def import_run(self, run: RunRow, events: Iterable[Event], source: str = "") -> int:
+        """Add a run from a run file, marked as imported (never resumed into running)."""
+        ...
+
+    def is_imported(self, run_id: str) -> bool: ...
+
+    def follow(self, run_id: str) -> Follower:
+        """A follower for `oneie watch`: LISTEN/NOTIFY on PostgreSQL, polling on SQLite."""
+        ...
