@@ -30,7 +30,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from oneie_tui.engine.session import RunOptions, build_runner
-from oneie_tui.engine.worktree import create, worktrees_dir
+from oneie_tui.git.worktree import create, worktrees_dir
 from oneie_tui.land.landing import Lander, Target
 from oneie_tui.land.radar import Radar
 from tests.fakes.process_tools import git_repo, loaded

@@ -37,9 +37,9 @@ from oneie_tui.agents.lineproto import (
 )
 from oneie_tui.agents.procgroup import ProcessGroup
 from oneie_tui.events import EventType
-from oneie_tui.store.pgurl import secrets_of
 from oneie_tui.trust.pathguard import PathEscape, confine
 from oneie_tui.trust.redact import redact
+from oneie_tui.trust.store_url import secrets_of
 
 if TYPE_CHECKING:
     from oneie_tui.spec.model import Spec

@@ -65,7 +65,7 @@ def _land(args: argparse.Namespace) -> int:
     import anyio
 
     from oneie_tui.commands.common import die, open_store
-    from oneie_tui.engine.worktree import WorktreeError
+    from oneie_tui.git.worktree import WorktreeError
     from oneie_tui.land.flow import land_run
     from oneie_tui.land.landing import LandError
     from oneie_tui.land.runfacts import RunFactsError, StoreRecorder, load_facts

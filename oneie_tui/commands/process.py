@@ -117,7 +117,7 @@ def _worktrees(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from oneie_tui.commands.common import die, open_store
-    from oneie_tui.engine.worktree import (
+    from oneie_tui.git.worktree import (
         WorktreeError,
         diff_stat,
         list_worktrees,

@@ -13,20 +13,14 @@ app processes through ONEIE_STORE, never their command line.
 from __future__ import annotations
 
 import argparse
-import hmac
 import ipaddress
 import os
-import re
 import secrets
-import shlex
 import sys
 from typing import Any
-from urllib.parse import urlsplit
 
 from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_store
 
-COOKIE = "oneie_token"
-RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # what a served URL may name
 MIN_TOKEN = 16
 
 
@@ -59,11 +53,6 @@ def serve_token() -> str:
     return token or secrets.token_urlsafe(24)
 
 
-def app_command(*args: str) -> str:
-    """The shell command textual-serve starts for a tab: this Python, this oneie."""
-    return " ".join(shlex.quote(a) for a in [sys.executable, "-m", "oneie_tui", *args])
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         die("--port: expected 1-65535", EXIT_USAGE)
@@ -86,14 +75,3 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"open {server.public_url}/?token={token}", flush=True)
     server.run()
     return 0
-
-
-def token_ok(given: str, token: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
-
-
-def same_origin(origin: str | None, host: str) -> bool:
-    """A page of another site must not drive a tab's app through the websocket."""
-    if not origin:
-        return True  # not a browser's cross-site request
-    return urlsplit(origin).netloc == host

@@ -13,7 +13,7 @@ from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
-from oneie_tui.commands.serve import COOKIE, RUN_ID, app_command, same_origin, token_ok
+from oneie_tui.commands.serve_rules import COOKIE, RUN_ID, app_command, same_origin, token_ok
 
 log = logging.getLogger("oneie.serve")
 Handler = Any  # aiohttp's handler type

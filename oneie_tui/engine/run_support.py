@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from oneie_tui.agents.base import AgentContext, BackendOptions
     from oneie_tui.engine.control_socket import ControlChannel
     from oneie_tui.engine.runner import Runner, Service
-    from oneie_tui.engine.worktree import Worktree
+    from oneie_tui.git.worktree import Worktree
     from oneie_tui.spec.model import AgentSpec, Spec
     from oneie_tui.store.base import Store
 
@@ -85,7 +85,7 @@ class RunSupport:
     async def _record(self, runner: Runner, ended: Event) -> None:
         """Commit what the agent left on its branch (so its work is always there to land),
         then record the diff stat."""
-        from oneie_tui.engine.worktree import WorktreeError, commit_work, diff_stat
+        from oneie_tui.git.worktree import WorktreeError, commit_work, diff_stat
 
         agent_id = ended.actor
         wt = self.worktrees[agent_id]
@@ -119,7 +119,7 @@ def prepare_run(
 ) -> RunSupport:
     """Worktrees made, control channel ready (bound lazily), hooks to hand the runner."""
     from oneie_tui.engine.control_socket import ControlChannel
-    from oneie_tui.engine.worktree import (
+    from oneie_tui.git.worktree import (
         DEFAULT_DIR,
         WorktreeError,
         create,

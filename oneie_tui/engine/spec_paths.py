@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from oneie_tui.agents.profiles import ProfileError, load_profile
-from oneie_tui.engine.worktree import WorktreeError, worktrees_dir
+from oneie_tui.git.worktree import WorktreeError, worktrees_dir
 from oneie_tui.spec.model import Spec
 from oneie_tui.trust.pathguard import PathEscape, confine
 

@@ -15,8 +15,8 @@ from typing import Any
 import anyio
 
 from oneie_tui.agents.procgroup import ProcessGroup
-from oneie_tui.engine.worktree import WorktreeError, git
 from oneie_tui.events import EventType
+from oneie_tui.git.worktree import WorktreeError, git
 from oneie_tui.land.landing import Publish
 from oneie_tui.spec.model import AcceptanceCheck
 from oneie_tui.trust.redact import redact

@@ -9,8 +9,8 @@ from typing import Any
 
 import anyio
 
-from oneie_tui.engine.worktree import worktrees_dir
 from oneie_tui.events import EventType
+from oneie_tui.git.worktree import worktrees_dir
 from oneie_tui.land.acceptance import CheckResult, run_checks
 from oneie_tui.land.landing import Lander, LandResult, Target, default_into, landing_order
 from oneie_tui.land.runfacts import RunFacts, StoreRecorder

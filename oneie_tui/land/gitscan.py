@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from oneie_tui.engine.worktree import GIT_TIMEOUT, ONEIE_EMAIL, ONEIE_NAME, WorktreeError, git
+from oneie_tui.git.worktree import GIT_TIMEOUT, ONEIE_EMAIL, ONEIE_NAME, WorktreeError, git
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oneie_tui.engine.worktree import WorktreeError, branch_for, git, oneie_env
 from oneie_tui.events import EventType
+from oneie_tui.git.worktree import WorktreeError, branch_for, git, oneie_env
 from oneie_tui.land.gitscan import merge_tree
 from oneie_tui.spec.model import Spec
 

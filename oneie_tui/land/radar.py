@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import anyio
 
-from oneie_tui.engine.worktree import Worktree, WorktreeError
 from oneie_tui.events import TERMINAL_STATUSES, Event, EventType
+from oneie_tui.git.worktree import Worktree, WorktreeError
 from oneie_tui.land.gitscan import Changes, Scratch, changed_paths
 from oneie_tui.land.scope import outside
 from oneie_tui.spec.model import Spec

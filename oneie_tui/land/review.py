@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from oneie_tui.engine.worktree import branch_for, git
+from oneie_tui.git.worktree import branch_for, git
 from oneie_tui.land.runfacts import RunFacts
 
 MAX_DIFF_CHARS = 400_000  # a screenful of review, not a whole vendored tree

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oneie_tui.engine.worktree import DEFAULT_DIR, WorktreeError, git, list_worktrees, project_root
 from oneie_tui.events import TERMINAL_STATUS_OF, Event, EventType
+from oneie_tui.git.worktree import DEFAULT_DIR, WorktreeError, git, list_worktrees, project_root
 from oneie_tui.spec.loader import parse_spec_text
 from oneie_tui.spec.model import Spec
 from oneie_tui.store.base import RunRow, Store

@@ -6,7 +6,7 @@ import os
 
 from oneie_tui.paths import store_path
 from oneie_tui.store.base import Store, StoreError
-from oneie_tui.store.pgurl import is_postgres, is_url, safe_url
+from oneie_tui.trust.store_url import is_postgres, is_url, safe_url
 
 
 def store_target(explicit: str | os.PathLike[str] | None = None) -> str:

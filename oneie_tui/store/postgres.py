@@ -25,8 +25,8 @@ import psycopg_pool
 
 from oneie_tui.events import STREAM_TYPES, Event
 from oneie_tui.store.base import Follower, RunListing, RunRow, StoreError, _pid_alive
-from oneie_tui.store.pgurl import safe_url, scrub
 from oneie_tui.store.sqlite import IDLE_POLL, MAX_ROWS, STREAM_EXCLUDED, _encode
+from oneie_tui.trust.store_url import safe_url, scrub
 
 CHANNEL = "oneie_events"
 HEARTBEAT = 5.0  # seconds between the writer's beats on its runs

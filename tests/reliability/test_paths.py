@@ -19,7 +19,7 @@ import pytest
 
 from oneie_tui.agents.process import resolve_cwd
 from oneie_tui.agents.profiles import ProfileError, load_profile
-from oneie_tui.engine.worktree import WorktreeError, worktrees_dir
+from oneie_tui.git.worktree import WorktreeError, worktrees_dir
 from oneie_tui.trust.pathguard import PathEscape, confine
 from tests.reliability.helpers import no_traceback
 

@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 
 from oneie_tui.engine.runner import Runner
-from oneie_tui.engine.worktree import create, worktrees_dir
 from oneie_tui.events import EventType
+from oneie_tui.git.worktree import create, worktrees_dir
 from oneie_tui.land.gitscan import changed_paths
 from tests.fakes.process_tools import (
     PY,

@@ -23,10 +23,10 @@ PACKAGE = Path(__file__).resolve().parents[2] / "oneie_tui"
 # says so, and any lower floor's, never a higher one's.
 FLOORS: list[set[str]] = [
     {"oneie_tui", "events", "trust", "paths"},
-    {"spec", "config", "logsetup", "themes", "store"},
+    {"spec", "config", "logsetup", "themes", "store", "atomicfile", "git"},
     {"agents", "views"},
-    {"engine"},
     {"land"},
+    {"engine"},
     {"ui"},
     {"commands"},
     {"cli"},
@@ -42,6 +42,7 @@ NEVER: dict[str, set[str]] = {
     "store": {"engine", "agents", "views", "ui", "commands", "land"},
     "views": {"engine", "agents", "ui", "commands", "land"},
     "agents": {"engine", "store", "views", "ui", "commands", "land"},
+    "land": {"engine", "ui", "commands"},
 }
 
 

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from oneie_tui.cli import main
-from oneie_tui.commands.serve import app_command, is_loopback, same_origin, serve_token
+from oneie_tui.commands.serve import is_loopback, serve_token
+from oneie_tui.commands.serve_rules import app_command, same_origin
 from oneie_tui.config import load_config
 from oneie_tui.paths import config_file
 

@@ -11,7 +11,7 @@ import pytest
 
 from oneie_tui.agents.base import BackendOptions
 from oneie_tui.engine.session import RunOptions, SetupError, build_runner
-from oneie_tui.engine.worktree import (
+from oneie_tui.git.worktree import (
     WorktreeError,
     create,
     diff_stat,

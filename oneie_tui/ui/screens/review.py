@@ -106,7 +106,7 @@ class ReviewScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="review-load")
     def reload(self) -> None:
-        from oneie_tui.engine.worktree import WorktreeError, diff_stat
+        from oneie_tui.git.worktree import WorktreeError, diff_stat
         from oneie_tui.land.runfacts import RunFactsError, load_facts
         from oneie_tui.spec.loader import SpecError
         from oneie_tui.store.base import StoreError
@@ -170,7 +170,7 @@ class ReviewScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="review-agent")
     def _load_agent(self, agent_id: str) -> None:
-        from oneie_tui.engine.worktree import WorktreeError
+        from oneie_tui.git.worktree import WorktreeError
         from oneie_tui.land.review import changed_files, diff_text
 
         try:
@@ -203,7 +203,7 @@ class ReviewScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="review-file")
     def _load_file(self, agent_id: str, path: str) -> None:
-        from oneie_tui.engine.worktree import WorktreeError
+        from oneie_tui.git.worktree import WorktreeError
         from oneie_tui.land.review import diff_text
 
         try:
@@ -261,7 +261,7 @@ class ReviewScreen(Screen[None]):
 
     @work(exclusive=True, group="review-land")
     async def _land(self, chosen: list[str]) -> None:
-        from oneie_tui.engine.worktree import WorktreeError
+        from oneie_tui.git.worktree import WorktreeError
         from oneie_tui.land.flow import land_run
         from oneie_tui.land.landing import LandError
         from oneie_tui.land.runfacts import StoreRecorder
