@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 SLOT_RESOURCE = "agent_slot"
 HEARTBEAT_SECONDS = 1.0
+HOST_START_SECONDS = 60.0
 CANCEL_DRAIN_SECONDS = 15.0  # how long a cancelled agent may take to end on its node
 # A local Ray instance for one run stays small: the machine runs the agents too.
 LOCAL_OBJECT_STORE = 100 * 1024 * 1024
@@ -71,6 +72,7 @@ class RayExecutor:
         self.backend_options = options
         self._started_ray = started_ray
         self._freed = anyio.Event()
+        self.placements: dict[str, str] = {}  # attempt key -> node id, for the user and tests
 
     # --- setting up ----------------------------------------------------------------
 
@@ -208,9 +210,15 @@ def place_hosts() -> list[Host]:
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
         ).remote(node_id, slots)
         hosts.append(Host(node_id, str(node.get("NodeManagerAddress", "")), slots, actor))
-    for host in hosts:  # fail now, not at the first agent, if a host cannot start
-        ray.get(host.actor.ping.remote(), timeout=60)
-    return hosts
+    started: list[Host] = []
+    for host in hosts:  # now, not at the first agent: a node that just died is left out
+        try:
+            ray.get(host.actor.ping.remote(), timeout=HOST_START_SECONDS)
+        except Exception:
+            ray.kill(host.actor)
+            continue
+        started.append(host)
+    return started
 
 
 class RemoteBackend(AgentBackend):
@@ -226,6 +234,7 @@ class RemoteBackend(AgentBackend):
 
         host = await self._executor.acquire()
         key = f"{ctx.run_id}/{ctx.agent_id}/{ctx.attempt}"
+        self._executor.placements[key] = host.node_id
         request = AgentRequest(
             key, self._name, ctx.spec, ctx.agent_id, ctx.run_id, ctx.speed, ctx.seed,
             ctx.attempt, ctx.shared_context, dict(ctx.env), ctx.workdir,
@@ -250,10 +259,14 @@ class RemoteBackend(AgentBackend):
                     raise
                 finally:
                     waits.cancel_scope.cancel()
-        except ray.exceptions.RayTaskError as exc:
-            raise AgentFailure(f"the host failed: {_line(exc)}") from None
-        except ray.exceptions.RayError as exc:
-            reason = f"its Ray host on node {host.address or host.node_id[:12]} died ({_line(exc)})"
+        except Exception as exc:
+            # The wait answers' task group wraps what Ray raised: find it inside.
+            found = _ray_error_in(exc, ray.exceptions.RayError)
+            if found is None:
+                raise
+            if isinstance(found, ray.exceptions.RayTaskError):
+                raise AgentFailure(f"the host failed: {_line(found)}") from None
+            reason = f"its Ray host on node {host.address or host.node_id[:12]} died ({_line(found)})"
             self._executor.lost(host, reason)
             raise AgentInterrupted(reason) from None
         finally:
@@ -309,6 +322,16 @@ def _result_of(end: Message | None) -> AgentResult:
     if status == "cancelled":  # ended by the host itself (it lost its driver)
         raise AgentInterrupted("cancelled on its Ray host")
     raise AgentFailure(str(detail))
+
+
+def _ray_error_in(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := _ray_error_in(inner, kind)) is not None:
+                return found
+    return None
 
 
 def _line(exc: BaseException) -> str:
