@@ -29,6 +29,12 @@ class AgentFailure(Exception):
     """The agent's work failed. The message is shown to the user as one line."""
 
 
+class AgentInterrupted(Exception):
+    """The agent's work was cut short by its surroundings, not by itself (the node or the
+    process that ran it died). It ends `cancelled` and interrupted, so `oneie resume`
+    runs it again; the message is the reason."""
+
+
 @dataclass
 class AgentResult:
     summary: str = ""

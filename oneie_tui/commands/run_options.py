@@ -20,6 +20,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-parallel", type=option("--max-parallel", low=0, high=10_000, integer=True), default=None, metavar="N", help="override run.max_parallel (0 = no limit)")
     p.add_argument("--base-url", default=None, help="Anthropic API base URL (else $ANTHROPIC_BASE_URL)")
     p.add_argument("--sequential", action="store_true", help="one agent at a time, for comparison")
+    p.add_argument("--executor", choices=["local", "ray"], default=None, help="where backends run (default: the spec's [run] executor)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR", help="an existing Ray cluster (else $RAY_ADDRESS, else a local one for the run)")
 
 
 def options_from_args(args: argparse.Namespace) -> RunOptions:
@@ -37,5 +39,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         sequential=getattr(args, "sequential", False),
         backend=args.backend,
         max_parallel=args.max_parallel,
+        executor=getattr(args, "executor", None),
+        ray_address=getattr(args, "ray_address", None) or None,
         backend_options=BackendOptions(base_url=getattr(args, "base_url", None) or None),
     )

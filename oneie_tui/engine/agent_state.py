@@ -32,6 +32,7 @@ class AgentState:
     usage: Usage = field(default_factory=Usage)
     summary: str = ""
     race_lost: bool = False
+    interrupted: bool = False  # its node or host died: resume runs it again
     # internals
     scope: anyio.CancelScope | None = None
     ctx: AgentContext | None = None

@@ -184,7 +184,7 @@ class ControlChannel:
         state = self._runner.agents.get(ctx.agent_id)
         return state is not None and state.ctx is ctx and not state.terminal
 
-    async def serve(self, runner: Runner) -> None:
+    async def serve(self, runner: Runner | None) -> None:
         """The service: answer clients until the run ends, then remove the socket."""
         import anyio
         from anyio.abc import SocketListener, SocketStream

@@ -43,6 +43,7 @@ def options_of(first_start: dict[str, Any], spec_backend: str, run_id: str) -> R
         backend=str(backend) if backend and backend != spec_backend else None,
         max_parallel=None if sequential or max_parallel is None else int(max_parallel),
         run_id=run_id,
+        executor=str(first_start["executor"]) if first_start.get("executor") else None,
         # the same project folder, wherever `oneie resume` is typed
         backend_options=BackendOptions(
             project_dir=first_start.get("project_dir") or None,

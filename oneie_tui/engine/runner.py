@@ -24,7 +24,14 @@ from typing import Any, Literal
 import anyio
 from anyio.abc import TaskGroup
 
-from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, AgentHost, Usage
+from oneie_tui.agents.base import (
+    AgentBackend,
+    AgentContext,
+    AgentFailure,
+    AgentHost,
+    AgentInterrupted,
+    Usage,
+)
 from oneie_tui.agents.budget import BudgetExceeded, check_budget
 from oneie_tui.engine import limits
 from oneie_tui.engine.agent_state import AgentState
@@ -443,6 +450,7 @@ class Runner(AgentHost):
         state.cancel_type = "cancelled"
         state.relaunch = False
         state.race_lost = False
+        state.interrupted = False
         state.attempt += 1
         state.attempt_active = 0.0
         state.run_since = None
@@ -487,6 +495,9 @@ class Runner(AgentHost):
                 outcome = ("failed", f"timed out after {agent.timeout or 0.0:g}s of active time")
             except AgentFailure as exc:
                 outcome = ("failed", _one_line(exc))
+            except AgentInterrupted as exc:
+                state.interrupted = True
+                outcome = ("cancelled", _one_line(exc))
             except Exception as exc:
                 # An exception inside one agent fails that agent, not the run.
                 outcome = ("failed", f"{type(exc).__name__}: {_one_line(exc)}")
@@ -614,7 +625,7 @@ class Runner(AgentHost):
             meta["summary"] = state.summary
         if state.race_lost:
             meta["race_lost"] = True
-        if status == "cancelled" and self._interrupted:
+        if status == "cancelled" and (self._interrupted or state.interrupted):
             meta["interrupted"] = True  # resume relaunches these
         self._live.pop(state.id, None)
         self.publish(f"agent_{status}", state.id, metadata=meta)
@@ -624,6 +635,12 @@ class Runner(AgentHost):
             for other in self._race_mates(state):
                 other.race_lost = True
                 self.cancel(other.id, f"race lost to {state.id}")
+        if state.interrupted and self.spec.run.on_failure == "cancel":
+            # Its node died: the rest follows on_failure, and stays resumable with it.
+            for other in self.agents.values():
+                if other is not state and not other.terminal and other.scope is not None:
+                    other.interrupted = True
+                    self.cancel(other.id, f"cascade: {state.id} interrupted ({reason})")
         if status == "failed":
             self.publish(
                 EventType.TASK_EVENT,
@@ -723,6 +740,8 @@ class Runner(AgentHost):
             return "failed"
         if self._run_cancelled:
             return "interrupted" if self._interrupted else "cancelled"
+        if any(s.interrupted and s.status == "cancelled" for s in self.agents.values()):
+            return "interrupted"  # an agent's node died: `oneie resume` runs it again
         won = {s.spec.race for s in self.agents.values() if s.spec.race and s.status == "completed"}
         # A race member that lost (cancelled, or failed before a mate won) is not a failure.
         ok = all(

@@ -3,6 +3,7 @@ so a run started from the dashboard writes the same records as a headless run.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,8 @@ class RunOptions:
     backend: str | None = None  # force every agent onto this backend
     max_parallel: int | None = None
     run_id: str | None = None
+    executor: str | None = None  # "local" | "ray": overrides [run] executor
+    ray_address: str | None = None  # an existing Ray cluster (else $RAY_ADDRESS, else a local one)
     backend_options: BackendOptions = field(default_factory=BackendOptions)
 
 
@@ -89,9 +92,24 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -
 
     for agent in spec.agents:  # load and configure every backend now: a bad one is exit 2
         backend_for(agent)
+    executor = options.executor or spec.run.executor
+    if executor not in ("local", "ray"):
+        raise SetupError(f"executor {executor!r} is not available (known: local, ray)")
+    run_backend_for: Callable[[AgentSpec], AgentBackend] = backend_for
+    if executor == "ray":
+        # The one seam: each backend is wrapped so that its run(ctx) happens on a Ray
+        # host; the runner, the store and the rules stay here, and know nothing of it.
+        from oneie_tui.engine.ray_executor import RayExecutor, RayExecutorError
+
+        try:
+            ray_exec = RayExecutor.start(spec, run_id, options.ray_address, options.backend_options)
+        except RayExecutorError as exc:
+            raise SetupError(str(exc)) from None
+        services = [*services, ray_exec.serve]
+        run_backend_for = ray_exec.wrap(backend_for, spec)
     runner = Runner(
         spec,
-        backend_for,
+        run_backend_for,
         run_id=run_id,
         services=services,
         prepare_context=prepare_context,
@@ -109,4 +127,6 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -
     runner.run_info["project_dir"] = str(Path(where.project_dir or Path.cwd()).resolve())
     if where.worktree_dir:
         runner.run_info["worktree_dir"] = str(where.worktree_dir)
+    if executor != spec.run.executor:
+        runner.run_info["executor"] = executor  # so `oneie resume` runs it the same way
     return runner

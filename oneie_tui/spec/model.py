@@ -162,6 +162,8 @@ class RunSettings(StrictTyped):
     timeout: float | None = Field(default=None, gt=0.0, description="whole-run timeout, seconds")
     seed: int = 0
     isolation: Isolation = "none"
+    # Where the agents' backends run: here, or on the hosts of a Ray cluster (docs/cluster.md).
+    executor: Literal["local", "ray"] = "local"
     worktree_dir: str = Field(
         default=".oneie/worktrees",
         description='where isolation = "worktree" puts the agents\' worktrees; inside the project',
