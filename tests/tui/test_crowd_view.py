@@ -69,7 +69,7 @@ async def test_a_crowd_gets_the_list_and_its_keys_act_on_the_selected_agent(make
         assert app.screen.agent_id == "agent-39"
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is dash)
-        await pilot.press("C")
+        await pilot.press("C", "y")  # C asks first (issue 13)
         await wait_until(pilot, lambda: not app.running)
 
 
@@ -97,7 +97,7 @@ async def test_sort_and_filter_pick_the_agent_the_keys_act_on(make_app: Any, tmp
         await wait_until(pilot, lambda: statuses(app)["agent-17"] == "running")
         await pilot.press("f", "escape")  # escape clears the filter
         assert len(listing.rows) == CROWD and listing.filter_text == ""
-        await pilot.press("C")
+        await pilot.press("C", "y")  # C asks first (issue 13)
         await wait_until(pilot, lambda: not app.running)
 
 
@@ -116,7 +116,7 @@ async def test_v_switches_between_grid_and_list(make_app: Any, tmp_path: Path) -
         await pilot.press("v")
         await wait_until(pilot, lambda: not dash.crowd_shown and len(dash.grid.panels) == 3)
         assert isinstance(app.focused, AgentPanel)
-        await pilot.press("C")
+        await pilot.press("C", "y")  # C asks first (issue 13)
         await wait_until(pilot, lambda: not app.running)
 
 
