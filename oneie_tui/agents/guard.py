@@ -4,7 +4,8 @@ however it went (`kill -9` included, when no handler and no `atexit` of ours run
 oneie starts it once (Linux, at the first agent process) in a session of its own, keeps
 the write end of a pipe to it, and tells it each agent group as it starts and ends
 (`+<pgid>` / `-<pgid>`). The guard blocks reading. End of file means oneie has exited:
-the guard then SIGKILLs each group it was told of and, from one look at /proc per round,
+the guard then sends each group it was told of SIGTERM (a second to end cleanly, so a CLI
+keeps its session), then SIGKILLs the groups and, from one look at /proc per round,
 every process whose session or group is one of them or whose environment carries this
 oneie's marker (`ONEIE_GROUP=<owner>.…`), for a few rounds to catch processes forked
 meanwhile. What it cannot find: a process that left the session *and* scrubbed its
@@ -23,6 +24,7 @@ import sys
 import time
 
 ROUNDS_SECONDS = 2.0  # how long the guard keeps looking for stragglers after oneie exits
+TERM_GRACE = 1.0  # SIGTERM first: a coding CLI writes its session out, so a resume continues
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:
@@ -86,7 +88,17 @@ def serve(owner: str) -> None:
                 groups.discard(int(line[1:]))
         except ValueError:
             continue
-    # oneie is gone. Stopped processes die on SIGKILL too, so no SIGCONT is needed.
+    # oneie is gone. First ask politely (SIGCONT so paused groups hear it), then SIGKILL
+    # whatever is left: stopped processes die on SIGKILL too.
+    for pgid in groups:
+        for signum in (signal.SIGTERM, signal.SIGCONT):
+            try:
+                os.killpg(pgid, signum)
+            except OSError:
+                pass
+    grace = time.monotonic() + TERM_GRACE
+    while time.monotonic() < grace and any(_group_exists(g) for g in groups):
+        time.sleep(0.05)
     until = time.monotonic() + ROUNDS_SECONDS
     while time.monotonic() < until:
         if sweep(groups, owner) == 0 and not groups:
