@@ -67,7 +67,7 @@ def _make_encoder() -> Callable[[Any], str]:
 
 encode_json = _make_encoder()  # for every event written out: the store, `--json`, exports
 
-_TASK_EVENT = "task_event"
+_TASK_EVENT = EventType.TASK_EVENT
 
 # An agent's status: the one vocabulary of the runner, the store's summaries and every view.
 AgentStatus = Literal[
@@ -86,21 +86,21 @@ LAND_TYPES = frozenset({
 # The agent status each lifecycle event leaves behind: one table for the runner's
 # readers (metrics, dashboard view, headless progress, Gantt).
 TERMINAL_STATUS_OF: dict[str, AgentStatus] = {
-    "agent_completed": "completed",
-    "agent_failed": "failed",
-    "agent_cancelled": "cancelled",
-    "agent_blocked": "blocked",
+    EventType.AGENT_COMPLETED: "completed",
+    EventType.AGENT_FAILED: "failed",
+    EventType.AGENT_CANCELLED: "cancelled",
+    EventType.AGENT_BLOCKED: "blocked",
 }
 ACTIVE_STATUS_OF: dict[str, AgentStatus] = {
-    "agent_queued": "queued",
-    "agent_waiting": "waiting",
-    "agent_started": "running",
-    "agent_resumed": "running",
-    "agent_paused": "paused",
+    EventType.AGENT_QUEUED: "queued",
+    EventType.AGENT_WAITING: "waiting",
+    EventType.AGENT_STARTED: "running",
+    EventType.AGENT_RESUMED: "running",
+    EventType.AGENT_PAUSED: "paused",
 }
 STATUS_OF: dict[str, AgentStatus] = {**ACTIVE_STATUS_OF, **TERMINAL_STATUS_OF}
 # The high-rate stream (most of a run's rows): stored apart from the indexes, flushed lazily.
-STREAM_TYPES = frozenset({"agent_output", "agent_progress"})
+STREAM_TYPES = frozenset({EventType.AGENT_OUTPUT, EventType.AGENT_PROGRESS})
 TERMINAL_STATUSES = frozenset(TERMINAL_STATUS_OF.values())
 
 USAGE_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
@@ -110,7 +110,7 @@ def status_after(e: Event) -> AgentStatus | None:
     """The status an agent has after lifecycle event `e`, or None for other events. A
     resume returns a paused agent to what it was (waiting, queued or running)."""
     status = STATUS_OF.get(e.type)
-    if status is not None and e.type == "agent_resumed":
+    if status is not None and e.type == EventType.AGENT_RESUMED:
         back = e.metadata.get("status")
         return AGENT_STATUSES.get(back, status) if isinstance(back, str) else status
     return status

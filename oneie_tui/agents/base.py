@@ -129,7 +129,7 @@ class AgentContext:
     def ignored(self, what: str, reason: str) -> Event:
         """Record that a report of this agent was refused, and why."""
         return self._host.publish(
-            "agent_output", self.agent.id,
+            EventType.AGENT_OUTPUT, self.agent.id,
             metadata={"text": redact(f"{what}  [ignored: {reason}]"), "stream": "stderr"},
         )
 
@@ -143,7 +143,7 @@ class AgentContext:
         meta: dict[str, Any] = {"percent": round(pct, 2)}
         if note:
             meta["note"] = redact(note)
-        self._host.publish("agent_progress", self.agent.id, metadata=meta)
+        self._host.publish(EventType.AGENT_PROGRESS, self.agent.id, metadata=meta)
 
     def undeclared(self, action: str) -> str | None:
         """Why this agent may not fire `action` (it is not in its `emits`), or None."""
@@ -160,7 +160,7 @@ class AgentContext:
             return self.ignored(f"event {action}", reason)
         meta = redact_value(dict(metadata or {}))
         meta["action"] = action
-        return self._host.publish("task_event", self.agent.id, metadata=meta)
+        return self._host.publish(EventType.TASK_EVENT, self.agent.id, metadata=meta)
 
     def event(self, type: str, **metadata: Any) -> Event:
         """Record any other event (tool calls, retries, budgets)."""
@@ -178,7 +178,7 @@ class AgentContext:
             self.ignored("usage", str(exc))
             return
         self._host.add_usage(self.agent.id, usage)
-        self._host.publish("usage", self.agent.id, metadata={**usage.to_dict(), **extra})
+        self._host.publish(EventType.USAGE, self.agent.id, metadata={**usage.to_dict(), **extra})
 
     async def checkpoint(self) -> None:
         """Block while paused; a cancellation point."""

@@ -19,6 +19,7 @@ from oneie_tui.agents import coding_cli
 from oneie_tui.agents.base import AgentContext, BackendOptions, Usage, project_dir
 from oneie_tui.agents.coding_cli import CliMissing, CliOutcome, CliStream, CodingCliBackend
 from oneie_tui.agents.profiles import Profile, ProfileError, load_agent_profiles
+from oneie_tui.events import EventType
 from oneie_tui.trust import numbers
 
 if TYPE_CHECKING:
@@ -223,7 +224,7 @@ class StreamJson(CliStream):
             elif block.get("type") == "tool_use":
                 name = str(block.get("name", "?"))
                 brief = short_input(name, block.get("input"))
-                self.ctx.event("agent_tool", name=name, input=brief, tool_use_id=str(block.get("id", "")))
+                self.ctx.event(EventType.AGENT_TOOL, name=name, input=brief, tool_use_id=str(block.get("id", "")))
                 self.ctx.output(f"→ {name}: {brief}")
         self._count(message)
 

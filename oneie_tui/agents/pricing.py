@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from oneie_tui import paths
-from oneie_tui.events import Usage, add_usage
+from oneie_tui.events import EventType, Usage, add_usage
 
 PER_TOKEN = 1_000_000.0
 _DATE_SUFFIX = re.compile(r"^-\d{8}$")
@@ -240,6 +240,6 @@ def cache_savings(events: Iterable[Any], actor: str | None = None) -> CacheSavin
     limits it to one agent."""
     out = CacheSavings()
     for e in events:
-        if e.type == "usage" and (actor is None or e.actor == actor):
+        if e.type == EventType.USAGE and (actor is None or e.actor == actor):
             out.add_usage_metadata(e.metadata)
     return out

@@ -135,7 +135,7 @@ class ProgressSink:
         # Agent text is data here: shown through `display`, in Text objects, never markup.
         if e.type == EventType.RUN_STARTED and e.metadata.get("limit_note"):
             self.console.print(Text(f"  note: {display(e.metadata['limit_note'])}; the rest queue", style="yellow"))
-        if e.type == "agent_progress" and task is not None:
+        if e.type == EventType.AGENT_PROGRESS and task is not None:
             self.progress.update(task, completed=finite_or(e.metadata.get("percent"), 0.0))
         elif task is not None and (status := status_after(e)) is not None:
             label: str = status
@@ -153,11 +153,11 @@ class ProgressSink:
                     self.console.print(Text.assemble(
                         "  ", safe_text(f"{e.actor} {status}", style), ": ", safe_text(e.metadata["reason"])
                     ), highlight=False)
-        elif e.type == "task_event":
+        elif e.type == EventType.TASK_EVENT:
             self.console.print(Text.assemble(
                 "  ", safe_text(f"⚡ {e.actor}", "bold"), " → ", safe_text(e.action, "cyan")
             ), highlight=False)
-        elif e.type in ("retry", "budget_exceeded"):
+        elif e.type in (EventType.RETRY, EventType.BUDGET_EXCEEDED):
             self.console.print(Text.assemble(
                 "  ", safe_text(f"{e.actor} {e.type}", "yellow"), ": ", safe_text(e.metadata)
             ), highlight=False)
@@ -316,7 +316,7 @@ def run_headless(
         runner.bus.subscribe(sink)
     # The reference's "token savings": cache figures of this run, from its usage events.
     savings = CacheSavings()
-    runner.bus.subscribe(lambda e: savings.add_usage_metadata(e.metadata), "usage")
+    runner.bus.subscribe(lambda e: savings.add_usage_metadata(e.metadata), EventType.USAGE)
     error: str | None = None
     try:
         if sink is not None:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from oneie_tui.commands.common import EXIT_USAGE, add_store_arg, die, guarded, open_app, open_store
+from oneie_tui.events import EventType
 from oneie_tui.trust.display import safe_text
 from oneie_tui.trust.numbers import finite_or, json_safe, option
 
@@ -179,7 +180,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     metrics = compute(events, now=now)
     vs = compare(row.spec_text, metrics, *run_settings(events))
     data = {**run_record(row), "metrics": metrics.to_dict(), "plan": vs.to_dict() if vs else None}
-    coordination = [e.to_dict() for e in events if e.type == "task_event"]
+    coordination = [e.to_dict() for e in events if e.type == EventType.TASK_EVENT]
     if args.json:
         print(json.dumps(json_safe({**data, "coordination": coordination, "events": len(events)}), allow_nan=False))
         return 0
@@ -204,7 +205,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.gantt:
         from oneie_tui.views.gantt_lanes import build_gantt, render_gantt
 
-        markers = [e for e in events if e.type == "task_event"]
+        markers = [e for e in events if e.type == EventType.TASK_EVENT]
         model = build_gantt(metrics, markers, events[0].ts if events else None, now)  # the metrics above
         model.cycle_s = vs.run_cycle_s if vs is not None else None
         if vs is not None and vs.plan.cycles is not None:

@@ -15,6 +15,7 @@ from typing import Any
 from oneie_tui.agents.base import BackendOptions
 from oneie_tui.engine.runner import Runner
 from oneie_tui.engine.session import RunOptions, build_runner
+from oneie_tui.events import EventType
 from oneie_tui.spec.loader import LoadedSpec, parse_spec_text
 from oneie_tui.store.base import Store
 
@@ -75,7 +76,7 @@ def prepare_resume(
     spec = parse_spec_text(row.spec_text, f"the spec stored with run {row.id}")
     loaded = LoadedSpec(spec, Path(row.spec_path) if row.spec_path else None, row.spec_text)
     events = list(store.events(row.id))
-    start = next((e.metadata for e in events if e.type == "run_started"), {})
+    start = next((e.metadata for e in events if e.type == EventType.RUN_STARTED), {})
     options = options_of(start, spec.run.backend, row.id)
     options.backend_options.base_url = base_url
     runner = build_runner(loaded, options, store)

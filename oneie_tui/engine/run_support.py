@@ -156,7 +156,7 @@ def stored_sessions(store: Store | None, run_id: str | None) -> dict[str, str]:
     sessions: dict[str, str] = {}
     try:
         # Only agent_info rows (an indexed query): a long run's output is not read again.
-        infos = store.events_of_types(run_id, ["agent_info"], up_to_seq=2**62, limit=2**31)
+        infos = store.events_of_types(run_id, [EventType.AGENT_INFO], up_to_seq=2**62, limit=2**31)
         for e in infos:
             if e.metadata.get("session_id"):
                 if e.metadata.get("session_done"):

@@ -185,16 +185,16 @@ class Runner(AgentHost):
         metadata: dict[str, Any] | None = None,
     ) -> Event:
         # The hot path (every output line): two dict lookups, no attribute chains.
-        if type == "task_event" and not target:
+        if type == EventType.TASK_EVENT and not target:
             target = self._target_of.get(actor, "")
         return self.bus.publish(
             type, actor, target=target, group=self._group_of.get(actor, ""), metadata=metadata
         )
 
     def publish_output(self, agent_id: str, text: str, stream: str) -> Event:
-        """`publish("agent_output", ...)` without the detours, for AgentContext.output."""
+        """`publish(EventType.AGENT_OUTPUT, ...)` without the detours, for AgentContext.output."""
         return self.bus.publish(
-            "agent_output", agent_id, group=self._group_of.get(agent_id, ""),
+            EventType.AGENT_OUTPUT, agent_id, group=self._group_of.get(agent_id, ""),
             metadata={"text": text, "stream": stream},
         )
 

@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
-from oneie_tui.events import STREAM_TYPES, Event
+from oneie_tui.events import STREAM_TYPES, Event, EventType
 from oneie_tui.store.base import Follower, RunListing, RunRow, StoreError, _pid_alive
 from oneie_tui.store.sqlite import IDLE_POLL, MAX_ROWS, STREAM_EXCLUDED, _encode
 from oneie_tui.trust.store_url import safe_url, scrub
@@ -378,7 +378,7 @@ class PostgresStore:
                 break
             for _, kind, meta in rows:
                 md = json.loads(meta)
-                if kind == "agent_queued":
+                if kind == EventType.AGENT_QUEUED:
                     if not md.get("slot"):  # a new attempt starts a fresh output
                         lines.clear()
                 else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from oneie_tui.events import Event
+from oneie_tui.events import Event, EventType
 from oneie_tui.store.base import RunRow, Store
 from oneie_tui.store.checks import RUN_ID, event_of, header_problem, summary_problem
 from oneie_tui.trust import json_bounds, numbers
@@ -159,9 +159,9 @@ def scan(path: Path, rename: str | None = None) -> Scan:
             raise RunFileError(f"{path}:{number}: seq {item.seq} follows {last_seq} (a gap or disorder)")
         last_seq = item.seq
         count += 1
-        if item.type == "run_started" and not spec_name:
+        if item.type == EventType.RUN_STARTED and not spec_name:
             spec_name = str(item.metadata.get("spec", ""))
-        if item.type in ("run_finished", "run_failed"):
+        if item.type in (EventType.RUN_FINISHED, EventType.RUN_FAILED):
             finish, finish_line = item, number
     if first is None:
         raise RunFileError(f"{path}: no events")
@@ -180,7 +180,7 @@ def import_run(store: Store, path: str | Path, rename: str | None = None) -> tup
     if not status or status == "running":
         # Nothing is running it here: a run that never finished reads as interrupted.
         status = str(finish_md.get("status", "")) if info.finish else "interrupted"
-        if info.finish is not None and info.finish.type == "run_failed":
+        if info.finish is not None and info.finish.type == EventType.RUN_FAILED:
             status = "failed"
     summary = h.get("summary") or ({k: v for k, v in finish_md.items()} if info.finish else {})
     if not h.get("summary") and (problem := summary_problem(summary, "metadata")):

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from oneie_tui.events import STREAM_TYPES, Event, encode_json
+from oneie_tui.events import STREAM_TYPES, Event, EventType, encode_json
 from oneie_tui.store.base import Follower, RunListing, RunRow, StoreError, _pid_alive
 from oneie_tui.store.checks import RUN_STATUSES, loads, metadata_problem, summary_problem
 
@@ -422,7 +422,7 @@ class RunStore:
                 break
             for _, kind, meta in rows:
                 md = _decode_metadata(meta)
-                if kind == "agent_queued":
+                if kind == EventType.AGENT_QUEUED:
                     if not md.get("slot"):  # a new attempt starts a fresh output
                         lines.clear()
                 else:

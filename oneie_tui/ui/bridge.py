@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from oneie_tui.events import Event, EventBus, Subscription
+from oneie_tui.events import Event, EventBus, EventType, Subscription
 from oneie_tui.trust.display import display
 from oneie_tui.views.run_view import TIMELINE_TYPES, RunView
 
 SCROLLBACK = 2000  # output lines kept per agent for the zoom screen (bounded memory)
-RUN_TYPES = frozenset({"run_started", "run_finished", "run_failed"})
+RUN_TYPES = frozenset({EventType.RUN_STARTED, EventType.RUN_FINISHED, EventType.RUN_FAILED})
 
 
 class EventBridge:
@@ -79,7 +79,7 @@ class EventBridge:
                 continue
             if e.actor != "runner":
                 dirty.add(e.actor)
-                if kind == "agent_output":
+                if kind == EventType.AGENT_OUTPUT:
                     lines = self.scrollback.get(e.actor)
                     if lines is None:
                         lines = self.scrollback[e.actor] = deque(maxlen=self.scrollback_lines)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from oneie_tui.events import TERMINAL_STATUSES, AgentStatus, Event
+from oneie_tui.events import TERMINAL_STATUSES, AgentStatus, Event, EventType
 from oneie_tui.trust.display import display
 from oneie_tui.views.metrics import AgentMetrics, RunMetrics
 from oneie_tui.views.run_view import RunView
@@ -116,7 +116,7 @@ def build_gantt(
     markers: list[Marker] = []
     seen: set[tuple[str, str]] = set()
     for e in coordination:
-        if e.type != "task_event" or not e.action or origin is None:
+        if e.type != EventType.TASK_EVENT or not e.action or origin is None:
             continue
         key = (e.actor, e.action)
         if key in seen:
@@ -183,7 +183,7 @@ def gantt_from_view(
     timeline unless the caller has the full list (a huge run's timeline is a tail)."""
     when = now if now is not None else view.last_ts
     events = coordination if coordination is not None else (
-        e for e in view.timeline if e.type == "task_event"
+        e for e in view.timeline if e.type == EventType.TASK_EVENT
     )
     return build_gantt(view.metrics(when), events, view.metrics_builder.origin, when)
 
@@ -191,7 +191,7 @@ def gantt_from_view(
 def gantt_from_events(events: list[Event], now: float | None = None) -> GanttModel:
     view = RunView()
     view.apply_all(events)
-    return gantt_from_view(view, now, [e for e in events if e.type == "task_event"])
+    return gantt_from_view(view, now, [e for e in events if e.type == EventType.TASK_EVENT])
 
 
 # --- drawing ---------------------------------------------------------------------------

@@ -154,7 +154,7 @@ class MetricsBuilder:
         if self.origin is None:
             self.origin = e.ts
         t = self._rel(e.ts)
-        if kind == "run_started":
+        if kind == EventType.RUN_STARTED:
             if self._run_open is not None:
                 # The previous process died mid-run (resume): its spans end at its last event.
                 self._wall_closed += self._last_t - self._run_open
@@ -166,7 +166,7 @@ class MetricsBuilder:
                 self.agent(agent_id)
             return
         self._last_t = t
-        if kind in ("run_finished", "run_failed"):
+        if kind in (EventType.RUN_FINISHED, EventType.RUN_FAILED):
             if self._run_open is not None:
                 self._wall_closed += t - self._run_open
                 self._run_open = None
@@ -179,14 +179,14 @@ class MetricsBuilder:
         m = self.agent(e.actor)
         if kind in STATE_OF:
             state = status_after(e) or STATE_OF[kind]
-            if kind == "agent_queued":
+            if kind == EventType.AGENT_QUEUED:
                 if m.status in TERMINAL.values() or m.attempts == 0:
                     m.attempts += 1
                 m.reason = ""
-            if kind == "agent_waiting":
+            if kind == EventType.AGENT_WAITING:
                 m.after = list(e.metadata.get("after", m.after))
                 m.after_any = list(e.metadata.get("after_any", m.after_any))
-            if kind == "agent_started" and m.started_s is None:
+            if kind == EventType.AGENT_STARTED and m.started_s is None:
                 m.started_s = t
             m.status = state
             self._open(m, t, state)
@@ -196,13 +196,13 @@ class MetricsBuilder:
             m.reason = str(e.metadata.get("reason", ""))
             m.ended_s = t
             m.segments.append(Segment(t, t, m.status))
-        elif kind == "task_event" and e.action:
+        elif kind == EventType.TASK_EVENT and e.action:
             since = self._run_since.get(m.id)
             offset = m.active_s + (t - since if since is not None else 0.0)
             m.emitted.setdefault(e.action, offset)
-        elif kind == "usage":
+        elif kind == EventType.USAGE:
             add_usage(m.usage, e.metadata)
-        elif kind == "agent_info":
+        elif kind == EventType.AGENT_INFO:
             if "diff_stat" in e.metadata:
                 m.diff_stat = str(e.metadata["diff_stat"])
             self._process_clock(m, t, e.metadata)

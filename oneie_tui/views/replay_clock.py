@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from oneie_tui.events import Event
+from oneie_tui.events import Event, EventType
 from oneie_tui.store.base import Store
 from oneie_tui.views.gantt_lanes import GanttModel, gantt_from_view
 from oneie_tui.views.run_view import TIMELINE_TYPES, RunView, initial_view
@@ -305,6 +305,6 @@ class Replay:
 
     def gantt(self) -> GanttModel:
         coordination = self.store.events_of_types(
-            self.run_id, ["task_event"], up_to_seq=self.seq, limit=10_000
+            self.run_id, [EventType.TASK_EVENT], up_to_seq=self.seq, limit=10_000
         ) if self.seq else []
         return gantt_from_view(self.view, self.now, coordination)

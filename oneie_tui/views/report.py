@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
-from oneie_tui.events import Event, awaited, total_tokens
+from oneie_tui.events import Event, EventType, awaited, total_tokens
 from oneie_tui.store.base import RunRow, Store
 from oneie_tui.trust.display import display
 from oneie_tui.trust.numbers import finite_or
@@ -72,29 +72,29 @@ def detail(e: Event) -> str:
 def _detail(e: Event) -> str:
     md = e.metadata
     kind = e.type
-    if kind == "agent_output":
+    if kind == EventType.AGENT_OUTPUT:
         return str(md.get("text", ""))
-    if kind == "agent_progress":
+    if kind == EventType.AGENT_PROGRESS:
         note = f" {md['note']}" if md.get("note") else ""
         return f"{finite_or(md.get('percent'), 0.0):.0f}%{note}"
-    if kind == "task_event":
+    if kind == EventType.TASK_EVENT:
         extra = f" — {md['error']}" if md.get("error") else ""
         return f"{e.action}{extra}"
-    if kind == "agent_waiting":
+    if kind == EventType.AGENT_WAITING:
         waits = awaited(md)
         return "for " + ", ".join(waits) if waits else ""
-    if kind in ("agent_queued", "agent_started"):
+    if kind in (EventType.AGENT_QUEUED, EventType.AGENT_STARTED):
         return f"attempt {md.get('attempt', 1)}" + (" (waiting for a slot)" if md.get("slot") else "")
-    if kind in ("agent_completed", "agent_failed", "agent_cancelled", "agent_blocked"):
+    if kind in (EventType.AGENT_COMPLETED, EventType.AGENT_FAILED, EventType.AGENT_CANCELLED, EventType.AGENT_BLOCKED):
         return str(md.get("reason") or md.get("summary") or "")
-    if kind == "usage":
+    if kind == EventType.USAGE:
         return f"{total_tokens(md):,} tokens, ${finite_or(md.get('cost_usd'), 0.0):.4f}"
-    if kind == "run_started":
+    if kind == EventType.RUN_STARTED:
         launch = md.get("launch", md.get("agents", []))
         return ("resumed: " if md.get("resumed") else "launch: ") + ", ".join(map(str, launch))
-    if kind in ("run_finished", "run_failed"):
+    if kind in (EventType.RUN_FINISHED, EventType.RUN_FAILED):
         return str(md.get("status", "")) + (f" — {md['reason']}" if md.get("reason") else "")
-    if kind == "agent_tool":
+    if kind == EventType.AGENT_TOOL:
         return str(md.get("name", md.get("tool", "")))
     if (land := describe_land(e)) is not None:
         return land
@@ -114,7 +114,7 @@ def fold(
         if landing is not None:
             landing.apply(e)
         count += 1
-        if e.type == "task_event":
+        if e.type == EventType.TASK_EVENT:
             coordination.append(e)
     return view, coordination, count
 

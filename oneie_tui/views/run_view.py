@@ -35,8 +35,8 @@ TIMELINE_TAIL = 2000
 
 # Events shown on the timeline: lifecycle and coordination, not the output stream.
 TIMELINE_TYPES = frozenset(
-    {*STATUS_OF, "task_event", "run_started", "run_finished", "run_failed", "retry",
-     "budget_exceeded", "agent_tool", *LAND_TYPES}
+    {*STATUS_OF, EventType.TASK_EVENT, EventType.RUN_STARTED, EventType.RUN_FINISHED, EventType.RUN_FAILED, EventType.RETRY,
+     EventType.BUDGET_EXCEEDED, EventType.AGENT_TOOL, *LAND_TYPES}
 )
 
 
@@ -141,7 +141,7 @@ class RunView:
         kind = e.type
         if kind in TIMELINE_TYPES:
             self.timeline.append(shown_event(e))
-        if kind == "run_started":
+        if kind == EventType.RUN_STARTED:
             self.status = "running"
             self.reason = ""
             self.ended_ts = None
@@ -153,12 +153,12 @@ class RunView:
             for agent_id in e.metadata.get("agents", []):
                 self.agent(display(agent_id))
             return
-        if kind in ("run_finished", "run_failed"):
-            self.status = str(e.metadata.get("status", "failed" if kind == "run_failed" else "completed"))
-            if kind == "run_failed":
+        if kind in (EventType.RUN_FINISHED, EventType.RUN_FAILED):
+            self.status = str(e.metadata.get("status", "failed" if kind == EventType.RUN_FAILED else "completed"))
+            if kind == EventType.RUN_FAILED:
                 self.status = "failed"
             self.final = dict(e.metadata)
-            self.runner_failed = kind == "run_failed"
+            self.runner_failed = kind == EventType.RUN_FAILED
             self.reason = display(e.metadata.get("reason", ""))
             self.ended_ts = e.ts
             return
@@ -169,18 +169,18 @@ class RunView:
             return
         a = self.agent(e.actor if is_safe(e.actor) else display(e.actor))
         md = e.metadata
-        if kind == "agent_output":
+        if kind == EventType.AGENT_OUTPUT:
             text = str(md.get("text", ""))
             for line in text.splitlines() or [""]:
                 a.output.append(display(line))
                 a.output_lines += 1
-        elif kind == "agent_progress":
+        elif kind == EventType.AGENT_PROGRESS:
             a.progress = float(md.get("percent", a.progress))
             if md.get("note"):
                 a.note = display(md["note"])
         elif (status := status_after(e)) is not None:
             a.status = status
-            if kind == "agent_queued":
+            if kind == EventType.AGENT_QUEUED:
                 before = a.attempt
                 a.attempt = int(md.get("attempt", a.attempt or 1))
                 if a.attempt > max(1, before):  # a restart: mark where the new attempt's output starts
@@ -191,12 +191,12 @@ class RunView:
                     a.reason = ""
                     a.progress = 0.0
                     a.ended_ts = None
-            elif kind == "agent_waiting":
+            elif kind == EventType.AGENT_WAITING:
                 a.waiting_for = [display(x) for x in awaited(md)]
-            elif kind == "agent_started":
+            elif kind == EventType.AGENT_STARTED:
                 a.started_ts = e.ts
                 a.waiting_for = []
-            elif kind == "agent_resumed" and a.status == "running":
+            elif kind == EventType.AGENT_RESUMED and a.status == "running":
                 a.waiting_for = []
             if a.status in TERMINAL:
                 a.ended_ts = e.ts
@@ -205,14 +205,14 @@ class RunView:
                 a.waiting_for = []
                 if a.status == "completed":
                     a.progress = 100.0
-        elif kind == "task_event":
+        elif kind == EventType.TASK_EVENT:
             if e.action:
                 a.events_fired.append(display(e.action))
-        elif kind == "usage":
+        elif kind == EventType.USAGE:
             add_usage(a.usage, md)
-        elif kind == "agent_tool":
+        elif kind == EventType.AGENT_TOOL:
             a.tool_calls += 1
-        elif kind == "agent_info":
+        elif kind == EventType.AGENT_INFO:
             a.extra.update(display_value(md))
         elif kind == EventType.SCOPE_EXCEEDED:
             a.outside_scope.extend(display(str(p)) for p in md.get("paths", []))

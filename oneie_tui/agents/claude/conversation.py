@@ -21,6 +21,7 @@ from oneie_tui.agents.claude.setup import ClaudeShared, resolve_model
 from oneie_tui.agents.claude.tools import TOOL_GUIDE, TOOLS, run_tool
 from oneie_tui.agents.claude.turn import TurnRunner
 from oneie_tui.agents.pricing import CacheSavings
+from oneie_tui.events import EventType
 from oneie_tui.spec.shared_context import render_agent_brief, render_shared_context
 from oneie_tui.trust.redact import redact
 
@@ -124,7 +125,7 @@ class ClaudeAgentRun:
             ctx, client, self.model, self.options, self.prices, self._stream_started, self._on_usage
         )
         ctx.event(
-            "agent_info",
+            EventType.AGENT_INFO,
             backend="claude",
             model=self.model,
             **({"profile": str(self.profile.path.name)} if self.profile else {}),
@@ -252,11 +253,11 @@ class ClaudeAgentRun:
             run = self.shared.run_spend
             if not run.exceeded:
                 run.exceeded = True
-                ctx.event("budget_exceeded", **exc.metadata())
+                ctx.event(EventType.BUDGET_EXCEEDED, **exc.metadata())
                 ctx.output(f"⛔ {exc.reason}: stopping every agent of the run")
             stopped = ctx.cancel_run(exc.reason)
         else:
-            ctx.event("budget_exceeded", **exc.metadata())
+            ctx.event(EventType.BUDGET_EXCEEDED, **exc.metadata())
             ctx.output(f"⛔ {exc.reason}")
             stopped = ctx.cancel(exc.reason)
         if stopped:
@@ -264,7 +265,7 @@ class ClaudeAgentRun:
 
     def _record_info(self) -> None:
         self.ctx.event(
-            "agent_info",
+            EventType.AGENT_INFO,
             model=self.model,
             turns=self.turns,
             cost_usd=round(self.spend.cost_usd, 6),

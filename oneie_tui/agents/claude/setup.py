@@ -91,7 +91,7 @@ class Warmup:
         with anyio.move_on_after(WARMUP_MAX_WAIT):
             await ready.wait()
         ctx.event(
-            "agent_info",
+            EventType.AGENT_INFO,
             cache_warmup="follower",
             leader=self.leader,
             waited_s=round(anyio.current_time() - started, 3),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oneie_tui.agents.base import AgentContext
-from oneie_tui.events import EventImpossible
+from oneie_tui.events import EventImpossible, EventType
 from oneie_tui.spec.model import EVENT_NAME_RE
 from oneie_tui.trust.redact import redact, redact_value
 
@@ -107,7 +107,7 @@ def short(value: Any, limit: int = 160) -> str:
 async def run_tool(ctx: AgentContext, name: str, args: Any, turn: int) -> ToolOutcome:
     """Do one tool call and return what goes back to the model."""
     shown = short(args)
-    ctx.event("agent_tool", name=name, input=shown, turn=turn)
+    ctx.event(EventType.AGENT_TOOL, name=name, input=shown, turn=turn)
     ctx.output(f"⚙ {name} {shown}")
     if not isinstance(args, dict):
         return _error(ctx, "tool input must be a JSON object")

@@ -34,6 +34,7 @@ import httpx2
 from oneie_tui.agents.base import AgentContext, AgentFailure, Usage
 from oneie_tui.agents.claude.guarded_http import ServerFault, describe
 from oneie_tui.agents.pricing import PriceTable
+from oneie_tui.events import EventType
 from oneie_tui.spec.options.claude import ClaudeOptions
 from oneie_tui.trust.redact import redact
 
@@ -226,7 +227,7 @@ class TurnRunner:
                     ) from None
                 delay = self._delay(attempt, retry)
                 self.ctx.event(
-                    "retry",
+                    EventType.RETRY,
                     turn=turn,
                     attempt=attempt,
                     max_retries=self.options.max_retries,

@@ -9,7 +9,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from oneie_tui.events import Event
+from oneie_tui.events import Event, EventType
 from oneie_tui.trust.display import display
 from oneie_tui.views.replay_clock import Replay
 from oneie_tui.views.report import detail
@@ -72,7 +72,7 @@ class EventLog(ScrollView, can_focus=True):
             return Strip([Segment(" " * width, base)], width)
         time_style = self.get_component_rich_style("event-log--time", partial=True)
         kind_style = self.get_component_rich_style("event-log--event", partial=True) \
-            if e.type == "task_event" else Style()
+            if e.type == EventType.TASK_EVENT else Style()
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{e.ts - self.replay.origin:9.3f}s #{e.seq:<8}", style=time_style)
         text.append(f"{display(e.actor)[:18]:<18} ")

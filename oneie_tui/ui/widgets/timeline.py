@@ -16,7 +16,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from oneie_tui.events import Event, awaited
+from oneie_tui.events import Event, EventType, awaited
 from oneie_tui.ui import format as fmt
 from oneie_tui.views.land_view import describe_land
 from oneie_tui.views.run_view import RunView
@@ -26,28 +26,28 @@ def describe(e: Event) -> str:
     md = e.metadata
     kind = e.type
     reason = str(md.get("reason", ""))
-    if kind == "task_event":
+    if kind == EventType.TASK_EVENT:
         return f"⚡ {e.action or 'event'}"
     if (land := describe_land(e)) is not None:  # radar, scope, review, landing, acceptance
         return land
-    if kind == "run_started":
+    if kind == EventType.RUN_STARTED:
         agents = md.get("agents", [])
         return f"run started · {len(agents)} agents" + (" (resumed)" if md.get("resumed") else "")
-    if kind in ("run_finished", "run_failed"):
-        status = "failed" if kind == "run_failed" else str(md.get("status", "finished"))
+    if kind in (EventType.RUN_FINISHED, EventType.RUN_FAILED):
+        status = "failed" if kind == EventType.RUN_FAILED else str(md.get("status", "finished"))
         wall = md.get("wall_s")
         speed = md.get("speedup")
         extra = f" · {fmt.duration(float(wall))}" if isinstance(wall, int | float) else ""
         extra += f" · {float(speed):.2f}×" if isinstance(speed, int | float) else ""
         return f"run {status}{extra}" + (f": {reason}" if reason else "")
-    if kind == "agent_waiting":
+    if kind == EventType.AGENT_WAITING:
         return "waiting for " + ", ".join(map(str, awaited(md)))
-    if kind == "agent_queued":
+    if kind == EventType.AGENT_QUEUED:
         attempt = int(md.get("attempt", 1))
         return "queued" + (f" (attempt {attempt})" if attempt > 1 else "") + (" for a slot" if md.get("slot") else "")
     if kind.startswith("agent_"):
         word = fmt.BADGE.get(kind[6:], kind[6:].replace("_", " "))
-        if kind == "agent_resumed" and md.get("after_wait"):
+        if kind == EventType.AGENT_RESUMED and md.get("after_wait"):
             word = "running (events arrived)"
         return word + (f": {reason}" if reason else "")
     return kind.replace("_", " ")
@@ -148,9 +148,9 @@ class Timeline(ScrollView, can_focus=True):
             color = self._colors.get(e.actor)
             text.append(f"{e.actor:<{self._width}} ", Style.parse(f"bold {color}") if color else "")
         desc = describe(e)
-        if e.type == "task_event":
+        if e.type == EventType.TASK_EVENT:
             text.append(desc, style("timeline--failed" if e.action == "task_failed" else "timeline--event"))
-        elif e.type in ("agent_failed", "agent_blocked", "run_failed"):
+        elif e.type in (EventType.AGENT_FAILED, EventType.AGENT_BLOCKED, EventType.RUN_FAILED):
             text.append(desc, style("timeline--failed"))
         else:
             text.append(desc)
