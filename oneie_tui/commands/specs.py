@@ -48,15 +48,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
         agents = len(loaded.spec.agents)
         print(f"{path}: ok ({loaded.name!r}, {agents} agent{'s' if agents != 1 else ''})")
         # Lints are warnings: they never change the exit code (the spec runs as it is).
-        lints = lint_spec(loaded.spec)
-        for lint in lints:
+        overlaps = _scope_warnings(loaded.spec, path)
+        for lint in lint_spec(loaded.spec):
+            if overlaps and lint.place.endswith(".scope"):
+                continue  # the scope check below says it with the very files: once is enough
             line = locate_field(loaded.text, lint.place)
             print(f"{path}{f':{line}' if line else ''}: warning: {lint}")
         _warn_limits(path, loaded.spec)
-        # The over-parallel lint already named overlapping scopes; said once is enough.
-        if not any(lint.place.endswith(".scope") for lint in lints):
-            for warning in _scope_warnings(loaded.spec, path):
-                sys.stderr.write(f"oneie: warning: {path}: {warning}\n")
+        for warning in overlaps:
+            sys.stderr.write(f"oneie: warning: {path}: {warning}\n")
     return code
 
 
