@@ -166,6 +166,16 @@ class Usage:
         self.cache_read_tokens += other.cache_read_tokens
         self.cost_usd += other.cost_usd
 
+    def growth_since(self, seen: Usage) -> Usage:
+        """The tokens this running total has that `seen` (an earlier one) had not: a CLI
+        that reports totals is recorded by what grew, never negative."""
+        return Usage(
+            max(0, self.input_tokens - seen.input_tokens),
+            max(0, self.output_tokens - seen.output_tokens),
+            max(0, self.cache_write_tokens - seen.cache_write_tokens),
+            max(0, self.cache_read_tokens - seen.cache_read_tokens),
+        )
+
     @property
     def total_tokens(self) -> int:
         return (

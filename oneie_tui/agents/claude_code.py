@@ -234,13 +234,7 @@ class StreamJson(CliStream):
         usage = usage_of(message.get("usage"))
         key = str(message.get("id", ""))
         if key and key == self._message_key:
-            seen = self._message_usage
-            delta = Usage(
-                max(0, usage.input_tokens - seen.input_tokens),
-                max(0, usage.output_tokens - seen.output_tokens),
-                max(0, usage.cache_write_tokens - seen.cache_write_tokens),
-                max(0, usage.cache_read_tokens - seen.cache_read_tokens),
-            )
+            delta = usage.growth_since(self._message_usage)
         else:
             self.turns += 1
             delta = usage

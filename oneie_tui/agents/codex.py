@@ -112,13 +112,7 @@ class CodexStream(CliStream):
             cache_write_tokens=count(data.get("cache_write_input_tokens")),
             cache_read_tokens=cached,
         )
-        seen = self.seen
-        delta = Usage(
-            max(0, total.input_tokens - seen.input_tokens),
-            max(0, total.output_tokens - seen.output_tokens),
-            max(0, total.cache_write_tokens - seen.cache_write_tokens),
-            max(0, total.cache_read_tokens - seen.cache_read_tokens),
-        )
+        delta = total.growth_since(self.seen)
         self.seen = total
         self.add_usage(delta)
 

@@ -7,7 +7,7 @@ from `store.open.open_store`, so a command never knows which engine it talks to.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -159,3 +159,18 @@ class Store(Protocol):
     def follow(self, run_id: str) -> Follower:
         """A follower for `oneie watch`: LISTEN/NOTIFY on PostgreSQL, polling on SQLite."""
         ...
+
+
+def last_seq_at(ts: float, lo: int, hi: int, ts_of: Callable[[int], float]) -> int:
+    """The last seq in `lo..hi` whose event happened at or before `ts` (0: none), by binary
+    search over `ts_of(seq)` (the time of the first event at or after `seq`): the one
+    search both engines run for a replay's seek."""
+    if hi == 0 or ts_of(lo) > ts:
+        return 0
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ts_of(mid) <= ts:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

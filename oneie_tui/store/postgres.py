@@ -24,7 +24,7 @@ import psycopg
 import psycopg_pool
 
 from oneie_tui.events import STREAM_TYPES, Event, EventType
-from oneie_tui.store.base import Follower, RunListing, RunRow, StoreError, _pid_alive
+from oneie_tui.store.base import Follower, RunListing, RunRow, StoreError, _pid_alive, last_seq_at
 from oneie_tui.store.sqlite import IDLE_POLL, MAX_ROWS, STREAM_EXCLUDED, _encode
 from oneie_tui.trust.store_url import safe_url, scrub
 
@@ -437,15 +437,7 @@ class PostgresStore:
                 ).fetchone()
                 return float(row[0]) if row else float("inf")
 
-            if ts_of(lo) > ts:
-                return 0
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                if ts_of(mid) <= ts:
-                    lo = mid
-                else:
-                    hi = mid - 1
-        return lo
+            return last_seq_at(ts, lo, hi, ts_of)
 
     def events_of_types(
         self, run_id: str, types: Iterable[str], *, up_to_seq: int, limit: int

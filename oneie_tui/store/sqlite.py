@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from oneie_tui.events import STREAM_TYPES, Event, EventType, encode_json
-from oneie_tui.store.base import Follower, RunListing, RunRow, StoreError, _pid_alive
+from oneie_tui.store.base import Follower, RunListing, RunRow, StoreError, _pid_alive, last_seq_at
 from oneie_tui.store.checks import RUN_STATUSES, loads, metadata_problem, summary_problem
 
 SCHEMA = """
@@ -538,15 +538,7 @@ class RunStore:
                 ).fetchone()
                 return float(row[0]) if row else float("inf")
 
-            if ts_of(lo) > ts:
-                return 0
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                if ts_of(mid) <= ts:
-                    lo = mid
-                else:
-                    hi = mid - 1
-        return lo
+            return last_seq_at(ts, lo, hi, ts_of)
 
     def events_of_types(
         self, run_id: str, types: Iterable[str], *, up_to_seq: int, limit: int
