@@ -1,6 +1,6 @@
 """The spec: one strict pydantic model for a feature, its ontology, run settings and agents.
 
-Loading from TOML and turning every failure into one `SpecError` lives in `specfile.py`;
+Loading from TOML and turning every failure into one `SpecError` lives in `loader.py`;
 this module holds the model and the checks that need the whole spec (ids, events, cycles).
 """
 
