@@ -96,8 +96,13 @@ def test_review_screen_snapshot(snap_compare: Any, tmp_path: Path, finished: tup
         assert isinstance(screen, ReviewScreen)
         await wait_until(pilot, lambda: "+api was here" in _diff_text(screen))
         table = screen.query_one("#review-agents", DataTable)
-        # the table measures its rows when idle: wait until it has
+        files = screen.query_one("#review-files", DataTable)
+        # the tables measure their rows when idle, and the file's own diff comes from a
+        # worker after the first row is highlighted: wait for all of it
         await wait_until(pilot, lambda: table.ordered_columns[1].content_width >= len("completed"))
+        await wait_until(pilot, lambda: files.row_count == 1 and files.ordered_columns[0].content_width >= len("lines.txt"))
+        # and until the table is drawn at those widths (it applies them on a later refresh)
+        await wait_until(pilot, lambda: "1 file changed, +1 -1" in app.export_screenshot().replace("&#160;", " "))
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(140, 24), run_before=run_before)

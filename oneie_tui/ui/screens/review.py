@@ -59,6 +59,9 @@ class DiffView(RichLog):
         self.scroll_home(animate=False)
 
 
+AGENT_COLUMNS = ("agent", "status", "changes", "conflicts", "verdict")
+
+
 class ReviewScreen(Screen[None]):
     CSS_PATH = "review.tcss"
     COMMANDS = {ScreenActions}
@@ -83,6 +86,7 @@ class ReviewScreen(Screen[None]):
         self.files: list[str] = []
         self.verdicts: dict[str, str] = {}
         self.landing: str = ""
+        self._rows: list[tuple[str, ...]] = []  # what the agents table shows
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"review · run {self.run_id} · loading…"), id="review-title")
@@ -96,7 +100,7 @@ class ReviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         agents = self.query_one("#review-agents", DataTable)
-        agents.add_columns("agent", "status", "changes", "conflicts", "verdict")
+        agents.add_columns(*AGENT_COLUMNS)
         files = self.query_one("#review-files", DataTable)
         files.add_columns("file", "+", "-")
         agents.focus()
@@ -155,9 +159,17 @@ class ReviewScreen(Screen[None]):
         self.query_one("#review-title", Static).update(Text(printable(title)))
         table = self.query_one("#review-agents", DataTable)
         keep = self.agent_id
-        table.clear()
-        for row in rows:
-            table.add_row(*(Text(printable(cell)) for cell in row), key=row[0])
+        if rows != self._rows:  # the same rows again (a second load): no redraw from scratch
+            self._rows = rows
+            # Widths from the rows themselves, set as the columns are made: the table is
+            # drawn at its final widths at once, not re-measured on a later idle.
+            shown = [[printable(cell) for cell in row] for row in rows]
+            table.clear(columns=True)
+            for i, label in enumerate(AGENT_COLUMNS):
+                least = len("rejected") if label == "verdict" else len(label)  # room for a mark
+                table.add_column(label, width=max([least, *(len(r[i]) for r in shown)]))
+            for row in shown:
+                table.add_row(*(Text(cell) for cell in row), key=row[0])
         if rows:
             index = next((i for i, r in enumerate(rows) if r[0] == keep), 0)
             table.move_cursor(row=index)
@@ -233,7 +245,7 @@ class ReviewScreen(Screen[None]):
         record(EventType.AGENT_REVIEWED, self.agent_id, {"verdict": verdict})
         self.verdicts[self.agent_id] = verdict
         table = self.query_one("#review-agents", DataTable)
-        table.update_cell(self.agent_id, table.ordered_columns[-1].key, Text(verdict))
+        table.update_cell(self.agent_id, table.ordered_columns[-1].key, Text(verdict), update_width=True)
         self.notify(f"{self.agent_id}: {verdict}", timeout=2)
 
     def chosen(self) -> list[str]:
