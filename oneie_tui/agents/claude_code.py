@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from oneie_tui.agents import coding_cli
 from oneie_tui.agents.base import AgentContext, BackendOptions, Usage, project_dir
-from oneie_tui.agents.coding_cli import CliMissing, CliOutcome, CliStream, CodingCliBackend
+from oneie_tui.agents.coding_cli import CliMissing, CliOutcome, CliStream, CodingCliBackend, count
 from oneie_tui.agents.profiles import Profile, ProfileError, load_agent_profiles
 from oneie_tui.events import EventType
 from oneie_tui.trust import numbers
@@ -135,22 +135,15 @@ def _result_text(content: Any) -> str:
     return ""
 
 
-def _int(value: Any) -> int:
-    try:
-        return numbers.count(value, "tokens")
-    except ValueError:  # missing, negative, absurd: counts nothing
-        return 0
-
-
 def usage_of(data: Any) -> Usage:
     """An API usage object (input/output/cache_creation_input/cache_read_input tokens)."""
     if not isinstance(data, dict):
         return Usage()
     return Usage(
-        input_tokens=_int(data.get("input_tokens")),
-        output_tokens=_int(data.get("output_tokens")),
-        cache_write_tokens=_int(data.get("cache_creation_input_tokens")),
-        cache_read_tokens=_int(data.get("cache_read_input_tokens")),
+        input_tokens=count(data.get("input_tokens")),
+        output_tokens=count(data.get("output_tokens")),
+        cache_write_tokens=count(data.get("cache_creation_input_tokens")),
+        cache_read_tokens=count(data.get("cache_read_input_tokens")),
     )
 
 

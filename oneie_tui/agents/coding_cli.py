@@ -30,7 +30,7 @@ from oneie_tui.agents.process import StderrTail, describe_exit, process_env, res
 from oneie_tui.agents.procgroup import ProcessGroup
 from oneie_tui.events import EventType, Usage
 from oneie_tui.spec.shared_context import render_agent_brief
-from oneie_tui.trust import json_bounds
+from oneie_tui.trust import json_bounds, numbers
 
 if TYPE_CHECKING:
     from oneie_tui.spec.model import AgentSpec, Spec
@@ -109,8 +109,12 @@ def clip(text: str, limit: int = SHORT) -> str:
 
 
 def count(value: Any) -> int:
-    """A token count from a CLI: a non-negative int, anything else 0."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    """A token count from a CLI: a whole number in range, anything else (missing, negative,
+    absurd) counts nothing."""
+    try:
+        return numbers.count(value, "tokens")
+    except ValueError:
+        return 0
 
 
 @dataclass
