@@ -242,7 +242,9 @@ class RunStore:
             raise StoreError(f"the run store {self.path} is read-only here: only reading commands work")
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        # Under the lock: a reader in another thread (a watch's follower) may be inside a
+        # query, and closing a connection mid-query can crash the interpreter.
+        with self._lock, contextlib.suppress(sqlite3.Error):
             self._conn.close()
 
     # --- runs -----------------------------------------------------------------

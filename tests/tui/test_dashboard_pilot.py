@@ -240,7 +240,7 @@ async def test_enter_zooms_and_escape_returns(make_app: Any) -> None:
 
 
 async def test_agent_failure_marks_it_failed_and_the_app_stays_up(make_app: Any, tmp_path: Path) -> None:
-    app = make_app("failure-cascade.toml", run_on_start=True, clock=None, options=RunOptions(speed=5))
+    app = make_app("failure-cascade.toml", run_on_start=True, clock=None, options=RunOptions(speed=1))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.live is not None and app.live.runner.status == "failed" and not app.running)
         await wait_until(pilot, lambda: app.dashboard.view.status == "failed")
