@@ -7,12 +7,13 @@ from `store.open.open_store`, so a command never knows which engine it talks to.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from oneie_tui.events import Event
+from oneie_tui.events import Event, EventType
 
 
 class StoreError(Exception):
@@ -174,3 +175,23 @@ def last_seq_at(ts: float, lo: int, hi: int, ts_of: Callable[[int], float]) -> i
         else:
             hi = mid - 1
     return lo
+
+
+def add_output(lines: list[str], kind: str, metadata: dict[str, Any]) -> None:
+    """Fold one row of an agent's `agent_output` / `agent_queued` page into its lines: a
+    queued new attempt (not a slot wait) starts a fresh output. Both engines' reader."""
+    if kind == EventType.AGENT_QUEUED:
+        if not metadata.get("slot"):
+            lines.clear()
+    else:
+        lines.extend(str(metadata.get("text", "")).splitlines() or [""])
+
+
+def wait_committed(last_seq: Callable[[], int], seq: int, timeout: float) -> bool:
+    """Poll `last_seq()` until the writer has committed `seq` (False after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while last_seq() < seq:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True

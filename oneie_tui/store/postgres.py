@@ -23,8 +23,17 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
-from oneie_tui.events import STREAM_TYPES, Event, EventType
-from oneie_tui.store.base import Follower, RunListing, RunRow, StoreError, _pid_alive, last_seq_at
+from oneie_tui.events import STREAM_TYPES, Event
+from oneie_tui.store.base import (
+    Follower,
+    RunListing,
+    RunRow,
+    StoreError,
+    _pid_alive,
+    add_output,
+    last_seq_at,
+    wait_committed,
+)
 from oneie_tui.store.sqlite import IDLE_POLL, MAX_ROWS, STREAM_EXCLUDED, _encode
 from oneie_tui.trust.store_url import safe_url, scrub
 
@@ -377,22 +386,13 @@ class PostgresStore:
             if not rows:
                 break
             for _, kind, meta in rows:
-                md = json.loads(meta)
-                if kind == EventType.AGENT_QUEUED:
-                    if not md.get("slot"):  # a new attempt starts a fresh output
-                        lines.clear()
-                else:
-                    lines.extend(str(md.get("text", "")).splitlines() or [""])
+                add_output(lines, kind, json.loads(meta))
             after = rows[-1][0]
         return lines
 
     def wait_committed(self, run_id: str, seq: int, timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.last_seq(run_id) < seq:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-        return True
+        """Wait (in a worker thread) until the writer has committed `seq`."""
+        return wait_committed(lambda: self.last_seq(run_id), seq, timeout)
 
     def insert_events(self, events: list[Event]) -> None:
         """Synchronous bulk insert (import, tests). Live runs use `PostgresWriter`."""

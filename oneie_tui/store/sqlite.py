@@ -23,8 +23,17 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from oneie_tui.events import STREAM_TYPES, Event, EventType, encode_json
-from oneie_tui.store.base import Follower, RunListing, RunRow, StoreError, _pid_alive, last_seq_at
+from oneie_tui.events import STREAM_TYPES, Event, encode_json
+from oneie_tui.store.base import (
+    Follower,
+    RunListing,
+    RunRow,
+    StoreError,
+    _pid_alive,
+    add_output,
+    last_seq_at,
+    wait_committed,
+)
 from oneie_tui.store.checks import RUN_STATUSES, loads, metadata_problem, summary_problem
 
 SCHEMA = """
@@ -423,23 +432,13 @@ class RunStore:
             if not rows:
                 break
             for _, kind, meta in rows:
-                md = _decode_metadata(meta)
-                if kind == EventType.AGENT_QUEUED:
-                    if not md.get("slot"):  # a new attempt starts a fresh output
-                        lines.clear()
-                else:
-                    lines.extend(str(md.get("text", "")).splitlines() or [""])
+                add_output(lines, kind, _decode_metadata(meta))
             after = rows[-1][0]
         return lines
 
     def wait_committed(self, run_id: str, seq: int, timeout: float = 5.0) -> bool:
         """Wait (in a worker thread) until the writer has committed `seq`."""
-        deadline = time.monotonic() + timeout
-        while self.last_seq(run_id) < seq:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-        return True
+        return wait_committed(lambda: self.last_seq(run_id), seq, timeout)
 
     def count_events(self, run_id: str) -> int:
         with self._lock:
