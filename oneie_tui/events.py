@@ -51,6 +51,9 @@ class EventType(StrEnum):
     LAND_FINISHED = "land_finished"
     ACCEPTANCE_VALIDATED = "acceptance_validated"
     ACCEPTANCE_FAILED = "acceptance_failed"
+    # Steering (issue 16): what the user said to an agent, and when an agent needs the user.
+    AGENT_MESSAGE = "agent_message"  # metadata: text (redacted), attempt, delivery
+    AGENT_ATTENTION = "agent_attention"  # metadata: reason (AttentionReason), tools, text
 
 
 def _make_encoder() -> Callable[[Any], str]:
@@ -73,6 +76,10 @@ _TASK_EVENT = EventType.TASK_EVENT
 AgentStatus = Literal[
     "pending", "queued", "waiting", "running", "paused", "completed", "failed", "cancelled", "blocked"
 ]
+
+# Why an agent needs the user (`agent_attention`'s `metadata.reason`).
+AttentionReason = Literal["permission_denied", "question", "blocked", "failed"]
+ATTENTION_REASONS: frozenset[str] = frozenset(get_args(AttentionReason))
 
 AGENT_STATUSES: dict[str, AgentStatus] = {s: s for s in get_args(AgentStatus)}
 # Landing events (radar, scopes, review, merge queue, acceptance): the timeline shows them.

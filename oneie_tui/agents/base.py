@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from oneie_tui.events import EventType, Usage
+from oneie_tui.events import AttentionReason, EventType, Usage
 
 __all__ = ["Usage"]  # the one usage value lives in events; backends import it from here
 
@@ -161,6 +161,16 @@ class AgentContext:
         meta = redact_value(dict(metadata or {}))
         meta["action"] = action
         return self._host.publish(EventType.TASK_EVENT, self.agent.id, metadata=meta)
+
+    def attention(
+        self, reason: AttentionReason, text: str = "", tools: Iterable[str] = ()
+    ) -> Event:
+        """Say this agent needs the user: tools the CLI denied, a question it stopped on.
+        The text is the agent's own (redacted, kept whole: the zoom shows all of it)."""
+        meta: dict[str, Any] = {"reason": reason, "tools": [redact(str(t)) for t in tools]}
+        if text:
+            meta["text"] = redact(text)
+        return self._host.publish(EventType.AGENT_ATTENTION, self.agent.id, metadata=meta)
 
     def event(self, type: str, **metadata: Any) -> Event:
         """Record any other event (tool calls, retries, budgets)."""

@@ -35,6 +35,16 @@ class RestartAgent(AgentIntent):
     """Run a finished, failed or cancelled agent again (or restart a live one)."""
 
 
+class MessageAgent(AgentIntent):
+    """Say something to the agent: at its next boundary while it works, or as a follow-up
+    attempt in the same worktree and session once it has finished (the runner's
+    `send_message`). Posted by the message input and by a review comment on a diff line."""
+
+    def __init__(self, agent_id: str, text: str) -> None:
+        super().__init__(agent_id)
+        self.text = text
+
+
 class ZoomAgent(AgentIntent):
     """Open the agent full-screen."""
 
