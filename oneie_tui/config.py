@@ -6,6 +6,9 @@ theme = "light"              # any theme name (bundled, user, or Textual's)
 [keymap]                     # binding id = keys (comma-separated)
 pause = "x,space"            # ids: pause cancel restart zoom pause_all cancel_run
 cancel_run = "ctrl+k"        # toggle_editor filter history save_spec run_spec quit theme
+
+[notify]                     # notices of run-level changes (docs/notifications.md)
+quiet_seconds = 30           # a spec's own [notify] keys win over these
 ```
 
 A bad config file never stops the app: `load_config` returns the problems to show.
@@ -29,6 +32,8 @@ class UserConfig:
     theme: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     serve_token: str | None = None  # [serve] token: `oneie serve`'s, else a fresh one each start
+    # [notify] as written: checked where it is used (notify.settings), with this file's name.
+    notify: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
 
@@ -45,8 +50,13 @@ def load_config(path: Path | None = None) -> tuple[UserConfig, list[str]]:
     except tomllib.TOMLDecodeError as exc:
         return config, [f"{target}: TOML syntax: {exc}"]
     problems: list[str] = []
-    for key in sorted(set(data) - {"theme", "keymap", "prices", "serve"}):  # [prices]: read by pricing.py
-        problems.append(f"{target}: unknown key {key!r} (known: theme, keymap, serve)")
+    for key in sorted(set(data) - {"theme", "keymap", "prices", "serve", "notify"}):  # [prices]: read by pricing.py
+        problems.append(f"{target}: unknown key {key!r} (known: theme, keymap, serve, notify)")
+    notify = data.get("notify", {})
+    if isinstance(notify, dict):
+        config.notify = notify
+    else:
+        problems.append(f"{target}: [notify]: expected a table")
     serve = data.get("serve", {})
     token = serve.get("token") if isinstance(serve, dict) else None
     if isinstance(token, str) and token.strip():

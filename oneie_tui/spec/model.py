@@ -16,6 +16,7 @@ from oneie_tui.spec.options.claude import ClaudeOptions
 from oneie_tui.spec.options.claude_code import ClaudeCodeOptions
 from oneie_tui.spec.options.coding_cli import CodexOptions, GeminiOptions
 from oneie_tui.spec.options.command import CommandOptions
+from oneie_tui.trust.webhook_url import check_webhook_url
 
 EVENT_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 AGENT_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -179,6 +180,37 @@ class RunSettings(StrictTyped):
     )
 
 
+NoticeKindName = Literal["finished", "attention", "stalled"]
+DesktopChoice = Literal["auto", "osc9", "osc777", "notify-send"]
+MAX_QUIET_S = 86_400.0
+
+
+def _webhook(value: object) -> object:
+    return check_webhook_url(value) if isinstance(value, str) else value
+
+
+class NotifyTable(StrictTyped):
+    """`[notify]`, in a spec or in the user's config (the spec's keys win): notices of
+    run-level changes (docs/notifications.md). A key left out is "not set", so a spec
+    overrides only what it names."""
+
+    enabled: bool | None = Field(default=None, description="notify at all (default true)")
+    headless: bool | None = Field(default=None, description="also in `oneie run --headless` (default false)")
+    bell: bool | None = Field(default=None, description="ring the terminal bell (default true)")
+    desktop: bool | DesktopChoice | None = Field(
+        default=None, description='desktop notices: "auto" (default), "osc9", "osc777", "notify-send", false'
+    )
+    webhook: Annotated[str, BeforeValidator(_webhook)] | None = Field(
+        default=None, description="POST each notice as JSON here: https://, or http:// to loopback only"
+    )
+    quiet_seconds: float | None = Field(
+        default=None, ge=0.0, le=MAX_QUIET_S, description="the same kind of change is sent once per this many seconds (default 30)"
+    )
+    events: list[NoticeKindName] | None = Field(
+        default=None, max_length=3, description='which changes: "finished", "attention", "stalled" (default all)'
+    )
+
+
 class LintSettings(StrictTyped):
     ignore: list[LintId] = Field(default_factory=list, description="lint ids not to report")
 
@@ -227,6 +259,7 @@ class Spec(StrictTyped):
     feature: Feature
     run: RunSettings = Field(default_factory=RunSettings)
     lint: LintSettings = Field(default_factory=LintSettings)
+    notify: NotifyTable = Field(default_factory=NotifyTable)
     agents: list[AgentSpec] = Field(min_length=1, max_length=MAX_AGENTS)
 
     def agent(self, agent_id: str) -> AgentSpec:

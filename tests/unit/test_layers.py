@@ -24,7 +24,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "oneie_tui"
 FLOORS: list[set[str]] = [
     {"oneie_tui", "events", "trust", "paths"},
     {"spec", "config", "logsetup", "themes", "store", "atomicfile", "git"},
-    {"agents", "views"},
+    {"agents", "views", "notify"},
     {"land"},
     {"engine"},
     {"ui"},
