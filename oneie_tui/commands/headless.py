@@ -24,6 +24,7 @@ from oneie_tui.engine import exit_deadline
 from oneie_tui.engine.exit_deadline import STOP_SIGNALS
 from oneie_tui.engine.runner import Runner, RunnerError
 from oneie_tui.events import STREAM_TYPES, Event, EventType, awaited, status_after, total_tokens
+from oneie_tui.notify.notifier import POLL_EVERY_S, Notifier
 from oneie_tui.trust.display import display, safe_text
 from oneie_tui.trust.numbers import finite_or, json_safe
 
@@ -271,10 +272,51 @@ def exit_code_for(status: str, interrupted: bool) -> int:
     return EXIT_OK if status == "completed" else EXIT_FAILED
 
 
+def headless_notifier(runner: Runner, *, asked: bool) -> Notifier | None:
+    """Notices of a headless run: off unless `--notify` or a `[notify] headless = true`
+    (user config or spec). No dashboard here: `notify-send` and the webhook, and the bell
+    and OSC only when stderr is a terminal (never into stdout, which may be NDJSON)."""
+    from oneie_tui.config import load_config
+    from oneie_tui.notify.channels import default_channels
+    from oneie_tui.notify.settings import config_table, resolve
+
+    config, _ = load_config()  # the rest of the file is the dashboard's; its problems are its own
+    table, problem = config_table(config.notify, config.path)
+    settings = resolve(table, runner.spec.notify, headless=True, asked=asked)
+    if problem and (settings.on or asked):
+        sys.stderr.write(f"oneie: warning: {problem}; that table is left out\n")
+    if not settings.on:
+        return None
+    err = sys.stderr
+    write = None
+    if err.isatty():
+        def write(data: str) -> None:
+            err.write(data)
+            err.flush()
+    notifier = Notifier(settings, default_channels(settings, terminal_write=write, env=os.environ))
+    if not notifier.active:
+        sys.stderr.write("oneie: notify: no channel to send through (no notify-send, no webhook, no terminal)\n")
+        return None
+    notifier.attach(runner.bus)
+    return notifier
+
+
+async def _poll_notices(notifier: Notifier) -> None:
+    while True:
+        await anyio.sleep(POLL_EVERY_S)
+        notifier.poll()
+
+
 async def _run_with_signals(
-    runner: Runner, state: dict[str, Any], agent_ids: list[str] | None = None, resume: bool = False
+    runner: Runner,
+    state: dict[str, Any],
+    agent_ids: list[str] | None = None,
+    resume: bool = False,
+    notifier: Notifier | None = None,
 ) -> None:
     async with anyio.create_task_group() as tg:
+        if notifier is not None:
+            tg.start_soon(_poll_notices, notifier)
 
         async def watch() -> None:
             with anyio.open_signal_receiver(signal.SIGINT, *STOP_SIGNALS) as signals:
@@ -302,9 +344,11 @@ def run_headless(
     out: IO[str] | None = None,
     agent_ids: list[str] | None = None,
     resume: bool = False,
+    notify: bool = False,
 ) -> int:
     """Run to the end, printing progress or NDJSON. Returns the exit code.
-    `agent_ids`/`resume`: launch only these agents of a restored run (`oneie resume`)."""
+    `agent_ids`/`resume`: launch only these agents of a restored run (`oneie resume`).
+    `notify`: send notices (`--notify`) even if no `[notify] headless = true` asks."""
     stream = cast(IO[str], SafeStream(out or sys.stdout))
     state: dict[str, Any] = {"interrupted": False, "error": None}
     console = PipeSafeConsole(file=stream if not as_json else sys.stderr, highlight=False)
@@ -318,16 +362,19 @@ def run_headless(
     savings = CacheSavings()
     runner.bus.subscribe(lambda e: savings.add_usage_metadata(e.metadata), EventType.USAGE)
     error: str | None = None
+    notifier = headless_notifier(runner, asked=notify)
     try:
         if sink is not None:
             with sink.progress:
-                anyio.run(_run_with_signals, runner, state, agent_ids, resume)
+                anyio.run(_run_with_signals, runner, state, agent_ids, resume, notifier)
         else:
-            anyio.run(_run_with_signals, runner, state, agent_ids, resume)
+            anyio.run(_run_with_signals, runner, state, agent_ids, resume, notifier)
     except RunnerError as exc:
         error = str(exc)
     finally:
         exit_deadline.disarm()  # the run ended cleanly (or raised): nothing to force
+        if notifier is not None:
+            notifier.close()  # the last notice (the finish) on its way, bounded by its timeouts
     error = error or state["error"]
     summary = runner.summary()
     if as_json:

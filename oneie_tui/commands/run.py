@@ -12,6 +12,7 @@ def register(sub: Any) -> None:
     p.add_argument("spec", help="spec file (TOML)")
     p.add_argument("--headless", action="store_true", help="no dashboard: live progress bars, then a summary")
     p.add_argument("--json", action="store_true", help="print NDJSON events, then a summary line (implies --headless)")
+    p.add_argument("--notify", action="store_true", help="headless too: notify when the run ends or needs you (notify-send, [notify] webhook)")
     from oneie_tui.commands.common import add_store_arg
     from oneie_tui.commands.run_options import add_run_options
 
@@ -48,6 +49,6 @@ def _run(args: argparse.Namespace) -> int:
     except SetupError as exc:
         die(f"{args.spec}: {exc}", 2)  # name the file: the problem is in what it asks for
     try:
-        return run_headless(runner, as_json=args.json)
+        return run_headless(runner, as_json=args.json, notify=args.notify)
     finally:
         store.close()

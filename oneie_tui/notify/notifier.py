@@ -39,8 +39,10 @@ class Notifier:
         *,
         clock: Callable[[], float] = time.monotonic,
         settle_seconds: float = DEFAULT_SETTLE_S,
+        runner_id: str = "",
     ) -> None:
         self.settings = settings
+        self.runner_id = runner_id  # the run it was made for (the dashboard keeps one per run)
         self.channels = list(channels) if settings.on else []
         self.detector = NoticeDetector(settings.quiet_seconds, settings.kinds, settle_seconds)
         self.sent: list[Notice] = []  # every notice handed to the channels, in order

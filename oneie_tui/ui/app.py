@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ from oneie_tui.engine import exit_deadline
 from oneie_tui.engine.exit_deadline import STOP_SIGNALS
 from oneie_tui.engine.session import RunOptions, SetupError
 from oneie_tui.events import Event
+from oneie_tui.notify.channels import default_channels
+from oneie_tui.notify.notifier import POLL_EVERY_S, Notifier
+from oneie_tui.notify.settings import config_table, resolve
 from oneie_tui.spec.loader import MAX_SPEC_BYTES, LoadedSpec, SpecError, parse_spec_text
 from oneie_tui.store.base import Store, StoreError
 from oneie_tui.store.open import open_store
@@ -138,6 +142,8 @@ class OneieApp(App[int]):
         clock: Callable[[], float] | None = None,
         config: UserConfig | None = None,
         cursor_blink: bool = True,
+        terminal_write: Callable[[str], None] | None = None,
+        notify_env: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.spec_path = spec_path
@@ -153,6 +159,15 @@ class OneieApp(App[int]):
         else:
             self._config_problems = []
         self.user_config = config
+        # Notices of run-level changes (docs/notifications.md): the bell and OSC go out
+        # through `terminal_write` (the driver's, unless a test gives its own), the
+        # terminal is told apart by `notify_env` (the process environment by default).
+        self._notify_config, notify_problem = config_table(config.notify, config.path)
+        if notify_problem:
+            self._config_problems.append(notify_problem)
+        self._terminal_write = terminal_write or self._write_terminal
+        self._notify_env = notify_env if notify_env is not None else os.environ
+        self.notifier: Notifier | None = None
         self.live: LiveRun | None = None
         self.dashboard: DashboardScreen | None = None
         self.oneie_themes: list[str] = []
@@ -185,6 +200,7 @@ class OneieApp(App[int]):
 
     def on_mount(self) -> None:
         self._catch_signals()
+        self.set_interval(POLL_EVERY_S, self._poll_notices)
         themes, problems = load_themes()
         for theme in themes:
             self.register_theme(theme)
@@ -454,9 +470,36 @@ class OneieApp(App[int]):
         dashboard.grid.focus_first()
 
     def _launch(self, live: LiveRun, agent_ids: list[str] | None) -> None:
+        self._follow_for_notices(live)
         self._run_worker = self.run_worker(
             live.run(agent_ids), name=f"run {live.runner.run_id}", group=RUN_GROUP, exit_on_error=False
         )
+
+    # --- notices ------------------------------------------------------------------
+
+    def _follow_for_notices(self, live: LiveRun) -> None:
+        """One notifier per run, kept when the same run continues (a restart after its
+        end), so what it told already is not told again."""
+        notifier = self.notifier
+        if notifier is not None and notifier.runner_id == live.runner.run_id:
+            notifier.attach(live.runner.bus)
+            return
+        if notifier is not None:
+            notifier.detach()
+        settings = resolve(self._notify_config, live.runner.spec.notify)
+        channels = default_channels(settings, terminal_write=self._terminal_write, env=self._notify_env)
+        self.notifier = Notifier(settings, channels, runner_id=live.runner.run_id)
+        self.notifier.attach(live.runner.bus)
+
+    def _poll_notices(self) -> None:
+        if self.notifier is not None:
+            self.notifier.poll()
+
+    def _write_terminal(self, data: str) -> None:
+        """The bell and OSC notices, written by the app itself to its own terminal (as
+        `App.bell` does): never from a widget, never agent text (notify/terminal.py)."""
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(data)
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
@@ -721,6 +764,8 @@ class OneieApp(App[int]):
             signal.signal(signal.SIGHUP, self._hup_before)
         if self._store is not None:
             self._store.close()
+        if self.notifier is not None:
+            self.notifier.close(timeout=1.0)  # quitting waits a moment at most for a webhook
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         # One theme system: oneie's themes (bundled and the user's), not Textual's picker of
