@@ -65,6 +65,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("resume", help="resume an interrupted run: relaunch only the agents that had not ended")
     p.add_argument("run", help="run id, unique prefix, or 'last'")
     p.add_argument("--json", action="store_true", help="print NDJSON events, then a summary line")
+    p.add_argument("--notify", action="store_true", help="notify when the run ends or needs you (notify-send, [notify] webhook)")
     p.add_argument("--base-url", default=None, help="Anthropic API base URL (else $ANTHROPIC_BASE_URL)")
     p.add_argument(
         "--run-imported", action="store_true",
@@ -317,7 +318,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     )
     sys.stderr.write(note + "\n")
     try:
-        return run_headless(runner, as_json=args.json, agent_ids=resumed.relaunch, resume=True)
+        return run_headless(
+            runner, as_json=args.json, agent_ids=resumed.relaunch, resume=True, notify=args.notify
+        )
     finally:
         store.close()
 

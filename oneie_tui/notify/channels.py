@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 @dataclass
 class Webhook:
     url: str
+    serve_url: str | None = None
     timeout: float = WEBHOOK_TIMEOUT_S
     name: str = "webhook"
     blocking: bool = True
@@ -80,8 +82,12 @@ class Webhook:
     def __post_init__(self) -> None:
         check_webhook_url(self.url)  # settings were checked already; a second look is cheap
 
-    @staticmethod
-    def payload(notice: Notice) -> dict[str, Any]:
+    def link(self, run_id: str) -> str:
+        if self.serve_url:
+            return f"{self.serve_url.rstrip('/')}/watch/{urllib.parse.quote(run_id, safe='')}"
+        return f"oneie://run/{run_id}"
+
+    def payload(self, notice: Notice) -> dict[str, Any]:
         return {
             "run": notice.run_id,
             "kind": notice.kind,
@@ -89,7 +95,7 @@ class Webhook:
             "title": notice.title,
             "text": notice.body,
             "agents": list(notice.agents),
-            "link": f"oneie://run/{notice.run_id}",
+            "link": self.link(notice.run_id),
         }
 
     def deliver(self, notice: Notice) -> None:
@@ -127,5 +133,5 @@ def default_channels(
         if program:
             out.append(NotifySend(program))
     if settings.webhook:
-        out.append(Webhook(settings.webhook))
+        out.append(Webhook(settings.webhook, settings.serve_url))
     return out

@@ -27,6 +27,7 @@ class NotifySettings:
     bell: bool = True
     desktop: DesktopMode = "auto"
     webhook: str | None = None
+    serve_url: str | None = None  # the webhook's link: SERVE_URL/watch/RUN, else oneie://run/RUN
     quiet_seconds: float = DEFAULT_QUIET_S
     kinds: frozenset[str] = ALL_KINDS
     headless: bool = False  # the run is headless: no dashboard to ring
@@ -70,6 +71,7 @@ def resolve(
         bell=bool(keys.get("bell", True)),
         desktop=mode,
         webhook=keys.get("webhook"),
+        serve_url=keys.get("serve_url"),
         quiet_seconds=float(keys.get("quiet_seconds", DEFAULT_QUIET_S)),
         kinds=frozenset(events) if events is not None else ALL_KINDS,
         headless=headless,

@@ -189,6 +189,10 @@ def _webhook(value: object) -> object:
     return check_webhook_url(value) if isinstance(value, str) else value
 
 
+def _serve_url(value: object) -> object:
+    return check_webhook_url(value, "serve URL") if isinstance(value, str) else value
+
+
 class NotifyTable(StrictTyped):
     """`[notify]`, in a spec or in the user's config (the spec's keys win): notices of
     run-level changes (docs/notifications.md). A key left out is "not set", so a spec
@@ -202,6 +206,9 @@ class NotifyTable(StrictTyped):
     )
     webhook: Annotated[str, BeforeValidator(_webhook)] | None = Field(
         default=None, description="POST each notice as JSON here: https://, or http:// to loopback only"
+    )
+    serve_url: Annotated[str, BeforeValidator(_serve_url)] | None = Field(
+        default=None, description="the `oneie serve --public-url` address: the webhook's link is its /watch/RUN page"
     )
     quiet_seconds: float | None = Field(
         default=None, ge=0.0, le=MAX_QUIET_S, description="the same kind of change is sent once per this many seconds (default 30)"

@@ -24,22 +24,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_webhook_url(url: str) -> str:
-    """`url` when it is a webhook oneie may POST to, else a `ValueError` in one sentence."""
+def check_webhook_url(url: str, what: str = "webhook URL") -> str:
+    """`url` when it is a webhook oneie may POST to (or, `what` says, a link it may send),
+    else a `ValueError` in one sentence."""
     if len(url) > MAX_URL:
-        raise ValueError(f"webhook URL is longer than {MAX_URL} characters")
+        raise ValueError(f"{what} is longer than {MAX_URL} characters")
     if not url.isprintable() or any(c.isspace() for c in url):
-        raise ValueError("webhook URL holds spaces or control characters")
+        raise ValueError(f"{what} holds spaces or control characters")
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise ValueError(f"webhook URL is not a URL: {exc}") from None
+        raise ValueError(f"{what} is not a URL: {exc}") from None
     if parts.scheme not in ("https", "http") or not host:
-        raise ValueError('webhook URL must look like "https://host/path"')
+        raise ValueError(f'{what} must look like "https://host/path"')
     if parts.username is not None or parts.password is not None:
-        raise ValueError("webhook URL must not hold a user or password (use a token in the path)")
+        raise ValueError(f"{what} must not hold a user or password (use a token in the path)")
     if parts.scheme == "http" and not is_loopback(host):
-        raise ValueError("webhook URL must be https:// (plain http:// only to 127.0.0.1, ::1 or localhost)")
+        raise ValueError(f"{what} must be https:// (plain http:// only to 127.0.0.1, ::1 or localhost)")
     return url

@@ -55,6 +55,8 @@ def test_webhook_posts_the_documented_json() -> None:
         "run": "r1", "kind": "finished", "outcome": "completed", "title": "oneie: run completed",
         "text": "Squad (run r1)", "agents": ["a"], "link": "oneie://run/r1",
     }
+    served = Webhook("https://h.example.com/x", "https://oneie.example.org/")
+    assert served.payload(FINISHED)["link"] == "https://oneie.example.org/watch/r1"
 
 
 def test_a_slow_or_failing_webhook_never_holds_up_the_feed_and_is_logged_once(
