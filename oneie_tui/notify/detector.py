@@ -10,6 +10,10 @@ Three changes make a notice, never a single event:
   `settle_seconds` first, so the instant between one agent ending and the next starting
   is not a stall.
 
+Attention is gathered for `gather_seconds` before it is sent: agents that need the user
+at once (three blocked by one failure) are one notice, and a run that ends at once (an
+agent failed, the run is cancelled) is one notice, its end, naming who needs the user.
+
 The quiet period: a kind sent at `t` is not sent again before `t + quiet_seconds`. What
 comes inside it is held and sent once when it ends: attention changes are folded into
 one "3 agents need you", a held stall is sent only if the run still stalls, a held finish
@@ -32,6 +36,7 @@ NoticeKind = Literal["finished", "attention", "stalled"]
 TITLE_MAX = 80
 BODY_MAX = 240
 DEFAULT_SETTLE_S = 2.0
+DEFAULT_GATHER_S = 1.0
 _BUSY = frozenset({"running", "queued"})
 _STUCK = frozenset({"paused", "waiting"})
 _RUN_END = frozenset({EventType.RUN_FINISHED, EventType.RUN_FAILED})
@@ -66,6 +71,7 @@ class NoticeDetector:
     quiet_seconds: float = 30.0
     kinds: frozenset[str] = ALL_KINDS
     settle_seconds: float = DEFAULT_SETTLE_S
+    gather_seconds: float = DEFAULT_GATHER_S
     run_id: str = ""
     spec_name: str = ""
     live: bool = False
@@ -75,6 +81,7 @@ class NoticeDetector:
     _seen: set[tuple[str, str, int]] = field(default_factory=set)  # (agent, reason, attempt)
     _sent_at: dict[str, float] = field(default_factory=dict)  # kind -> when last sent
     _held_attention: dict[str, _Need] = field(default_factory=dict)
+    _held_since: float = 0.0
     _held_finish: Notice | None = None
     _stall_since: float | None = None
     _stall_told: bool = False
@@ -89,7 +96,7 @@ class NoticeDetector:
         elif kind in _RUN_END:
             return self._run_ended(e, now)
         elif kind == EventType.AGENT_ATTENTION:
-            self._attention(e)
+            self._attention(e, now)
         elif kind == EventType.AGENT_MESSAGE:  # the user answered: the next need is news
             self._clear_need(e.actor)
         else:
@@ -111,7 +118,11 @@ class NoticeDetector:
         if self._held_finish is not None and self._open("finished", now):
             out.append(self._send(self._held_finish, now))
             self._held_finish = None
-        if self._held_attention and self._open("attention", now):
+        if (
+            self._held_attention
+            and now - self._held_since >= self.gather_seconds
+            and self._open("attention", now)
+        ):
             out.append(self._send(self._attention_notice(self._held_attention), now))
             self._held_attention = {}
         if (
@@ -153,7 +164,7 @@ class NoticeDetector:
             self._held_finish = notice
         return out
 
-    def _attention(self, e: Event) -> None:
+    def _attention(self, e: Event, now: float) -> None:
         md = e.metadata
         reason = str(md.get("reason", ""))
         key = (e.actor, reason, self._attempts.get(e.actor, 1))
@@ -165,7 +176,9 @@ class NoticeDetector:
         need = _Need(one_line(reason, 40), one_line(detail, 120))
         self.needing[e.actor] = need
         if "attention" in self.kinds:
-            self._held_attention[e.actor] = need  # sent by poll, now or when the quiet ends
+            if not self._held_attention:
+                self._held_since = now
+            self._held_attention[e.actor] = need  # sent by poll once gathered and quiet
 
     def _clear_need(self, agent: str) -> None:
         self.needing.pop(agent, None)

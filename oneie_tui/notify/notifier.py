@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from oneie_tui.events import Event, EventBus, EventType, Subscription
 from oneie_tui.notify.channels import Channel
-from oneie_tui.notify.detector import DEFAULT_SETTLE_S, Notice, NoticeDetector
+from oneie_tui.notify.detector import DEFAULT_GATHER_S, DEFAULT_SETTLE_S, Notice, NoticeDetector
 from oneie_tui.notify.settings import NotifySettings
 
 log = logging.getLogger("oneie.notify")
@@ -39,12 +39,13 @@ class Notifier:
         *,
         clock: Callable[[], float] = time.monotonic,
         settle_seconds: float = DEFAULT_SETTLE_S,
+        gather_seconds: float = DEFAULT_GATHER_S,
         runner_id: str = "",
     ) -> None:
         self.settings = settings
         self.runner_id = runner_id  # the run it was made for (the dashboard keeps one per run)
         self.channels = list(channels) if settings.on else []
-        self.detector = NoticeDetector(settings.quiet_seconds, settings.kinds, settle_seconds)
+        self.detector = NoticeDetector(settings.quiet_seconds, settings.kinds, settle_seconds, gather_seconds)
         self.sent: list[Notice] = []  # every notice handed to the channels, in order
         self._clock = clock
         self._failures: dict[str, int] = {}

@@ -58,6 +58,9 @@ async def test_repeated_attention_is_one_notice_and_the_end_names_who_needs_you(
         for _ in range(4):  # the CLI repeats its denial on every retry of the tool
             runner.publish(EventType.AGENT_ATTENTION, "alpha", metadata={"reason": "permission_denied", "tools": ["Write"]})
             await pilot.pause(0.05)
+        await wait_until(pilot, lambda: len(osc_texts(written)) == 1)  # gathered for 1 s, then sent
+        await pilot.pause(1.2)  # the repeats are never sent, however long we wait
+        assert len(osc_texts(written)) == 1
         runner.publish(EventType.AGENT_ATTENTION, "beta", metadata={"reason": "question", "text": "which db?"})
         await wait_until(pilot, lambda: len(osc_texts(written)) == 2)
         await pilot.pause(1.2)

@@ -66,7 +66,7 @@ def test_a_slow_or_failing_webhook_never_holds_up_the_feed_and_is_logged_once(
         with webhook_server(mode, delay=2.0) as hook:
             caplog.clear()
             settings = NotifySettings(quiet_seconds=0.0)
-            notifier = Notifier(settings, [Webhook(hook.url, timeout=0.3)])
+            notifier = Notifier(settings, [Webhook(hook.url, timeout=0.3)], gather_seconds=0)
             bus = EventBus("r1", time.time)
             notifier.attach(bus)
             with caplog.at_level(logging.DEBUG, logger="oneie.notify"):
@@ -114,7 +114,7 @@ def test_notify_send_gets_an_argument_list_without_control_characters(tmp_path: 
     settings = NotifySettings(quiet_seconds=0.0)
     channels = default_channels(settings, terminal_write=None, env=env)
     assert [c.name for c in channels] == ["notify-send"]
-    notifier = Notifier(settings, channels)
+    notifier = Notifier(settings, channels, gather_seconds=0)
     bus = EventBus("r1", time.time)
     notifier.attach(bus)
     bus.publish(EventType.RUN_STARTED, metadata={"agents": ["-a"], "spec": "--help"})
@@ -171,7 +171,7 @@ OSC = re.compile(r"\x1b\](9|777);([^\x07\x1b]*)\x07")
 @pytest.mark.parametrize("flavor", ["osc9", "osc777"])
 def test_a_hostile_attention_text_cannot_break_out_of_the_osc(flavor: str) -> None:
     written: list[str] = []
-    notifier = Notifier(NotifySettings(quiet_seconds=0.0), [TerminalChannel(written.append, True, flavor)])  # type: ignore[arg-type]
+    notifier = Notifier(NotifySettings(quiet_seconds=0.0), [TerminalChannel(written.append, True, flavor)], gather_seconds=0)  # type: ignore[arg-type]
     bus = EventBus("r1", time.time)
     notifier.attach(bus)
     bus.publish(EventType.RUN_STARTED, metadata={"agents": ["a"], "spec": HOSTILE})

@@ -31,7 +31,7 @@ def finished(outcome: str = "completed") -> Event:
 
 
 def test_a_run_that_ends_is_one_notice_with_its_outcome() -> None:
-    d = NoticeDetector(quiet_seconds=30)
+    d = NoticeDetector(quiet_seconds=30, gather_seconds=0)
     assert d.feed(started("a"), 0.0) == []
     assert d.feed(ev(EventType.AGENT_STARTED, "a"), 0.1) == []
     assert d.feed(ev(EventType.AGENT_COMPLETED, "a"), 1.0) == []
@@ -43,7 +43,7 @@ def test_a_run_that_ends_is_one_notice_with_its_outcome() -> None:
 
 
 def test_the_same_attention_again_is_not_news() -> None:
-    d = NoticeDetector(quiet_seconds=30)
+    d = NoticeDetector(quiet_seconds=30, gather_seconds=0)
     d.feed(started("a"), 0.0)
     d.feed(ev(EventType.AGENT_STARTED, "a"), 0.0)
     (first,) = d.feed(attention("a", tools=["Write"]), 1.0)
@@ -59,7 +59,7 @@ def test_the_same_attention_again_is_not_news() -> None:
 
 
 def test_a_message_to_the_agent_clears_its_need() -> None:
-    d = NoticeDetector(quiet_seconds=0)
+    d = NoticeDetector(quiet_seconds=0, gather_seconds=0)
     d.feed(started("a"), 0.0)
     assert len(d.feed(attention("a", "question", text="which db?"), 1.0)) == 1
     assert d.needing.keys() == {"a"}
@@ -69,7 +69,7 @@ def test_a_message_to_the_agent_clears_its_need() -> None:
 
 
 def test_attention_inside_the_quiet_period_is_folded_into_one_notice() -> None:
-    d = NoticeDetector(quiet_seconds=30)
+    d = NoticeDetector(quiet_seconds=30, gather_seconds=0)
     d.feed(started("a", "b", "c", "d"), 0.0)
     (first,) = d.feed(attention("a"), 1.0)
     assert first.agents == ("a",)
@@ -84,8 +84,27 @@ def test_attention_inside_the_quiet_period_is_folded_into_one_notice() -> None:
     assert d.poll(1000.0) == []
 
 
+def test_attention_at_the_same_moment_is_gathered_into_one_notice() -> None:
+    d = NoticeDetector(quiet_seconds=30, gather_seconds=1.0)
+    d.feed(started("a", "b", "c"), 0.0)
+    assert d.feed(attention("a", "blocked"), 1.0) == []
+    assert d.feed(attention("b", "blocked"), 1.2) == []
+    assert d.poll(1.9) == []
+    (n,) = d.poll(2.0)
+    assert n.title == "oneie: 2 agents need you" and n.agents == ("a", "b")
+
+
+def test_a_failure_that_ends_the_run_at_once_is_one_notice_its_end() -> None:
+    d = NoticeDetector(quiet_seconds=30, gather_seconds=1.0)
+    d.feed(started("a", "b"), 0.0)
+    assert d.feed(attention("a", "failed", text="boom"), 1.0) == []
+    (end,) = d.feed(finished("failed (1 failed, 1 cancelled)"), 1.3)
+    assert end.kind == "finished" and "1 needs you: a" in end.body
+    assert d.poll(100.0) == []
+
+
 def test_the_finish_names_who_still_needs_the_user_and_drops_held_attention() -> None:
-    d = NoticeDetector(quiet_seconds=30)
+    d = NoticeDetector(quiet_seconds=30, gather_seconds=0)
     d.feed(started("a", "b"), 0.0)
     d.feed(attention("a"), 1.0)
     d.feed(attention("b"), 2.0)  # held
@@ -135,7 +154,7 @@ def test_blocked_agents_end_the_run_they_do_not_stall_it() -> None:
 
 
 def test_kinds_not_asked_for_are_never_sent() -> None:
-    d = NoticeDetector(quiet_seconds=0, kinds=frozenset({"finished"}), settle_seconds=0.0)
+    d = NoticeDetector(quiet_seconds=0, kinds=frozenset({"finished"}), settle_seconds=0.0, gather_seconds=0)
     d.feed(started("a"), 0.0)
     assert d.feed(attention("a"), 1.0) == []
     d.feed(ev(EventType.AGENT_PAUSED, "a"), 2.0)
@@ -144,7 +163,7 @@ def test_kinds_not_asked_for_are_never_sent() -> None:
 
 
 def test_agent_text_in_a_notice_is_one_safe_line() -> None:
-    d = NoticeDetector(quiet_seconds=0)
+    d = NoticeDetector(quiet_seconds=0, gather_seconds=0)
     d.feed(started("a"), 0.0)
     hostile = "ok\x1b]9;pwned\x07\x1b\\\x9c\u202enext\nline"
     (n,) = d.feed(attention("a", "question", text=hostile), 1.0)
@@ -173,11 +192,11 @@ step = st.tuples(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(step, max_size=80), st.sampled_from([0.0, 5.0, 30.0]))
+@given(st.lists(step, max_size=80), st.sampled_from([0.0, 5.0, 30.0]), st.sampled_from([0.0, 1.0]))
 def test_never_more_than_one_notice_per_kind_per_quiet_period(
-    steps: list[tuple[str, str, str, int, float]], quiet: float
+    steps: list[tuple[str, str, str, int, float]], quiet: float, gather: float
 ) -> None:
-    d = NoticeDetector(quiet_seconds=quiet, settle_seconds=1.0)
+    d = NoticeDetector(quiet_seconds=quiet, settle_seconds=1.0, gather_seconds=gather)
     now = 0.0
     sent: list[tuple[float, Notice]] = []
     runs_started = runs_ended = 0
