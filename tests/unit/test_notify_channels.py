@@ -254,3 +254,18 @@ def test_a_bad_spec_key_is_a_spec_error_with_its_line(tmp_path: Path) -> None:
         load_spec(path)
     assert str(caught.value).startswith(f"{path}:5")
     assert "notify.quiet_seconds" in str(caught.value)
+
+
+def test_the_user_config_keeps_its_notify_table_for_the_checks(tmp_path: Path) -> None:
+    from oneie_tui.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[notify]\nquiet_seconds = 5\nwebhook = "https://example.com/h"\n', encoding="utf-8")
+    config, problems = load_config(path)
+    assert problems == []
+    table, problem = config_table(config.notify, config.path)
+    assert problem is None
+    assert resolve(table, NotifyTable()).quiet_seconds == 5.0
+    path.write_text('notify = 3\n', encoding="utf-8")
+    config, problems = load_config(path)
+    assert problems == [f"{path}: [notify]: expected a table"] and config.notify == {}
