@@ -50,9 +50,10 @@ def config_table(raw: dict[str, Any], path: Path | None) -> tuple[NotifyTable, s
 
 
 def merged(config: NotifyTable, spec: NotifyTable) -> dict[str, Any]:
-    """The keys either table sets, the spec's winning."""
-    out = {k: getattr(config, k) for k in config.model_fields_set}
-    out.update({k: getattr(spec, k) for k in spec.model_fields_set})
+    """The keys either table sets, the spec's winning. None is "not set" too: a spec that
+    went through `model_dump` and back (a backend override) has every key set, to None."""
+    out = {k: v for k in config.model_fields_set if (v := getattr(config, k)) is not None}
+    out.update({k: v for k in spec.model_fields_set if (v := getattr(spec, k)) is not None})
     return out
 
 

@@ -69,6 +69,9 @@ def test_a_slow_or_failing_webhook_never_holds_up_the_feed_and_is_logged_once(
             notifier = Notifier(settings, [Webhook(hook.url, timeout=0.3)], gather_seconds=0)
             bus = EventBus("r1", time.time)
             notifier.attach(bus)
+            # the app's file logging turns propagation off on "oneie": listen on the logger itself
+            logger = logging.getLogger("oneie.notify")
+            logger.addHandler(caplog.handler)
             with caplog.at_level(logging.DEBUG, logger="oneie.notify"):
                 begin = time.monotonic()
                 bus.publish(EventType.RUN_STARTED, metadata={"agents": ["a"]})
@@ -77,6 +80,7 @@ def test_a_slow_or_failing_webhook_never_holds_up_the_feed_and_is_logged_once(
                 bus.publish(EventType.RUN_FINISHED, metadata={"outcome": "completed"})
                 assert time.monotonic() - begin < 0.2  # the run's path never waits on the hook
                 notifier.close(timeout=5.0)
+            logger.removeHandler(caplog.handler)
             assert len(hook.posts) == 4, mode
             assert notifier.failures("webhook") == 4
             warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -218,6 +222,10 @@ def test_the_spec_overrides_the_config_key_by_key() -> None:
     assert (s.on, s.bell, s.quiet_seconds, s.webhook, s.kinds) == (True, True, 5.0, "https://example.com/h", frozenset({"finished"}))
     assert resolve(config, NotifyTable(enabled=False)).on is False
     assert resolve(NotifyTable(), NotifyTable(desktop=False)).desktop == "off"
+    # a spec dumped and validated again has every key set, to None: that overrides nothing
+    round_trip = NotifyTable.model_validate(NotifyTable().model_dump())
+    assert round_trip.model_fields_set == set(NotifyTable.model_fields)
+    assert resolve(config, round_trip).quiet_seconds == 5.0
 
 
 def test_headless_is_off_unless_asked() -> None:
