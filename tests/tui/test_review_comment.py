@@ -153,3 +153,50 @@ def test_diff_lines_know_each_lines_file_and_number() -> None:
     assert spot is not None and spot.comment("why?") == (
         "Review comment on x.py line 5 (a line the change removed; numbered as before it):\nwhy?"
     )
+
+
+SLOW_WRITER = (
+    "import os, pathlib, time; pathlib.Path(os.environ['ONEIE_AGENT_ID'] + '.txt').write_text('draft\\n'); "
+    "time.sleep(60)"
+)
+
+
+@pytest.mark.anyio
+async def test_d_on_a_live_run_then_c_comments_to_the_running_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import tomli_w
+
+    from tests.fakes.process_tools import git_repo
+
+    repo = git_repo(tmp_path / "repo")
+    monkeypatch.chdir(repo)
+    spec = tmp_path / "squad.toml"
+    spec.write_text(tomli_w.dumps({
+        "feature": {"name": "Live review"},
+        "run": {"backend": "command", "isolation": "worktree", "radar": {"enabled": False}},
+        "agents": [{"id": "writer", "command": {"argv": [sys.executable, "-c", SLOW_WRITER]}}],
+    }))
+    app = CatchingApp(spec, run_on_start=True, clock=None, cursor_blink=False, store_path=tmp_path / "runs.sqlite3")
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_until(pilot, lambda: app.live is not None and (repo / ".oneie").exists()
+                         and any(p.name == "writer.txt" for p in (repo / ".oneie").rglob("writer.txt")), rounds=3000)
+        assert app.live is not None and app.live.runner.status == "running"
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.publish is not None  # live: through the runner
+        await wait_until(pilot, lambda: "+draft" in _diff_text(screen), rounds=3000)
+        await pilot.press("tab", "tab")
+        spot = screen.query_one("#review-diff", DiffView).current()
+        assert spot is not None and (spot.path, spot.line, spot.kind) == ("writer.txt", 1, "added")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommentScreen))
+        await pilot.press(*"write the final text", "enter")
+        await wait_until(pilot, lambda: app.said)
+        assert app.said == [("writer", "Review comment on writer.txt line 1:\nwrite the final text")]
+        runner = app.live.runner
+        runner.cancel_run("test over")  # the agent's process ends with the run
+        await wait_until(pilot, lambda: runner.status != "running", rounds=3000)
