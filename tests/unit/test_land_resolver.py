@@ -211,3 +211,15 @@ def test_the_task_names_the_conflict_with_bounded_hunks(tmp_path: Path) -> None:
     for needle in ("agent web's branch oneie/r1/web", "  - a.txt", "Landed before it and changed the same files: api",
                    "web's own task was: Greet", "--- a.txt line 2"):
         assert needle in text
+
+
+def test_the_timeline_names_the_resolver() -> None:
+    from oneie_tui.events import Event
+    from oneie_tui.views.land_view import describe_land, landing_of
+
+    landed = Event(1, "r", 0.0, EventType.AGENT_LANDED, "web", metadata={"into": "oneie/r/landed", "resolved_by": "fixer"})
+    left = Event(2, "r", 0.0, EventType.AGENT_LEFT_OUT, "docs", metadata={
+        "reason": "conflicts", "paths": ["a.txt"], "resolver": "fixer", "resolver_error": "conflict markers left in a.txt"})
+    assert describe_land(landed) == "landed into oneie/r/landed (conflicts resolved by fixer)"
+    assert describe_land(left) == "left out: conflicts · a.txt; resolver fixer: conflict markers left in a.txt"
+    assert landing_of([landed, left]).resolved == {"web": "fixer"}
