@@ -93,10 +93,14 @@ def _start_merge(root: Path, folder: Path, conflict: Conflict) -> tuple[Path, li
         ["git", "-c", "merge.conflictStyle=merge", "merge", "--no-ff", "--no-commit", "--quiet", conflict.commit],
         cwd=path, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
     )
-    if not (path / ".git").exists() or (done.returncode != 0 and not _merging(path)):
-        message = (done.stderr.strip() or done.stdout.strip() or f"exit code {done.returncode}").splitlines()
-        raise WorktreeError(f"git merge failed in {path}: {message[-1] if message else ''}")
-    out = git(["diff", "--name-only", "-z", "--diff-filter=U"], path)
+    try:
+        if done.returncode != 0 and not _merging(path):
+            message = (done.stderr.strip() or done.stdout.strip() or f"exit code {done.returncode}").splitlines()
+            raise WorktreeError(f"git merge failed in {path}: {message[-1] if message else ''}")
+        out = git(["diff", "--name-only", "-z", "--diff-filter=U"], path)
+    except WorktreeError:
+        _remove(root, path)  # nobody else knows of this worktree yet
+        raise
     return path, [p for p in out.split("\0") if p]
 
 
