@@ -29,6 +29,11 @@ def register(sub: Any) -> None:
     p.add_argument("run", help="run id, unique prefix, or 'last'")
     p.add_argument("--into", metavar="BRANCH", help="update this branch instead of oneie/<run>/landed")
     p.add_argument("--only", metavar="A,B", help="land only these agents (comma-separated ids)")
+    p.add_argument(
+        "--resolve-with", metavar="AGENT_ID",
+        help="hand a branch that conflicts to this agent of the spec (it resolves the merge in a "
+        "worktree of the landed branch) instead of leaving it out; default: [land] resolve_with",
+    )
     p.add_argument("--dry-run", action="store_true", help="work out the landing without moving any branch or running checks")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     from oneie_tui.commands.common import add_store_arg
@@ -59,6 +64,24 @@ def _choice(facts: RunFacts, only: str | None) -> list[str]:
     return wanted
 
 
+def _resolver(facts: RunFacts, resolver: str, record: Any) -> Any:
+    """The call that runs the resolver agent (its backend checked now): exit 2 if it is not
+    an agent of the run's spec or its backend cannot start."""
+    from oneie_tui.agents.base import BackendOptions
+    from oneie_tui.commands.common import die
+    from oneie_tui.engine.resolver import agent_runner
+    from oneie_tui.engine.session import SetupError
+
+    if resolver not in {a.id for a in facts.spec.agents}:
+        die(f"--resolve-with: {resolver!r} is not an agent of run {facts.run_id} "
+            f"(its agents: {', '.join(a.id for a in facts.spec.agents)})", EXIT_USAGE)
+    options = BackendOptions(project_dir=str(facts.root), worktree_dir=facts.worktree_dir)
+    try:
+        return agent_runner(facts.spec, resolver, facts.run_id, record, options)
+    except SetupError as exc:
+        die(f"--resolve-with {resolver}: {exc}", EXIT_USAGE)
+
+
 def _land(args: argparse.Namespace) -> int:
     import json
 
@@ -85,8 +108,12 @@ def _land(args: argparse.Namespace) -> int:
         if "landed" in facts.isolated and not args.into:
             die("an agent is called 'landed', so oneie/<run>/landed is its branch: name a branch with --into", EXIT_USAGE)
         record = StoreRecorder(store, facts.run_id)
+        resolver = args.resolve_with or facts.spec.land.resolve_with
+        run_agent = _resolver(facts, resolver, record) if resolver else None
         try:
-            outcome = anyio.run(lambda: land_run(facts, record, chosen, into=args.into, dry_run=args.dry_run))
+            outcome = anyio.run(lambda: land_run(
+                facts, record, chosen, into=args.into, dry_run=args.dry_run, resolver=resolver, run_agent=run_agent,
+            ))
         except LandError as exc:
             die(str(exc), EXIT_USAGE)
         except WorktreeError as exc:
@@ -109,13 +136,19 @@ def _print(outcome: LandOutcome) -> None:
     dry = " (dry run: no branch moves)" if result.dry_run else ""
     w(f"landing run {result.run_id} into {printable(result.into)} ({made}){dry}\n")
     for agent_id in result.order:
-        if agent_id in result.landed:
+        if agent_id in result.resolved:
+            w(printable(f"  ✓ {agent_id} landed: conflicts resolved by {result.resolved[agent_id]}") + "\n")
+        elif agent_id in result.landed:
             w(f"  ✓ {agent_id} landed\n")
         else:
             why = result.left_out[agent_id]
             paths = ", ".join(why.paths[:5]) + (f" +{len(why.paths) - 5}" if len(why.paths) > 5 else "")
             others = f" (with {', '.join(why.conflicts_with)})" if why.conflicts_with else ""
             w(printable(f"  ✗ {agent_id} left out: {why.reason}" + (f" in {paths}" if paths else "") + others) + "\n")
+            if why.resolver:
+                w(printable(f"      resolver {why.resolver}: {why.resolver_error}") + "\n")
+                for line in why.resolver_output.splitlines()[-5:]:
+                    w(printable(f"      | {line}") + "\n")
     if checks:
         w("acceptance checks:\n")
         for c in checks:

@@ -16,14 +16,19 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oneie_tui.events import EventType
 from oneie_tui.git.worktree import WorktreeError, branch_for, git, oneie_env
 from oneie_tui.land.gitscan import merge_tree
 from oneie_tui.spec.model import Spec
 
+if TYPE_CHECKING:
+    from oneie_tui.land.resolve import Conflict, Resolved
+
 Publish = Callable[[str, str, dict[str, Any]], None]  # (type, actor, metadata)
+# Hands a conflict to the resolver agent and waits for its result (flow.py runs it).
+Resolve = Callable[["Conflict"], "Resolved"]
 ZERO = "0" * 40
 
 
@@ -75,9 +80,17 @@ class LeftOut:
     reason: str
     paths: list[str] = field(default_factory=list)
     conflicts_with: list[str] = field(default_factory=list)
+    resolver: str = ""  # the resolver agent that tried, and why its work could not land
+    resolver_error: str = ""
+    resolver_output: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"reason": self.reason, "paths": self.paths, "conflicts_with": self.conflicts_with}
+        out: dict[str, Any] = {"reason": self.reason, "paths": self.paths, "conflicts_with": self.conflicts_with}
+        if self.resolver:
+            out.update(resolver=self.resolver, resolver_error=self.resolver_error)
+            if self.resolver_output:
+                out["resolver_output"] = self.resolver_output
+        return out
 
 
 @dataclass
@@ -92,6 +105,7 @@ class LandResult:
     created: bool = False
     landed: list[str] = field(default_factory=list)
     left_out: dict[str, LeftOut] = field(default_factory=dict)
+    resolved: dict[str, str] = field(default_factory=dict)  # agent -> the resolver that merged it
     checked_out_in: str = ""
 
     @property
@@ -109,6 +123,7 @@ class LandResult:
             "created": self.created,
             "landed": self.landed,
             "left_out": {a: why.to_dict() for a, why in self.left_out.items()},
+            "resolved_by": self.resolved,
         }
 
 
@@ -147,8 +162,16 @@ def _changed(root: Path, base: str, commit: str, env: dict[str, str] | None) -> 
 class Lander:
     """One landing of one run. `publish` records each step as an event of the run."""
 
-    def __init__(self, root: Path, run_id: str, base: str, target: Target, *, dry_run: bool, publish: Publish) -> None:
+    def __init__(
+        self, root: Path, run_id: str, base: str, target: Target, *, dry_run: bool, publish: Publish,
+        resolve: Resolve | None = None, resolver: str = "", tasks: dict[str, str] | None = None,
+    ) -> None:
+        """`resolve` (with the resolver's id): conflicts go to the resolver agent instead of
+        leaving the branch out; `tasks`: each agent's own task, for the resolver's prompt."""
         self.root = root
+        self.resolve = resolve
+        self.resolver = resolver
+        self.tasks = tasks or {}
         self.run_id = run_id
         self.base = base
         self.target = target
@@ -203,7 +226,7 @@ class Lander:
         self._prepare(result)
         self.publish(EventType.LAND_STARTED, "runner", {
             "into": result.into, "base": self.base, "order": agents, "dry_run": self.dry_run,
-            "created": result.created,
+            "created": result.created, **({"resolve_with": self.resolver} if self.resolve else {}),
         })
         touched: dict[str, set[str]] = {}
         for agent_id in agents:
@@ -227,7 +250,7 @@ class Lander:
             tree, conflicted = merge_tree(self.root, result.tip, commit, self.env)
             if conflicted:
                 others = [a for a in result.landed if touched.get(a, set()) & set(conflicted)]
-                self._leave_out(result, agent_id, LeftOut("conflicts", conflicted, others))
+                self._conflicted(result, agent_id, branch, commit, LeftOut("conflicts", conflicted, others))
                 return
             message = (
                 f"oneie land: agent {agent_id} of run {self.run_id}\n\n"
@@ -240,6 +263,35 @@ class Lander:
         result.tip = merged
         result.landed.append(agent_id)
         self.publish(EventType.AGENT_LANDED, agent_id, {"into": result.into, "commit": merged, "branch": branch})
+
+    def _conflicted(self, result: LandResult, agent_id: str, branch: str, commit: str, why: LeftOut) -> None:
+        """Hand the conflict to the resolver (if any); its merge commit descends from the
+        landed tip, so it lands as a fast-forward. Without one, or if it fails: left out."""
+        if self.resolve is None or not self.resolver:
+            self._leave_out(result, agent_id, why)
+            return
+        why.resolver = self.resolver
+        if self.dry_run:
+            why.resolver_error = "not run (dry run)"
+            self._leave_out(result, agent_id, why)
+            return
+        from oneie_tui.land.resolve import Conflict
+
+        done = self.resolve(Conflict(
+            self.run_id, result.into, agent_id, branch, commit, result.tip, why.paths,
+            why.conflicts_with, self.tasks.get(agent_id, ""),
+        ))
+        if done.commit is None:
+            why.resolver_error, why.resolver_output = done.reason, done.output_tail
+            self._leave_out(result, agent_id, why)
+            return
+        result.tip = done.commit
+        result.landed.append(agent_id)
+        result.resolved[agent_id] = self.resolver
+        self.publish(EventType.AGENT_LANDED, agent_id, {
+            "into": result.into, "commit": done.commit, "branch": branch,
+            "resolved_by": self.resolver, "paths": why.paths, "conflicts_with": why.conflicts_with,
+        })
 
     def _leave_out(self, result: LandResult, agent_id: str, why: LeftOut) -> None:
         result.left_out[agent_id] = why

@@ -218,6 +218,16 @@ class NotifyTable(StrictTyped):
     )
 
 
+class LandSettings(StrictTyped):
+    """How `oneie land` brings the agents' branches together."""
+
+    resolve_with: Annotated[str, StringConstraints(pattern=AGENT_ID_RE)] | None = Field(
+        default=None,
+        description="an agent of the roster that resolves a branch's merge conflicts "
+        "(in a worktree of the landed branch) instead of leaving the branch out",
+    )
+
+
 class LintSettings(StrictTyped):
     ignore: list[LintId] = Field(default_factory=list, description="lint ids not to report")
 
@@ -267,6 +277,7 @@ class Spec(StrictTyped):
     run: RunSettings = Field(default_factory=RunSettings)
     lint: LintSettings = Field(default_factory=LintSettings)
     notify: NotifyTable = Field(default_factory=NotifyTable)
+    land: LandSettings = Field(default_factory=LandSettings)
     agents: list[AgentSpec] = Field(min_length=1, max_length=MAX_AGENTS)
 
     def agent(self, agent_id: str) -> AgentSpec:
@@ -330,6 +341,13 @@ def check_spec(spec: Spec) -> None:
                     f"agents[{i}].sim.events.{name}",
                     f"{name!r} has a firing time but is not in this agent's emits",
                 )
+
+    resolver = spec.land.resolve_with
+    if resolver is not None and resolver not in seen:
+        raise SpecProblem(
+            "land.resolve_with",
+            f"resolver {resolver!r} is not an agent of this spec (agents: {', '.join(seen)})",
+        )
 
     emitters = spec.emitters()
     for i, agent in enumerate(spec.agents):

@@ -37,12 +37,14 @@ def describe_land(e: Event) -> str | None:
             " (dry run)" if md.get("dry_run") else ""
         )
     if kind == EventType.AGENT_LANDED:
-        return f"landed into {md.get('into', '?')}"
+        resolved = f" (conflicts resolved by {md['resolved_by']})" if md.get("resolved_by") else ""
+        return f"landed into {md.get('into', '?')}{resolved}"
     if kind == EventType.AGENT_LEFT_OUT:
         why = str(md.get("reason", "conflicts"))
+        resolver = f"; resolver {md['resolver']}: {md.get('resolver_error', '')}" if md.get("resolver") else ""
         return f"left out: {why} · {_names(md.get('paths'))}" + (
             f" (with {_names(md.get('conflicts_with'))})" if md.get("conflicts_with") else ""
-        )
+        ) + resolver
     if kind == EventType.LAND_FINISHED:
         return (
             f"land {md.get('status', '?')}: {len(md.get('landed', []) or [])} landed, "
@@ -72,6 +74,7 @@ class Landing:
     dry_run: bool = False
     landed: list[str] = field(default_factory=list)
     left_out: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resolved: dict[str, str] = field(default_factory=dict)  # agent -> its resolver
     checks: list[Check] = field(default_factory=list)
     conflicts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     scope: dict[str, list[str]] = field(default_factory=dict)
@@ -91,9 +94,11 @@ class Landing:
             self.verdicts[e.actor] = str(md.get("verdict", ""))
         elif e.type == EventType.LAND_STARTED:
             self.into, self.status, self.dry_run = str(md.get("into", "")), "running", bool(md.get("dry_run"))
-            self.landed, self.left_out, self.checks = [], {}, []
+            self.landed, self.left_out, self.checks, self.resolved = [], {}, [], {}
         elif e.type == EventType.AGENT_LANDED:
             self.landed.append(e.actor)
+            if md.get("resolved_by"):
+                self.resolved[e.actor] = str(md["resolved_by"])
         elif e.type == EventType.AGENT_LEFT_OUT:
             self.left_out[e.actor] = dict(md)
         elif e.type in (EventType.ACCEPTANCE_VALIDATED, EventType.ACCEPTANCE_FAILED):

@@ -262,12 +262,15 @@ def write_landing(out: TextIO, landing: Landing) -> None:
     if landing.status:
         dry = " (dry run)" if landing.dry_run else ""
         w(f"Landed into `{_cell(landing.into)}`{dry}: {landing.status}. ")
-        w(f"Landed: {_cell(', '.join(landing.landed) or 'none')}.")
+        landed = [a + (f" (conflicts resolved by {landing.resolved[a]})" if a in landing.resolved else "")
+                  for a in landing.landed]
+        w(f"Landed: {_cell(', '.join(landed) or 'none')}.")
         for agent_id, why in landing.left_out.items():
             named = ", ".join(map(str, why.get("paths", [])))
             others = ", ".join(map(str, why.get("conflicts_with", [])))
+            resolver = f"; resolver {why['resolver']}: {why.get('resolver_error', '')}" if why.get("resolver") else ""
             w(f" Left out: {_cell(agent_id)} ({_cell(why.get('reason', ''))}: {_cell(named)}"
-              + (f", with {_cell(others)}" if others else "") + ").")
+              + (f", with {_cell(others)}" if others else "") + _cell(resolver) + ").")
         w("\n\n")
     if landing.checks:
         w("| Acceptance | Result | Exit | Output (tail) |\n|---|---|---|---|\n")

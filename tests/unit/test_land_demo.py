@@ -51,6 +51,16 @@ def test_land_demo_flags_the_overlap_while_running_and_lands_the_rest(tmp_path: 
     assert "✓ The landed app runs and greets from the API" in out
     assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout == ""
 
+    # Landing again with the demo's resolver: agent-fixer resolves agent-web's conflict.
+    resolved = _oneie(repo, "land", "last", "--resolve-with", "agent-fixer")
+    assert resolved.returncode == 0, resolved.stdout + resolved.stderr
+    assert "✓ agent-web landed: conflicts resolved by agent-fixer" in resolved.stdout
+    assert "✓ The landed app runs and greets from the API" in resolved.stdout
+    app = subprocess.run(["git", "show", "oneie/" + lines[-1]["run_id"] + "/landed:land-demo/app.py"],
+                         cwd=repo, capture_output=True, text=True, check=True).stdout
+    assert 'return "hello from the api"' in app and '# agent-web wrote: return "hello from the web"' in app
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout == ""
+
 
 @st.composite
 def _graphs(draw: st.DrawFn) -> tuple[list[dict[str, object]], list[str]]:

@@ -2,7 +2,10 @@
 conflict state (the radar's open findings) and verdict; for the chosen agent, its
 changed files and the diff from git, coloured by line kind; `a` / `x` mark it accepted
 or rejected (an `agent_reviewed` event of the run); `L` lands the accepted agents as
-`oneie land` would. Reachable from the dashboard (v) and, for a finished run, history (v).
+`oneie land` would. Reachable from the dashboard (d) and, for a finished run, history (v).
+`c` on a line of the diff (tab to it, arrows or a click move its cursor) writes a review
+comment that goes back to that agent as a follow-up turn (`MessageAgent`, handled by the
+app through the live runner); a finished run has no agent to hear it, and says so.
 
 Agent-written text (paths, diffs) is shown as `rich.text.Text`, never parsed as markup.
 """
@@ -13,17 +16,21 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widgets import DataTable, Footer, RichLog, Static
 
 from oneie_tui.events import EventType
+from oneie_tui.land.review import DiffLine, diff_lines
 from oneie_tui.store.base import Store
+from oneie_tui.ui.messages import MessageAgent
 from oneie_tui.ui.palette import ScreenActions
 from oneie_tui.ui.screens import back_or_quit
+from oneie_tui.ui.screens.comment import CommentScreen
 from oneie_tui.views.land_view import printable
 
 Publish = Callable[[str, str, dict[str, Any]], None]
@@ -31,9 +38,58 @@ MAX_LINES = 5000  # diff lines drawn; the rest is a count
 
 
 class DiffView(RichLog):
-    """A unified diff, one line per row, styled by kind (theme variables in review.tcss)."""
+    """A unified diff, one line per row, styled by kind (theme variables in review.tcss),
+    with a line cursor (drawn while it has focus) for review comments."""
 
-    COMPONENT_CLASSES = {"diff--added", "diff--removed", "diff--hunk", "diff--meta"}
+    COMPONENT_CLASSES = {"diff--added", "diff--removed", "diff--hunk", "diff--meta", "diff--cursor"}
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Line up", show=False, id="review_line_up"),
+        Binding("down", "cursor(1)", "Line down", show=False, id="review_line_down"),
+        Binding("pageup", "cursor_page(-1)", "Page up", show=False, id="review_line_page_up"),
+        Binding("pagedown", "cursor_page(1)", "Page down", show=False, id="review_line_page_down"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cursor_line = 0
+        self.positions: list[DiffLine | None] = []  # where each row is in its file
+
+    def current(self) -> DiffLine | None:
+        """The file line under the cursor, None on a header."""
+        return self.positions[self.cursor_line] if 0 <= self.cursor_line < len(self.positions) else None
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        if self.has_focus and self.scroll_offset.y + y == self.cursor_line:
+            strip = strip.apply_style(self.get_component_rich_style("diff--cursor"))
+        return strip
+
+    def move_cursor(self, row: int) -> None:
+        self.cursor_line = max(0, min(row, max(len(self.positions), 1) - 1))
+        height = max(self.scrollable_content_region.height, 1)
+        top = self.scroll_offset.y
+        if self.cursor_line < top:
+            self.scroll_to(y=self.cursor_line, animate=False)
+        elif self.cursor_line >= top + height:
+            self.scroll_to(y=self.cursor_line - height + 1, animate=False)
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_cursor(self.cursor_line + delta)
+
+    def action_cursor_page(self, pages: int) -> None:
+        self.move_cursor(self.cursor_line + pages * max(self.scrollable_content_region.height - 1, 1))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None:
+            self.move_cursor(self.scroll_offset.y + offset.y)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
 
     def show(self, diff: str) -> None:
         self.clear()
@@ -56,7 +112,11 @@ class DiffView(RichLog):
             self.write(Text(f"… {len(lines) - MAX_LINES:,} more lines"), scroll_end=False)
         if not lines:
             self.write(Text("no changes"))
+        self.positions = diff_lines(diff)[:MAX_LINES]
+        # The cursor starts on the first line of the file (not a header).
+        self.cursor_line = next((i for i, p in enumerate(self.positions) if p is not None), 0)
         self.scroll_home(animate=False)
+        self.refresh()
 
 
 AGENT_COLUMNS = ("agent", "status", "changes", "conflicts", "verdict")
@@ -69,7 +129,8 @@ class ReviewScreen(Screen[None]):
         Binding("a", "mark('accepted')", "Accept", id="review_accept"),
         Binding("x", "mark('rejected')", "Reject", id="review_reject"),
         Binding("L", "land", "Land accepted", id="review_land"),
-        Binding("tab", "switch_table", "Agents/files", show=False, id="review_switch"),
+        Binding("c", "comment", "Comment on line", id="review_comment"),
+        Binding("tab", "switch_table", "Agents/files/diff", show=False, id="review_switch"),
         Binding("ctrl+l", "reload", "Reload", show=False, id="review_reload"),
         Binding("escape", "back", "Back", id="review_back"),
     ]
@@ -280,15 +341,33 @@ class ReviewScreen(Screen[None]):
 
         status = self.query_one("#review-status", Static)
         status.update(Text(f"landing {', '.join(chosen)}…"))
+        record = StoreRecorder(self.store, self.run_id)
+        resolver = self.facts.spec.land.resolve_with  # [land] resolve_with, as `oneie land`
+        run_agent = None
+        if resolver:
+            from oneie_tui.agents.base import BackendOptions
+            from oneie_tui.engine.resolver import agent_runner
+            from oneie_tui.engine.session import SetupError
+
+            options = BackendOptions(project_dir=str(self.facts.root), worktree_dir=self.facts.worktree_dir)
+            try:
+                run_agent = agent_runner(self.facts.spec, resolver, self.run_id, record, options)
+            except SetupError as exc:
+                status.update(Text(printable(f"land failed: resolver {resolver}: {exc}")))
+                self.notify(printable(str(exc)), severity="error")
+                return
         try:
-            outcome = await land_run(self.facts, StoreRecorder(self.store, self.run_id), chosen)
+            outcome = await land_run(self.facts, record, chosen, resolver=resolver, run_agent=run_agent)
         except (LandError, WorktreeError) as exc:
             status.update(Text(printable(f"land failed: {exc}")))
             self.notify(printable(str(exc)), severity="error")
             return
         result = outcome.result
         parts = [f"{outcome.status}: {len(result.landed)} of {len(result.order)} into {result.into}"]
-        parts += [f"left out {a} ({why.reason}: {', '.join(why.paths[:3])})" for a, why in result.left_out.items()]
+        parts += [f"left out {a} ({why.reason}: {', '.join(why.paths[:3])})"
+                  + (f" (resolver {why.resolver}: {why.resolver_error})" if why.resolver else "")
+                  for a, why in result.left_out.items()]
+        parts[0] += "".join(f" · {a} resolved by {r}" for a, r in result.resolved.items())
         parts += [f"{'✓' if c.passed else '✗'} {c.text}" for c in outcome.checks]
         self.landing = "\n".join([" · ".join(parts[:1 + len(result.left_out)]), " · ".join(parts[1 + len(result.left_out):])]).strip()
         status.update(Text(printable(self.landing)))
@@ -298,7 +377,32 @@ class ReviewScreen(Screen[None]):
     def action_switch_table(self) -> None:
         agents = self.query_one("#review-agents", DataTable)
         files = self.query_one("#review-files", DataTable)
-        (files if agents.has_focus else agents).focus()
+        diff = self.query_one("#review-diff", DiffView)
+        (files if agents.has_focus else diff if files.has_focus else agents).focus()
+
+    def action_comment(self) -> None:
+        """A comment on the diff line under the cursor, for the agent whose diff it is."""
+        agent_id = self.agent_id
+        if agent_id is None or self.facts is None:
+            return
+        if self.publish is None:
+            self.notify(
+                "review comments go to live runs only: this run has finished, so no agent is "
+                "there to take a follow-up turn",
+                severity="warning",
+            )
+            return
+        spot = self.query_one("#review-diff", DiffView).current()
+        if spot is None:
+            self.notify("put the diff's cursor on a line first (tab to the diff, then the arrows)", severity="warning")
+            return
+
+        def send(text: str | None) -> None:
+            if text:
+                self.post_message(MessageAgent(agent_id, spot.comment(text)))
+                self.notify(printable(f"comment sent to {agent_id}: {spot.path} line {spot.line}"), timeout=3)
+
+        self.app.push_screen(CommentScreen(agent_id, spot), send)
 
     def action_reload(self) -> None:
         self.reload()
