@@ -629,6 +629,11 @@ class Runner(AgentHost):
             meta["interrupted"] = True  # resume relaunches these
         self._live.pop(state.id, None)
         self.publish(f"agent_{status}", state.id, metadata=meta)
+        if status in ("blocked", "failed"):  # it stopped for good: the user must look
+            self.publish(
+                EventType.AGENT_ATTENTION, state.id,
+                metadata={"reason": status, "tools": [], "text": reason or status},
+            )
         self._note_halt()
 
         if status == "completed" and state.spec.race:
@@ -799,7 +804,9 @@ class Runner(AgentHost):
         return {
             "run_id": self.run_id,
             "status": status,
-            "outcome": run_outcome(status, statuses, runner_failed=bool(self._run_failed_reason)),
+            "outcome": run_outcome(
+                status, statuses, runner_failed=bool(self._run_failed_reason), denials=m.denials()
+            ),
             **({"reason": reason} if (reason := self._run_failed_reason or self.reason) else {}),
             **data,
             "agents": agents,
