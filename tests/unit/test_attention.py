@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from oneie_tui.agents.attention import asks_question, is_denial
 from oneie_tui.agents.base import AgentContext, AgentResult
 from oneie_tui.agents.claude_code import StreamJson
+from oneie_tui.engine.runner import Runner
 from oneie_tui.events import Event, EventType
 from oneie_tui.views.metrics import compute
 from oneie_tui.views.outcome import run_outcome
@@ -24,8 +25,15 @@ from oneie_tui.views.run_view import RunView
 from tests.fakes.anthropic_server import per_agent, text
 from tests.unit.test_claude_backend import run_claude, write_spec
 from tests.unit.test_process_claude_code import _ctx
-from oneie_tui.engine.runner import Runner
-from tests.unit.test_runner_kit import Driven, FakeClock, agent_toml, drive, driven_runner, of_type, spec_of
+from tests.unit.test_runner_kit import (
+    Driven,
+    FakeClock,
+    agent_toml,
+    drive,
+    driven_runner,
+    of_type,
+    spec_of,
+)
 
 A = agent_toml
 
