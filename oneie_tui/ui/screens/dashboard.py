@@ -70,7 +70,7 @@ class DashboardScreen(Screen[None]):
         Binding("L", "plan", "Plan", id="plan", show=False),  # in the palette; no footer room
         Binding("v", "toggle_crowd", "Grid/list", id="toggle_crowd", show=False),
         Binding("d", "review", "Review", show=False, id="review"),  # in the palette; footer unchanged
-        Binding("a", "next_attention", "Next needing you", id="next_attention"),
+        Binding("a", "next_attention", "Next needing you", id="next_attention", show=False),  # in the palette
         Binding("ctrl+s", "save_spec", "Save", id="save_spec", priority=True),
         Binding("ctrl+r", "run_spec", "Run", id="run_spec", priority=True),
         # Only while a run-blocking error shows (see check_action):
