@@ -7,11 +7,14 @@ tests/unit/test_claude_code_login.py."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from oneie_tui.cli import main
 from oneie_tui.events import EventType
+from oneie_tui.store.sqlite import RunStore
 from tests.fakes.anthropic_server import (
     RecordedRequest,
     Reply,
@@ -33,7 +36,7 @@ def offline_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
 
 
-def writes_a_file(name: str, then: str) -> object:
+def writes_a_file(name: str, then: str) -> Callable[[RecordedRequest], Reply]:
     """The agent's first reply is a Write of `name` in its folder (the prompt names it),
     its second `then`."""
 
@@ -54,14 +57,20 @@ def _agent(cli: str, **opts: object) -> dict[str, object]:
             "claude_code": {"cli": cli, "max_turns": 6, **opts}}
 
 
-def test_a_denied_write_is_attention_and_the_run_completes_with_denials(tmp_path: Path) -> None:
+def test_a_denied_write_is_attention_and_the_run_completes_with_denials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cli = claude_cli()
     project = tmp_path / "project"
     project.mkdir()
     # Not isolated, no tool settings: the CLI's default mode refuses Write headless.
     spec = loaded([_agent(cli)], backend="claude-code")
-    with ScriptedAnthropicServer(writes_a_file("notes.txt", "I could not write it. Should I try Bash?")) as srv:
-        runner, events = run_spec(spec, project, base_url=srv.base_url)
+    store = RunStore(tmp_path / "runs.sqlite3")
+    try:
+        with ScriptedAnthropicServer(writes_a_file("notes.txt", "I could not write it. Should I try Bash?")) as srv:
+            runner, events = run_spec(spec, project, store=store, base_url=srv.base_url)
+    finally:
+        store.close()
     assert status_of(events, "agent-writer") == "completed", outputs(events, "agent-writer")
     assert not (project / "notes.txt").exists()
     found = [e.metadata for e in of_type(events, EventType.AGENT_ATTENTION, "agent-writer")]
@@ -73,6 +82,14 @@ def test_a_denied_write_is_attention_and_the_run_completes_with_denials(tmp_path
     assert runner.status == "completed"
     assert summary["outcome"] == "completed with denials (1 denied)"
     assert summary["agents"][0]["denials"] == 1
+    # The history and the report say so too, from the store.
+    store_arg = ["--store", str(tmp_path / "runs.sqlite3")]
+    assert main(["runs", *store_arg]) == 0
+    assert "completed with denials" in capsys.readouterr().out
+    assert main(["export", "last", "--format", "md", *store_arg]) == 0
+    report = capsys.readouterr().out
+    assert "Outcome: completed with denials (1 denied)" in report
+    assert "- Needs you: 1 denied, question" in report and "haven't granted it yet" in report
 
 
 def test_an_isolated_agent_with_no_tool_settings_writes_in_its_worktree(tmp_path: Path) -> None:

@@ -266,3 +266,22 @@ def test_a_claude_agent_that_ends_on_a_question_needs_the_user(tmp_path: Path, m
     run = run_claude(tmp_path, spec, script)
     found = {e.actor: e.metadata for e in run.of(EventType.AGENT_ATTENTION)}
     assert found == {"agent-a": {"reason": "question", "tools": [], "text": "I found two schemas.\nWhich one should I extend?"}}
+
+
+def test_the_headless_summary_has_a_denied_column_only_when_some_were() -> None:
+    from rich.console import Console
+
+    from oneie_tui.commands.headless import summary_table
+
+    agent = {"id": "a", "status": "completed", "started_s": 0.0, "ended_s": 1.0, "active_s": 1.0,
+             "input_tokens": 1, "output_tokens": 1, "cache_write_tokens": 0, "cache_read_tokens": 0, "cost_usd": 0.0}
+    summary = {"run_id": "r", "status": "completed", "outcome": "completed with denials (2 denied)",
+               "sequential_s": 1.0, "wall_s": 1.0, "speedup": 1.0, "utilization": 1.0, "critical_path_s": 1.0,
+               "cost_usd": 0.0, "agents": [{**agent, "denials": 2}, {**agent, "id": "b"}]}
+    console = Console(width=160, record=True)
+    console.print(summary_table(summary))
+    shown = console.export_text()
+    assert "completed with denials (2 denied)" in shown and "denied" in shown.splitlines()[2]
+    console = Console(width=160, record=True)
+    console.print(summary_table({**summary, "outcome": "completed", "agents": [agent]}))
+    assert "denied" not in console.export_text()
