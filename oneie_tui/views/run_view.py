@@ -123,6 +123,7 @@ class AgentView:
             "tokens": self.tokens,
             "cost_usd": round(self.cost_usd, 9),
             "attempt": self.attempt,
+            "attention": [(x.reason, x.text, list(x.tools)) for x in self.attention],
         }
 
 
