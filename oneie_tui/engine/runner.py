@@ -628,12 +628,13 @@ class Runner(AgentHost):
         if status == "cancelled" and (self._interrupted or state.interrupted):
             meta["interrupted"] = True  # resume relaunches these
         self._live.pop(state.id, None)
-        self.publish(f"agent_{status}", state.id, metadata=meta)
         if status in ("blocked", "failed"):  # it stopped for good: the user must look
+            # Just before its end: nothing of an attempt follows the attempt's end event.
             self.publish(
                 EventType.AGENT_ATTENTION, state.id,
                 metadata={"reason": status, "tools": [], "text": reason or status},
             )
+        self.publish(f"agent_{status}", state.id, metadata=meta)
         self._note_halt()
 
         if status == "completed" and state.spec.race:
