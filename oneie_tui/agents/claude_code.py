@@ -169,6 +169,16 @@ def short_input(name: str, data: Any) -> str:
     return _clip(str(data))
 
 
+def full_input(data: Any, limit: int = 4000) -> str:
+    """What a tool call asked for, whole (the command, the path), for a denial's text: the
+    zoom shows it all; only an absurd input is cut."""
+    if isinstance(data, dict):
+        for key in ("command", "file_path", "path", "pattern", "url"):
+            if isinstance(data.get(key), str):
+                return str(data[key])[:limit]
+    return json.dumps(data, ensure_ascii=False, default=str)[:limit]
+
+
 def _clip(text: str, limit: int = SHORT) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -270,7 +280,7 @@ class StreamJson(CliStream):
         if not fresh:
             return
         tools = [str(d.get("tool_name", "?")) for d in fresh]
-        lines = [f"{tool}: {short_input(tool, d.get('tool_input'))}" for tool, d in zip(tools, fresh, strict=True)]
+        lines = [f"{tool}: {full_input(d.get('tool_input'))}" for tool, d in zip(tools, fresh, strict=True)]
         self._denied.update(str(d.get("tool_use_id", "")) for d in fresh)
         text = "Claude Code refused these tool calls (permission_denials):\n" + "\n".join(lines)
         self.ctx.attention("permission_denied", text=text, tools=tools)

@@ -82,6 +82,12 @@ def test_the_result_denials_add_only_the_calls_not_reported_yet() -> None:
     assert "Bash: make test" in denied[1]["text"] and "permission_denials" in denied[1]["text"]
 
 
+def test_a_result_denial_keeps_the_whole_command() -> None:
+    command = "python -c '" + "x = 1; " * 60 + "'"  # longer than a panel line
+    found = feed(result([{"tool_name": "Bash", "tool_use_id": "t1", "tool_input": {"command": command}}], "Done."))
+    assert f"Bash: {command}" in found[0]["text"]
+
+
 def test_result_denials_alone_are_reported() -> None:
     found = feed(TOOL_USE, result([DENIAL], "Done."))
     assert [(f["reason"], f["tools"]) for f in found] == [("permission_denied", ["Write"])]
