@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oneie_tui.agents import coding_cli
+from oneie_tui.agents.attention import asks_question, is_denial
 from oneie_tui.agents.base import AgentContext, BackendOptions, Usage, project_dir
 from oneie_tui.agents.coding_cli import CliMissing, CliOutcome, CliStream, CodingCliBackend, count
 from oneie_tui.agents.profiles import Profile, ProfileError, load_agent_profiles
 from oneie_tui.events import EventType
-from oneie_tui.trust import numbers
+from oneie_tui.spec.options.claude_code import permission_mode_of
+from oneie_tui.trust import json_bounds, numbers
 
 if TYPE_CHECKING:
     from oneie_tui.spec.model import AgentSpec, Spec
@@ -44,23 +48,65 @@ class ClaudeCodeMissing(CliMissing):
 # Any of these lets the CLI authenticate without a stored login.
 AUTH_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
             "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
+AUTH_STATUS_SECONDS = 20.0
+NOT_LOGGED_IN = (
+    "claude-code: Claude Code is not logged in: run `claude` and type /login (or `claude auth "
+    "login`), or export ANTHROPIC_API_KEY=...; or run on the sim backend (--backend sim)"
+)
 
 
-def login_found() -> bool:
-    """Whether the CLI can authenticate: a key or token in the environment, or the login
-    `claude /login` stores. (macOS keeps that login in the Keychain, out of sight: trusted.)"""
-    if any(os.environ.get(name, "").strip() for name in AUTH_ENV):
+def _config_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude").expanduser()
+
+
+def login_found(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the CLI can authenticate, from what is on disk: a key or token in the
+    environment, or the login `claude /login` stores. (macOS keeps that login in the
+    Keychain, out of sight: trusted.) The fallback of `can_authenticate`."""
+    env = os.environ if env is None else env
+    if any(env.get(name, "").strip() for name in AUTH_ENV):
         return True
     if os.uname().sysname == "Darwin":
         return True
-    config = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude").expanduser()
-    if (config / ".credentials.json").is_file():
+    if (_config_dir(env) / ".credentials.json").is_file():
         return True
     try:
         stored = json.loads((Path.home() / ".claude.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(stored, dict) and bool(stored.get("oauthAccount"))
+
+
+def auth_status(cli: str, env: Mapping[str, str]) -> bool | None:
+    """`claude auth status --json` (Claude Code 2.x: reads the stored login, the key helper
+    and the environment; no request to the API, no tokens): whether it is logged in, or
+    None when this CLI cannot say (an older version, a wrapper, a timeout)."""
+    try:
+        done = subprocess.run(
+            [cli, "auth", "status", "--json"], env=dict(env), stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=AUTH_STATUS_SECONDS, check=False,
+        )
+        answer = json_bounds.loads(done.stdout) if done.stdout.strip().startswith("{") else None
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    logged_in = answer.get("loggedIn") if isinstance(answer, dict) else None
+    return logged_in if isinstance(logged_in, bool) else None
+
+
+def can_authenticate(cli: str, extra_env: Mapping[str, str]) -> bool:
+    """Before a run: a key in the environment (or the spec's `claude_code.env`) is enough;
+    else the CLI's own `auth status` decides, when a stored login may exist; else the
+    files. A fresh home (no ~/.claude, no ~/.claude.json) has no login: the CLI is not
+    even started, so it writes nothing there."""
+    env = {**os.environ, **QUIET_ENV, **extra_env}
+    if any(env.get(name, "").strip() for name in AUTH_ENV):
+        return True
+    stored = _config_dir(env).exists() or (Path.home() / ".claude.json").exists()
+    if stored or os.uname().sysname == "Darwin":
+        answer = auth_status(cli, env)
+        if answer is not None:
+            return answer
+    return login_found(env)
 
 
 def find_cli(configured: str | None, project: Path | None = None) -> str:
@@ -105,8 +151,9 @@ def build_argv(
     tools = list(dict.fromkeys([*opts.allowed_tools, *SIGNAL_TOOLS]))
     # One comma-separated value: the option is variadic and would swallow what follows.
     argv.append("--allowedTools=" + ",".join(tools))
-    if opts.permission_mode:
-        argv += ["--permission-mode", opts.permission_mode]
+    mode = permission_mode_of(opts, coding_cli.isolated(ctx))  # acceptEdits in its own worktree
+    if mode:
+        argv += ["--permission-mode", mode]
     if resume_id:
         argv += ["--resume", resume_id]
     return argv + list(opts.extra_args)
@@ -120,6 +167,16 @@ def short_input(name: str, data: Any) -> str:
                 return _clip(data[key])
         return _clip(json.dumps(data, ensure_ascii=False))
     return _clip(str(data))
+
+
+def full_input(data: Any, limit: int = 4000) -> str:
+    """What a tool call asked for, whole (the command, the path), for a denial's text: the
+    zoom shows it all; only an absurd input is cut."""
+    if isinstance(data, dict):
+        for key in ("command", "file_path", "path", "pattern", "url"):
+            if isinstance(data.get(key), str):
+                return str(data[key])[:limit]
+    return json.dumps(data, ensure_ascii=False, default=str)[:limit]
 
 
 def _clip(text: str, limit: int = SHORT) -> str:
@@ -156,6 +213,11 @@ class StreamJson(CliStream):
         self.turns = 0
         self._message_key = ""
         self._message_usage = Usage()
+        self._tool_names: dict[str, str] = {}  # tool_use id -> tool name, for denials
+        self._denied: set[str] = set()  # tool_use ids already reported as denied
+        # The last response: its text and whether it called a tool (a final question).
+        self._last_text: list[str] = []
+        self._last_called_tool = False
 
     def on_event(self, obj: dict[str, Any]) -> None:
         kind = obj.get("type")
@@ -203,20 +265,45 @@ class StreamJson(CliStream):
             kind=subtype if subtype and subtype != "success" else "failed",
             result_facts={"num_turns": result.get("num_turns")},
         )
+        self._denials(result.get("permission_denials"))
+        if self.outcome.ok and not self._last_called_tool:
+            final = "\n".join(self._last_text).strip() or summary.strip()
+            if asks_question(final):
+                self.ctx.attention("question", text=final)
+
+    def _denials(self, denials: Any) -> None:
+        """The result's `permission_denials` ([{tool_name, tool_use_id, tool_input}]):
+        one `agent_attention` for the calls no tool result already reported."""
+        if not isinstance(denials, list):
+            return
+        fresh = [d for d in denials if isinstance(d, dict) and str(d.get("tool_use_id", "")) not in self._denied]
+        if not fresh:
+            return
+        tools = [str(d.get("tool_name", "?")) for d in fresh]
+        lines = [f"{tool}: {full_input(d.get('tool_input'))}" for tool, d in zip(tools, fresh, strict=True)]
+        self._denied.update(str(d.get("tool_use_id", "")) for d in fresh)
+        text = "Claude Code refused these tool calls (permission_denials):\n" + "\n".join(lines)
+        self.ctx.attention("permission_denied", text=text, tools=tools)
 
     def _assistant(self, obj: dict[str, Any]) -> None:
         message = obj.get("message")
         if not isinstance(message, dict):
             return
+        if str(message.get("id", "")) != self._message_key or not self._message_key:
+            self._last_text, self._last_called_tool = [], False  # a new response
         for block in message.get("content") or []:
             if not isinstance(block, dict):
                 continue
             if block.get("type") == "text" and block.get("text"):
+                self._last_text.append(str(block["text"]))
                 for text_line in str(block["text"]).splitlines():
                     self.ctx.output(text_line)
             elif block.get("type") == "tool_use":
                 name = str(block.get("name", "?"))
                 brief = short_input(name, block.get("input"))
+                self._last_called_tool = True
+                if len(self._tool_names) < 10_000:
+                    self._tool_names[str(block.get("id", ""))] = name
                 self.ctx.event(EventType.AGENT_TOOL, name=name, input=brief, tool_use_id=str(block.get("id", "")))
                 self.ctx.output(f"→ {name}: {brief}")
         self._count(message)
@@ -251,6 +338,17 @@ class StreamJson(CliStream):
                 text = _result_text(block.get("content")).strip()
                 first = text.splitlines()[0] if text else "(no output)"
                 self.ctx.output(f"  ⎿ {_clip(first)}", "stderr" if block.get("is_error") else "stdout")
+                if block.get("is_error") and is_denial(text):
+                    self._denied_result(str(block.get("tool_use_id", "")), text)
+
+    def _denied_result(self, tool_use_id: str, text: str) -> None:
+        """A tool result saying the call was refused: attention at once, in full (the
+        panel shows its first line cut; the zoom shows this text)."""
+        if tool_use_id and tool_use_id in self._denied:
+            return
+        self._denied.add(tool_use_id)
+        tool = self._tool_names.get(tool_use_id, "?")
+        self.ctx.attention("permission_denied", text=text, tools=[tool])
 
     def finish(self) -> None:
         """Make the recorded totals equal the CLI's own: the final `result` is the truth."""
@@ -322,22 +420,24 @@ class ClaudeCodeBackend(CodingCliBackend):
 
 
 def check_cli(spec: Spec, options: BackendOptions) -> None:
-    """Refuse before anything starts: no CLI, or a permission mode root cannot use."""
+    """Refuse before anything starts (no worktree, no branch yet): no CLI, a permission
+    mode root cannot use, or no way to authenticate."""
     project = project_dir(options)
     load_profiles(spec, project)
+    checked: dict[tuple[str, tuple[tuple[str, str], ...]], bool] = {}
     for i, agent in enumerate(spec.agents):
         if spec.backend_of(agent) != "claude-code":
             continue
         opts = agent.claude_code
-        find_cli(opts.cli, project)
+        cli = find_cli(opts.cli, project)
         if opts.permission_mode == "bypassPermissions" and hasattr(os, "geteuid") and os.geteuid() == 0:
             raise ValueError(
                 f"agents[{i}] ({agent.id}): Claude Code refuses permission_mode = "
                 '"bypassPermissions" when run as root; list the tools instead, e.g. '
                 'claude_code = { allowed_tools = ["Bash", "Edit", "Write"] }'
             )
-    if any(spec.backend_of(a) == "claude-code" for a in spec.agents) and not login_found():
-        raise ValueError(
-            "claude-code: Claude Code is not logged in: run `claude` and type /login, "
-            "or export ANTHROPIC_API_KEY=...; or run on the sim backend (--backend sim)"
-        )
+        key = (cli, tuple(sorted(opts.env.items())))
+        if key not in checked:  # one `auth status` per CLI and environment, not per agent
+            checked[key] = can_authenticate(cli, opts.env)
+        if not checked[key]:
+            raise ValueError(NOT_LOGGED_IN)

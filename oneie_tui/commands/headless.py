@@ -204,6 +204,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
     conflicts = any(a.get("conflicts") for a in summary["agents"])  # the radar's open findings
     if conflicts:
         table.add_column("conflicts")
+    denials = any(a.get("denials") for a in summary["agents"])  # tool calls the CLI refused
+    if denials:
+        table.add_column("denied", justify="right")
     for a in summary["agents"]:
         style = STATUS_STYLE.get(a["status"], "")
         tokens = total_tokens(a)
@@ -217,6 +220,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
             f"${a['cost_usd']:.4f}",
             *([safe_text(a.get("diff_stat", "—"))] if changes else []),
             *([safe_text(", ".join(a.get("conflicts", [])) or "—")] if conflicts else []),
+            *([safe_text(str(a.get("denials") or "—"))] if denials else []),
         )
     table.caption = (
         f"sequential {summary['sequential_s']:.2f}s · parallel {summary['wall_s']:.2f}s · "

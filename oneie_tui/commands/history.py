@@ -144,9 +144,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     # The id starts with the start time (YYYYMMDD-HHMMSS), so it is the "started" column.
     table.add_column("id (started)", no_wrap=True, min_width=22)
     console = Console()
-    # What the fixed columns leave (86 cells with gaps) goes to the spec name.
-    table.add_column("spec", overflow="ellipsis", no_wrap=True, max_width=max(8, console.width - 86))
-    table.add_column("outcome", no_wrap=True, min_width=11, max_width=24)
+    # What the fixed columns leave (96 cells with gaps) goes to the spec name; the outcome
+    # keeps room for `completed with denials (2 denied)`.
+    table.add_column("spec", overflow="ellipsis", no_wrap=True, max_width=max(8, console.width - 96))
+    table.add_column("outcome", no_wrap=True, min_width=11, max_width=34)
     for col, width in (("agents", 6), ("wall", 6), ("speedup", 7), ("cost", 7)):
         table.add_column(col, justify="right", no_wrap=True, min_width=width)
     for row in rows:

@@ -628,6 +628,12 @@ class Runner(AgentHost):
         if status == "cancelled" and (self._interrupted or state.interrupted):
             meta["interrupted"] = True  # resume relaunches these
         self._live.pop(state.id, None)
+        if status in ("blocked", "failed"):  # it stopped for good: the user must look
+            # Just before its end: nothing of an attempt follows the attempt's end event.
+            self.publish(
+                EventType.AGENT_ATTENTION, state.id,
+                metadata={"reason": status, "tools": [], "text": reason or status},
+            )
         self.publish(f"agent_{status}", state.id, metadata=meta)
         self._note_halt()
 
@@ -799,7 +805,9 @@ class Runner(AgentHost):
         return {
             "run_id": self.run_id,
             "status": status,
-            "outcome": run_outcome(status, statuses, runner_failed=bool(self._run_failed_reason)),
+            "outcome": run_outcome(
+                status, statuses, runner_failed=bool(self._run_failed_reason), denials=m.denials()
+            ),
             **({"reason": reason} if (reason := self._run_failed_reason or self.reason) else {}),
             **data,
             "agents": agents,

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import get_args
 
 from oneie_tui.spec.model import AgentSpec, LintId, Spec
+from oneie_tui.spec.options.claude_code import can_change_files, permission_mode_of
 
 LINT_IDS: tuple[str, ...] = get_args(LintId)
 
@@ -326,6 +327,29 @@ def _named_agent(named: dict[str, list[int]], me: int, clause: str) -> int | Non
     return min(hits) if hits else None
 
 
+def no_file_tools(spec: Spec) -> Iterator[Lint]:
+    """A claude-code agent whose permissions let no tool change a file: the headless CLI
+    refuses every Write, Edit and Bash call, and the agent "completes" having done
+    nothing (issue 16)."""
+    for i, agent in enumerate(spec.agents):
+        if spec.backend_of(agent) != "claude-code":
+            continue
+        isolated = (agent.isolation or spec.run.isolation) == "worktree"
+        opts = agent.claude_code
+        if can_change_files(opts, isolated):
+            continue
+        mode = permission_mode_of(opts, isolated) or "default"
+        place = "permission_mode" if opts.permission_mode else "allowed_tools"
+        yield Lint(
+            "no-file-tools",
+            f"agents[{i}].claude_code.{place}",
+            f"claude-code agent {agent.id} can use no tool that changes files (permission mode "
+            f"{mode}, none of Write, Edit, Bash allowed): the CLI will refuse them; allow them "
+            'in claude_code.allowed_tools or set permission_mode = "acceptEdits" '
+            "(docs/process-backends.md: permissions)",
+        )
+
+
 _LINTS = (
     missing_context,
     vague_tasks,
@@ -333,6 +357,7 @@ _LINTS = (
     no_failure_handling,
     over_parallel,
     sequential_in_parallel,
+    no_file_tools,
 )
 
 

@@ -34,6 +34,7 @@ LintId = Literal[
     "no-failure-handling",
     "over-parallel",
     "sequential-in-parallel",
+    "no-file-tools",
 ]
 MAX_ESTIMATE_S = 366 * 86_400.0  # a year: longer is a typo, not a plan
 MAX_CYCLE = 10_000

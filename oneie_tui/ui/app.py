@@ -799,6 +799,8 @@ class OneieApp(App[int]):
         yield SystemCommand("Save spec", "save the editor's text as typed (ctrl+s)", screen.action_save_spec)
         yield SystemCommand("Pause/resume all agents", "P", self.control_pause_all)
         yield SystemCommand("Cancel run", "cancel every agent (C)", self.control_cancel_run)
+        yield SystemCommand("Next agent needing you", "denied tools, a question, blocked or failed (a)",
+                            screen.action_next_attention)
         yield SystemCommand("Show/hide editor", "e", screen.action_toggle_editor)
         yield SystemCommand("Grid or list of agents", "panels or one line per agent (v)", screen.action_toggle_crowd)
         yield SystemCommand("Filter timeline", "filter events by agent or action (/)", screen.action_filter)

@@ -54,6 +54,7 @@ class AgentMetrics:
     usage: Usage = field(default_factory=Usage)
     diff_stat: str = ""  # isolated agents: what changed in the worktree (agent_info)
     conflicts: dict[str, str] = field(default_factory=dict)  # the radar: other agent → kind
+    denials: int = 0  # tool calls the CLI refused in the current attempt (agent_attention)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class AgentMetrics:
             **({"diff_stat": self.diff_stat} if self.diff_stat else {}),
             **({"conflicts": [f"{a} ({k.removeprefix('same_')})" for a, k in self.conflicts.items()]}
                if self.conflicts else {}),
+            **({"denials": self.denials} if self.denials else {}),
         }
 
 
@@ -90,6 +92,10 @@ class RunMetrics:
     @property
     def cost_usd(self) -> float:
         return self.usage.cost_usd
+
+    def denials(self) -> int:
+        """Tool calls refused in the agents' current attempts (the outcome says so)."""
+        return sum(a.denials for a in self.agents.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +188,7 @@ class MetricsBuilder:
             if kind == EventType.AGENT_QUEUED:
                 if m.status in TERMINAL.values() or m.attempts == 0:
                     m.attempts += 1
+                    m.denials = 0  # a new attempt: the run's outcome is about its denials
                 m.reason = ""
             if kind == EventType.AGENT_WAITING:
                 m.after = list(e.metadata.get("after", m.after))
@@ -202,6 +209,9 @@ class MetricsBuilder:
             m.emitted.setdefault(e.action, offset)
         elif kind == EventType.USAGE:
             add_usage(m.usage, e.metadata)
+        elif kind == EventType.AGENT_ATTENTION and e.metadata.get("reason") == "permission_denied":
+            tools = e.metadata.get("tools")
+            m.denials += max(1, len(tools)) if isinstance(tools, list) else 1
         elif kind == EventType.AGENT_INFO:
             if "diff_stat" in e.metadata:
                 m.diff_stat = str(e.metadata["diff_stat"])

@@ -135,6 +135,8 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
         f"| `{_cell(run.id)}` | {_cell(run.status)} | {_utc(run.started)} | {_utc(run.ended)} | {count:,} |"
         f" {_cell(run.spec_path or '—')} |\n\n"
     )
+    if view.outcome() != run.status:  # `completed with denials (2 denied)`, `completed (1 cancelled)`
+        w(f"Outcome: {_cell(view.outcome())}\n\n")
     if view.reason:
         w(f"Reason: {_cell(view.reason)}\n\n")
 
@@ -190,6 +192,11 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
         elif a.reason:
             w(f"- Reason: {_cell(a.reason)}\n")
         w(f"- Events fired: {_cell(', '.join(a.events_fired) or 'none')}\n")
+        if a.attention:  # what it needed the user for, each item whole (a denial's full text)
+            w(f"- Needs you: {_cell(a.attention_label().removeprefix('needs you: '))}\n")
+            for item in a.attention:
+                head = item.reason + (f" ({', '.join(item.tools)})" if item.tools else "")
+                w("\n```text\n" + f"{head}: {item.text}".replace("```", "'''") + "\n```\n")
         w(f"- Output: {a.output_lines:,} lines\n")
         tail = list(a.output)[-OUTPUT_TAIL_LINES:]
         if tail:

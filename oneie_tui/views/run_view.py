@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from oneie_tui.events import (
+    ATTENTION_REASONS,
     LAND_TYPES,
     STATUS_OF,
     AgentStatus,
@@ -32,12 +33,31 @@ if TYPE_CHECKING:
 
 OUTPUT_TAIL = 200  # lines kept per agent: bounded memory however long the run
 TIMELINE_TAIL = 2000
+ATTENTION_TAIL = 50  # attention items kept per agent (the zoom shows them in full)
+ATTENTION_TEXT = 20_000  # characters kept of one item's text: whole for any real denial
 
 # Events shown on the timeline: lifecycle and coordination, not the output stream.
 TIMELINE_TYPES = frozenset(
     {*STATUS_OF, EventType.TASK_EVENT, EventType.RUN_STARTED, EventType.RUN_FINISHED, EventType.RUN_FAILED, EventType.RETRY,
-     EventType.BUDGET_EXCEEDED, EventType.AGENT_TOOL, *LAND_TYPES}
+     EventType.BUDGET_EXCEEDED, EventType.AGENT_TOOL, EventType.AGENT_ATTENTION, *LAND_TYPES}
 )
+
+
+@dataclass
+class Attention:
+    """One reason the agent needs the user (an `agent_attention` event), fit to show."""
+
+    reason: str  # an events.AttentionReason; anything else (an imported log) is shown as is
+    text: str = ""
+    tools: list[str] = field(default_factory=list)
+    seq: int = 0
+
+    @property
+    def label(self) -> str:
+        """A few words for a badge: `2 denied`, `question`, `blocked`, `failed`."""
+        if self.reason == "permission_denied":
+            return f"{max(1, len(self.tools))} denied"
+        return self.reason
 
 
 @dataclass
@@ -63,6 +83,21 @@ class AgentView:
     extra: dict[str, Any] = field(default_factory=dict)  # backend facts (session id, diff stat)
     conflicts: dict[str, str] = field(default_factory=dict)  # other agent → same_file | same_lines
     outside_scope: list[str] = field(default_factory=list)  # paths changed outside its scope
+    # Why it needs the user, oldest first; cleared by a new attempt or a resume.
+    attention: deque[Attention] = field(default_factory=lambda: deque(maxlen=ATTENTION_TAIL))
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.attention)
+
+    def attention_label(self) -> str:
+        """The badge: `needs you: 2 denied, question` (denials summed), or ""."""
+        if not self.attention:
+            return ""
+        denied = sum(max(1, len(x.tools)) for x in self.attention if x.reason == "permission_denied")
+        words = [f"{denied} denied"] if denied else []
+        words += list(dict.fromkeys(x.reason for x in self.attention if x.reason != "permission_denied"))
+        return "needs you: " + ", ".join(words)
 
     @property
     def tokens(self) -> int:
@@ -88,6 +123,7 @@ class AgentView:
             "tokens": self.tokens,
             "cost_usd": round(self.cost_usd, 9),
             "attempt": self.attempt,
+            "attention": [(x.reason, x.text, list(x.tools)) for x in self.attention],
         }
 
 
@@ -122,7 +158,8 @@ class RunView:
         if self.final.get("outcome"):
             return str(self.final["outcome"])
         statuses = [a.status for a in self.agents.values() if a.status != "pending"]
-        return run_outcome(self.status, statuses, runner_failed=self.runner_failed)
+        denials = sum(m.denials for m in self.metrics_builder.agents.values())
+        return run_outcome(self.status, statuses, runner_failed=self.runner_failed, denials=denials)
 
     def agent(self, agent_id: str) -> AgentView:
         found = self.agents.get(agent_id)
@@ -185,6 +222,8 @@ class RunView:
                 a.attempt = int(md.get("attempt", a.attempt or 1))
                 if a.attempt > max(1, before):  # a restart: mark where the new attempt's output starts
                     a.output.append(f"── attempt {a.attempt} ──")
+                if a.attempt != before:
+                    a.attention.clear()  # a new attempt starts with nothing pending
                 if md.get("note"):  # why it waits: the open-file or process limit
                     a.note = display(md["note"])
                 if not md.get("slot"):
@@ -196,8 +235,10 @@ class RunView:
             elif kind == EventType.AGENT_STARTED:
                 a.started_ts = e.ts
                 a.waiting_for = []
-            elif kind == EventType.AGENT_RESUMED and a.status == "running":
-                a.waiting_for = []
+            elif kind == EventType.AGENT_RESUMED:
+                a.attention.clear()  # the user acted on it
+                if a.status == "running":
+                    a.waiting_for = []
             if a.status in TERMINAL:
                 a.ended_ts = e.ts
                 a.reason = display(md.get("reason", ""))
@@ -212,6 +253,8 @@ class RunView:
             add_usage(a.usage, md)
         elif kind == EventType.AGENT_TOOL:
             a.tool_calls += 1
+        elif kind == EventType.AGENT_ATTENTION:
+            a.attention.append(attention_of(e))
         elif kind == EventType.AGENT_INFO:
             a.extra.update(display_value(md))
         elif kind == EventType.SCOPE_EXCEEDED:
@@ -254,6 +297,21 @@ def shown_event(e: Event) -> Event:
     return Event(
         e.seq, e.run_id, e.ts, display(e.type), display(e.actor), display(e.target),
         display(e.group), display_value(e.metadata),
+    )
+
+
+def attention_of(e: Event) -> Attention:
+    """An `agent_attention` event's reason, text and tools, through `display` (the text
+    keeps its lines: the zoom shows the whole denial)."""
+    md = e.metadata
+    reason = str(md.get("reason", ""))
+    tools = md.get("tools")
+    text = str(md.get("text", ""))[:ATTENTION_TEXT]
+    return Attention(
+        reason=reason if reason in ATTENTION_REASONS else display(reason) or "attention",
+        text=display(text, keep_newlines=True),
+        tools=[display(str(t)) for t in tools[:100]] if isinstance(tools, list) else [],
+        seq=e.seq,
     )
 
 

@@ -68,7 +68,15 @@ CASES: dict[str, tuple[str, str]] = {
         FEATURE + agent("agent-migration", "Course table migration", emits='["migrations_applied"]')
         + agent("agent-backend", "Course mutations, once the migration is done", after='["migrations_applied"]'),
     ),
+    "no-file-tools": (
+        FEATURE.replace("[feature.ontology]", '[run]\nbackend = "claude-code"\n[feature.ontology]')
+        + agent("agent-backend", "Implement course schema", claude_code='{ permission_mode = "plan" }'),
+        FEATURE.replace("[feature.ontology]", '[run]\nbackend = "claude-code"\nisolation = "worktree"\n[feature.ontology]')
+        + agent("agent-backend", "Implement course schema"),
+    ),
 }
+# Lints of oneie's own (not of the reference's common mistakes) cite the docs instead.
+OWN_LINTS = {"no-file-tools"}
 
 
 @pytest.mark.parametrize("lint_id", sorted(CASES))
@@ -76,7 +84,8 @@ def test_each_lint_catches_its_mistake(lint_id: str) -> None:
     wrong, _ = CASES[lint_id]
     found = [lint for lint in lints(wrong) if lint.id == lint_id]
     assert found, f"{lint_id} missed the reference's mistake"
-    assert "(reference:" in found[0].message and "\n" not in found[0].message
+    cites = "(docs/" if lint_id in OWN_LINTS else "(reference:"
+    assert cites in found[0].message and "\n" not in found[0].message
     assert found[0].place.startswith(("agents[", "feature."))
 
 
@@ -147,3 +156,48 @@ def test_commands_are_not_asked_for_shared_context() -> None:
 )
 def test_scopes_overlap(a: list[str], b: list[str], overlap: str | None) -> None:
     assert scopes_overlap(a, b) == overlap
+
+
+def _claude_code(options: str, *, isolated: bool) -> str:
+    run = '[run]\nbackend = "claude-code"\n' + ('isolation = "worktree"\n' if isolated else "")
+    return FEATURE.replace("[feature.ontology]", run + "[feature.ontology]") + agent(
+        "agent-backend", "Implement course schema", **({"claude_code": options} if options else {})
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "isolated", "warned"),
+    [
+        ("", True, False),  # acceptEdits by default in its own worktree
+        ("", False, True),  # the CLI's default mode, nothing allowed: every edit refused
+        ('{ allowed_tools = ["Bash"] }', False, False),
+        ('{ allowed_tools = ["Bash(npm test:*)"] }', False, False),  # unsure: silent
+        ('{ allowed_tools = ["Read", "Grep"] }', False, True),
+        ('{ permission_mode = "default" }', True, True),  # the spec says otherwise
+        ('{ permission_mode = "plan", allowed_tools = ["Write"] }', True, True),
+        ('{ permission_mode = "bypassPermissions" }', False, False),
+        ('{ extra_args = ["--disallowedTools", "Write,Edit", "MultiEdit", "NotebookEdit"] }', True, True),
+        ('{ extra_args = ["--disallowedTools=Write"] }', True, False),  # Edit still works
+        ('{ extra_args = ["--permission-mode", "plan"] }', True, True),
+        ('{ allowed_tools = ["Edit"], extra_args = ["--disallowedTools", "Bash(rm:*)"] }', False, False),
+    ],
+)
+def test_no_file_tools_follows_the_permission_rules(options: str, isolated: bool, warned: bool) -> None:
+    found = [lint for lint in lints(_claude_code(options, isolated=isolated)) if lint.id == "no-file-tools"]
+    assert bool(found) == warned, found
+    if found:
+        assert found[0].place.startswith("agents[0].claude_code.")
+        assert "agent-backend" in found[0].message
+
+
+def test_validate_names_the_file_and_the_agent(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from oneie_tui.cli import main
+
+    path = Path(str(tmp_path)) / "readonly.toml"
+    path.write_text(_claude_code('{ permission_mode = "plan" }', isolated=True), encoding="utf-8")
+    assert main(["validate", str(path)]) == 0  # a warning, never an error
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "[no-file-tools]" in x)
+    assert line.startswith(f"{path}:") and "agent-backend" in line and "warning" in line

@@ -14,6 +14,7 @@ from typing import Any
 import anthropic
 import anyio
 
+from oneie_tui.agents.attention import asks_question
 from oneie_tui.agents.base import AgentContext, AgentFailure, AgentResult, Usage
 from oneie_tui.agents.budget import BudgetExceeded, check_budget
 from oneie_tui.agents.claude.guarded_http import guarded_client
@@ -191,6 +192,8 @@ class ClaudeAgentRun:
                         {"role": "user", "content": [*cut, {"type": "text", "text": "Continue."}] if cut else "Continue."}
                     )
                 continue
+            if asks_question(text):  # it stopped to ask: the user is needed
+                ctx.attention("question", text=text)
             ctx.progress(100, "done")
             return AgentResult(summary=last_text[:SUMMARY_CHARS])
         raise AgentFailure(f"reached max_turns ({self.options.max_turns}) without calling finish")

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Log, Static
@@ -92,6 +92,8 @@ class AgentScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="zoom-title")
+        with VerticalScroll(id="zoom-attention"):  # shown while the agent needs the user
+            yield Static(id="zoom-attention-text", markup=False)
         with Horizontal(id="zoom-body"):
             yield Log(id="zoom-output", auto_scroll=True)
             with Vertical(id="zoom-side"):
@@ -135,8 +137,25 @@ class AgentScreen(Screen[None]):
         if agent.task:
             title.append(f"\n {agent.task}")
         self.query_one("#zoom-title", Static).update(title)
+        self._show_attention(agent)
         self._show_usage(view, agent)
         self.query_one(Timeline).refresh_from(view, colors)
+
+    def _show_attention(self, agent: AgentView) -> None:
+        """Why it needs the user, every item's whole text (a denial is never cut here)."""
+        box = self.query_one("#zoom-attention", VerticalScroll)
+        box.set_class(agent.needs_attention, "-shown")
+        if not agent.needs_attention:
+            return
+        box.border_title = agent.attention_label()
+        body = Text()
+        for item in agent.attention:
+            if body:
+                body.append("\n")
+            head = item.reason.replace("_", " ") + (f" ({', '.join(item.tools)})" if item.tools else "")
+            body.append(head + "\n", style="bold")
+            body.append(item.text or "(no text)")
+        self.query_one("#zoom-attention-text", Static).update(body)
 
     def _show_usage(self, view: RunView, agent: AgentView) -> None:
         now = self.clock()

@@ -70,6 +70,7 @@ class DashboardScreen(Screen[None]):
         Binding("L", "plan", "Plan", id="plan", show=False),  # in the palette; no footer room
         Binding("v", "toggle_crowd", "Grid/list", id="toggle_crowd", show=False),
         Binding("d", "review", "Review", show=False, id="review"),  # in the palette; footer unchanged
+        Binding("a", "next_attention", "Next needing you", id="next_attention", show=False),  # in the palette
         Binding("ctrl+s", "save_spec", "Save", id="save_spec", priority=True),
         Binding("ctrl+r", "run_spec", "Run", id="run_spec", priority=True),
         # Only while a run-blocking error shows (see check_action):
@@ -351,6 +352,23 @@ class DashboardScreen(Screen[None]):
         if self.crowd_shown:
             return self.crowd.list.selected if self.crowd.list.has_focus else None
         return self.grid.focused_agent()
+
+    def action_next_attention(self) -> None:
+        """`a`: focus the next agent that needs the user (after the focused one, round
+        the end), in the grid or the list, in the order they are shown."""
+        order = list(self.crowd.list.rows) if self.crowd_shown else list(self.grid.panels)
+        needing = [i for i in order if (a := self.view.agents.get(i)) is not None and a.needs_attention]
+        if not needing:
+            self.notify("no agent needs you", timeout=2)
+            return
+        current = self.selected_agent()
+        after = order.index(current) if current in order else -1
+        target = next((i for i in needing if order.index(i) > after), needing[0])
+        if self.crowd_shown:
+            self.crowd.list.select_index(order.index(target))
+            self.crowd.list.focus()
+        else:
+            self.grid.panels[target].focus()
 
     def focus_agents(self) -> None:
         if self.crowd_shown:

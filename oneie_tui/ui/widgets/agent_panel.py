@@ -49,7 +49,7 @@ class AgentPanel(Widget, can_focus=True):
     COMPONENT_CLASSES = {
         *(f"agent-panel--{s}" for s in STATUSES),
         "agent-panel--bar", "agent-panel--bar-done", "agent-panel--bar-back",
-        "agent-panel--tail", "agent-panel--reason", "agent-panel--stats",
+        "agent-panel--tail", "agent-panel--reason", "agent-panel--stats", "agent-panel--attention",
     }
     # priority: a focused panel's keys act on the app's first look at the key, not after
     # a round trip through the focus chain (they only apply while a panel has focus).
@@ -98,6 +98,7 @@ class AgentPanel(Widget, can_focus=True):
         self._now = now
         self._active = metrics.active_s if metrics is not None else None
         self._strips = None
+        self.set_class(agent.needs_attention, "-attention")  # the border says so (app.tcss)
         if color is not None and color != self._color:
             self._color = color
             self._set_title()
@@ -110,7 +111,7 @@ class AgentPanel(Widget, can_focus=True):
             base = self.rich_style
             self._style_cache = {
                 name: self.get_component_rich_style(f"agent-panel--{name}")
-                for name in (*STATUSES, "bar", "bar-done", "bar-back", "tail", "reason", "stats")
+                for name in (*STATUSES, "bar", "bar-done", "bar-back", "tail", "reason", "stats", "attention")
             }
             self._style_cache[""] = base
         return self._style_cache
@@ -150,7 +151,9 @@ class AgentPanel(Widget, can_focus=True):
                 width,
             )
         ]
-        body = max(0, height - 2)  # between the badge line and the stats line
+        if a.attention and height >= 3:  # why it needs the user, right under its status
+            strips.append(self._line([(f"⚑ {a.attention_label()}", st["attention"])], width))
+        body = max(0, height - len(strips) - 1)  # between the badge lines and the stats line
         extra = [(a.reason, st["reason"])] if a.reason and a.terminal else []
         tail_count = max(0, body - len(extra))
         output = a.output

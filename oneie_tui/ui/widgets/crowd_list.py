@@ -305,6 +305,8 @@ class CrowdList(ScrollView, can_focus=True):
         fixed = idw + 1 + 10 + BAR_WIDTH + 5 + 1 + len(numbers)
         tail_width = max(0, width - fixed)
         last = a.reason if a.terminal and a.reason else (a.output[-1] if a.output else "")
+        if a.attention:  # what it needs the user for comes first, as on its panel
+            last = f"⚑ {a.attention_label()} · {last}"
         last = last.replace("\t", " ")
         if cell_len(last) > tail_width:
             last = set_cell_size(last, max(0, tail_width - 1)) + ("…" if tail_width else "")

@@ -49,7 +49,7 @@ class RunHeader(Widget):
     """
     COMPONENT_CLASSES = {
         "run-header--name", "run-header--bar", "run-header--bar-back", "run-header--dim",
-        *STATUS_CLASSES.values(),
+        "run-header--attention", *STATUS_CLASSES.values(),
     }
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -99,6 +99,9 @@ class RunHeader(Widget):
         if view.reason and view.status != "running":
             label += f": {view.reason}"
         parts.append((0, Text(f"● {label}", style=status_style)))
+        needing = sum(1 for a in view.agents.values() if a.needs_attention)
+        if needing:  # styled in app.tcss
+            parts.append((0, Text(f"⚑ {needing} need{'s' if needing == 1 else ''} you", style=style("run-header--attention"))))
         elapsed = self.elapsed()
         if elapsed is not None:
             parts.append((1, Text(f"{fmt.duration(elapsed)} elapsed")))

@@ -45,6 +45,10 @@ def describe(e: Event) -> str:
     if kind == EventType.AGENT_QUEUED:
         attempt = int(md.get("attempt", 1))
         return "queued" + (f" (attempt {attempt})" if attempt > 1 else "") + (" for a slot" if md.get("slot") else "")
+    if kind == EventType.AGENT_ATTENTION:
+        tools = md.get("tools")
+        named = f" ({', '.join(map(str, tools[:5]))})" if isinstance(tools, list) and tools else ""
+        return f"⚑ needs you: {reason.replace('_', ' ')}{named}"
     if kind.startswith("agent_"):
         word = fmt.BADGE.get(kind[6:], kind[6:].replace("_", " "))
         if kind == EventType.AGENT_RESUMED and md.get("after_wait"):
@@ -150,7 +154,7 @@ class Timeline(ScrollView, can_focus=True):
         desc = describe(e)
         if e.type == EventType.TASK_EVENT:
             text.append(desc, style("timeline--failed" if e.action == "task_failed" else "timeline--event"))
-        elif e.type in (EventType.AGENT_FAILED, EventType.AGENT_BLOCKED, EventType.RUN_FAILED):
+        elif e.type in (EventType.AGENT_FAILED, EventType.AGENT_BLOCKED, EventType.RUN_FAILED, EventType.AGENT_ATTENTION):
             text.append(desc, style("timeline--failed"))
         else:
             text.append(desc)
