@@ -74,7 +74,7 @@ async def test_repeated_attention_is_one_notice_and_the_end_names_who_needs_you(
         await wait_until(pilot, lambda: len(osc_texts(written)) == 3)
         await pilot.pause(1.2)
     end = osc_texts(written)[-1]
-    assert end.startswith("oneie: run cancelled (0 of 3 done)")
+    assert end.startswith("oneie: run cancelled (0 of 3 done, 4 denied)")  # every denial counts
     assert "2 need you: alpha, beta" in end
     assert [n.kind for n in app.notifier.sent] == ["attention", "attention", "finished"]
     assert "".join(written).count("\a") == 3  # bell = false: only the OSC terminators
