@@ -216,6 +216,10 @@ class AgentContext:
         taken, self._inbox = self._inbox, []
         return taken
 
+    def put_back(self, texts: list[str]) -> None:
+        """Messages taken but not delivered (the process closed its input): first again."""
+        self._inbox[:0] = texts
+
     @property
     def has_messages(self) -> bool:
         return bool(self._inbox)
