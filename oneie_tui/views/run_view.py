@@ -36,7 +36,8 @@ TIMELINE_TAIL = 2000
 # Events shown on the timeline: lifecycle and coordination, not the output stream.
 TIMELINE_TYPES = frozenset(
     {*STATUS_OF, EventType.TASK_EVENT, EventType.RUN_STARTED, EventType.RUN_FINISHED, EventType.RUN_FAILED, EventType.RETRY,
-     EventType.BUDGET_EXCEEDED, EventType.AGENT_TOOL, *LAND_TYPES}
+     EventType.BUDGET_EXCEEDED, EventType.AGENT_TOOL, *LAND_TYPES,
+     EventType.AGENT_MESSAGE}  # what the user said to an agent
 )
 
 
