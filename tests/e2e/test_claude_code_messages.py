@@ -54,11 +54,15 @@ def _runner(spec: object, repo: Path, srv: ScriptedAnthropicServer) -> tuple[Run
 def test_a_message_mid_run_reaches_the_cli_and_the_agent_continues(tmp_path: Path) -> None:
     cli = claude_cli()
     repo = git_repo(tmp_path / "repo")
-    script = by_agent_and_step({"agent-solo": [
-        bash("sleep 3 && echo slept"),
-        bash("echo notes > NOTES.md && echo wrote"),
-        text("Wrote NOTES.md too."),
-    ]})
+    def script(req: RecordedRequest) -> Reply:
+        if "You are agent-solo," not in req.text():
+            return text("ok")
+        step = len(req.tool_results)
+        if step == 0:
+            return bash("sleep 3 && echo slept")
+        if step == 1:  # what it does next depends on having heard the message
+            return bash("echo notes > NOTES.md && echo wrote") if _mentions(req, MESSAGE) else text("No notes.")
+        return text("Wrote NOTES.md too.")
     answers: list[str | None] = []
     with ScriptedAnthropicServer(script) as srv:
         runner, events = _runner(_spec(cli), repo, srv)
@@ -81,8 +85,10 @@ def test_a_message_mid_run_reaches_the_cli_and_the_agent_continues(tmp_path: Pat
     assert status_of(events, "agent-solo") == "completed", [e.metadata for e in events if e.type == "agent_failed"]
     first_seen = next(i for i, r in enumerate(requests) if _mentions(r, MESSAGE))
     assert first_seen >= 1 and not _mentions(requests[0], MESSAGE)
-    # The request that carried it was the one after the tool's result: the agent went on.
-    assert requests[first_seen].tool_results
+    # It reached the running CLI (one process), in the request right after the running
+    # tool's result, and the agent acted on it.
+    assert len(requests[first_seen].tool_results) == 1
+    assert len([e for e in of_type(events, EventType.AGENT_INFO, "agent-solo") if "pid" in e.metadata]) == 1
     assert (repo / "NOTES.md").read_text() == "notes\n"
     (message,) = of_type(events, EventType.AGENT_MESSAGE, "agent-solo")
     assert message.metadata == {"text": MESSAGE, "attempt": 1, "delivery": "live"}
