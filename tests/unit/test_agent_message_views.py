@@ -80,3 +80,17 @@ def test_oneie_show_and_the_report_list_the_messages(tmp_path: Path, capsys: pyt
     assert main(["show", run_id, "--store", db, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [m["metadata"]["delivery"] for m in data["messages"]] == ["live", "followup"]
+
+
+def test_the_headless_progress_prints_a_message_line() -> None:
+    from rich.console import Console
+
+    from oneie_tui.commands.headless import ProgressSink
+    from oneie_tui.events import Event
+
+    runner = Runner(spec_of(agent_toml("a")), lambda _a: SimBackend())
+    out = io.StringIO()
+    sink = ProgressSink(runner, Console(file=out, width=120, color_system=None))
+    sink(Event(1, runner.run_id, 1.0, EventType.AGENT_MESSAGE, "a",
+               metadata={"text": "use [bold]x[/bold]\nnow", "attempt": 1, "delivery": "live"}))
+    assert "✉ a ← message: use [bold]x[/bold] now" in out.getvalue()
