@@ -176,9 +176,9 @@ def stored_sessions(store: Store | None, run_id: str | None) -> dict[str, str]:
 def hooks_for(
     spec: Spec, run_id: str, options: BackendOptions, store: Store | None,
     info: dict[str, Any] | None = None,
-) -> tuple[list[Service], Callable[[AgentContext], None] | None]:
-    """The one call `session.build_runner` makes: (services, prepare_context) for the
-    runner; `info` gets the control socket's path. Raises RunSupportError with one line
+) -> tuple[list[Service], Callable[[AgentContext], None] | None, ControlChannel | None]:
+    """The one call `session.build_runner` makes: (services, prepare_context, the control
+    channel) for the runner; `info` gets the control socket's path. Raises RunSupportError with one line
     when the run cannot be set up."""
     needs = any(
         spec.backend_of(a) in PROCESS_BACKENDS or isolation_of(spec, a) == "worktree"
@@ -189,10 +189,10 @@ def hooks_for(
 
         control = ControlChannel(info)
         control.bind()
-        return [control.serve], None
+        return [control.serve], None, control
     support = prepare_run(
         spec, run_id, project_dir=options.project_dir, worktree_dir=options.worktree_dir, info=info
     )
     support.processes = any(spec.backend_of(a) in PROCESS_BACKENDS for a in spec.agents)
     options.resume_sessions.update(stored_sessions(store, run_id))
-    return support.services, support.prepare_context
+    return support.services, support.prepare_context, support.control

@@ -88,7 +88,7 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -
     run_id = options.run_id or new_run_id()
     info: dict[str, Any] = {}  # the run's facts for run_started: the control socket's path
     try:
-        services, prepare_context = hooks_for(spec, run_id, options.backend_options, store, info)
+        services, prepare_context, control = hooks_for(spec, run_id, options.backend_options, store, info)
     except RunSupportError as exc:
         raise SetupError(str(exc)) from None
 
@@ -125,6 +125,7 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -
         shared_context=render_shared_context(spec),
     )
     runner.run_info = info  # the channel keeps its path here current
+    runner.control = control
     # Where the run's agents work, so `oneie resume` from any folder works in the same place.
     where = options.backend_options
     runner.run_info["project_dir"] = str(Path(where.project_dir or Path.cwd()).resolve())

@@ -160,6 +160,7 @@ class OneieApp(App[int]):
         self.oneie_themes: list[str] = []
         self._store: Store | None = store  # one the command opened already, else opened on use
         self._run_worker: Worker[None] | None = None
+        self._control_worker: Worker[None] | None = None  # the live run's control socket
         self._signals: list[int] = []
         self._hup_before: Any = None  # the SIGHUP handler before ours, put back on unmount
         self._hung_up = False
@@ -458,6 +459,7 @@ class OneieApp(App[int]):
     def _launch(self, live: LiveRun, agent_ids: list[str] | None) -> None:
         # A message to a finished agent after the run ended continues the run here.
         live.runner.continue_run = lambda ids: self._continue_run(live, ids)
+        self._hold_control(live)
         self._run_worker = self.run_worker(
             live.run(agent_ids), name=f"run {live.runner.run_id}", group=RUN_GROUP, exit_on_error=False
         )
@@ -540,6 +542,19 @@ class OneieApp(App[int]):
             self.notify("the run is finishing; try again in a moment", timeout=2)
         else:
             self._launch(live, [agent_id])  # continue the same run with this agent
+
+    def _hold_control(self, live: LiveRun) -> None:
+        """Serve the run's control socket for as long as the dashboard holds the run (not
+        only while it runs), so `oneie send` still continues its finished agents."""
+        runner = live.runner
+        if runner.control is None or runner.control_held:
+            return
+        if self._control_worker is not None:  # the run this one replaces lets go of its own
+            self._control_worker.cancel()
+        runner.control_held = True
+        self._control_worker = self.run_worker(
+            runner.control.serve(runner), name=f"control {runner.run_id}", group="control", exit_on_error=False
+        )
 
     def _continue_run(self, live: LiveRun, agent_ids: list[str]) -> str | None:
         """The runner asks to go on with these agents after the run ended (a follow-up)."""

@@ -109,3 +109,27 @@ async def test_message_is_in_the_command_palette(make_app: Any) -> None:
         app.dashboard.grid.focus_first()
         await pilot.pause()
         assert "Message agent-backend" in [c.title for c in app.get_system_commands(app.screen)]
+
+
+async def test_oneie_send_reaches_a_run_the_dashboard_holds_after_it_ended(make_app: Any, tmp_path: Path) -> None:
+    import anyio
+
+    from oneie_tui.engine.control_socket import exchange
+
+    path = tmp_path / "quick.toml"
+    path.write_text(QUICK_SPEC, encoding="utf-8")
+    app = make_app(path, run_on_start=True, clock=None)
+    async with app.run_test(size=(160, 44)) as pilot:
+        await wait_until(pilot, lambda: app.live is not None and app.live.runner.status == "completed" and not app.running)
+        runner = app.live.runner
+        socket_path = str(runner.run_info["control"])
+        request = {"op": "send", "agent": "alpha", "text": "one more pass"}
+        answer = await anyio.to_thread.run_sync(exchange, socket_path, request, runner.run_id)
+        assert answer == {"ok": True, "delivery": "followup"}
+        await wait_until(pilot, lambda: runner.agents["alpha"].attempt == 2 and runner.status == "completed"
+                         and not app.running)
+        assert _messages(app)[-1] == {"actor": "alpha", "text": "one more pass", "attempt": 2, "delivery": "followup"}
+        # The second life of the run records the same socket: `oneie send` finds it again.
+        started = [e for e in app.store.events(runner.run_id) if e.type == EventType.RUN_STARTED]
+        assert len(started) == 2 and {e.metadata["control"] for e in started} == {socket_path}
+    assert not Path(socket_path).exists()  # the dashboard let go of it when it closed
