@@ -79,6 +79,7 @@ async def test_a_finished_agent_continues_after_the_run_ended(make_app: Any, tmp
     app = make_app(path, run_on_start=True, clock=None)
     async with app.run_test(size=(160, 44)) as pilot:
         await wait_until(pilot, lambda: app.live is not None and app.live.runner.status == "completed" and not app.running)
+        await wait_until(pilot, lambda: app.dashboard.view.agents["alpha"].status == "completed")  # drawn
         app.dashboard.grid.focus_first()
         await pilot.press("m")
         await wait_until(pilot, lambda: isinstance(app.screen, MessageInputScreen))
