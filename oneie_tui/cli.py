@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "oneie_tui.commands.serve",
     "oneie_tui.commands.tui",
     "oneie_tui.commands.process",
+    "oneie_tui.commands.send",
 ]
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+import anyio
+
 from oneie_tui.events import AttentionReason, EventType, Usage
 
 __all__ = ["Usage"]  # the one usage value lives in events; backends import it from here
@@ -99,6 +101,7 @@ class AgentContext:
         shared_context: str = "",
         env: dict[str, str] | None = None,
         workdir: str | None = None,
+        followup: str = "",
     ) -> None:
         self._host = host
         self.spec = spec
@@ -113,6 +116,15 @@ class AgentContext:
         self.workdir = workdir
         self.on_pause: list[PauseHook] = []
         self.on_resume: list[PauseHook] = []
+        # What the user said to this attempt while it runs (`Runner.send_message`): the
+        # backend takes them at its own boundaries (`take_messages`); a hook here is told
+        # the moment one arrives (a process backend writes it to the program's stdin).
+        self.on_message: list[PauseHook] = []
+        self._inbox: list[str] = []
+        self._arrived: anyio.Event | None = None
+        # A follow-up attempt: the user's message to a finished agent, "continue with
+        # this", in the same worktree and session. Empty for a fresh attempt.
+        self.followup = followup
 
     @property
     def agent_id(self) -> str:
@@ -190,6 +202,34 @@ class AgentContext:
         self._host.add_usage(self.agent.id, usage)
         self._host.publish(EventType.USAGE, self.agent.id, metadata={**usage.to_dict(), **extra})
 
+    def deliver(self, text: str) -> None:
+        """The host hands this attempt a message from the user (already checked)."""
+        self._inbox.append(text)
+        if self._arrived is not None:
+            self._arrived.set()
+        for hook in list(self.on_message):
+            hook()
+
+    def take_messages(self) -> list[str]:
+        """The messages that arrived since the last call, oldest first (the backend's
+        boundary: a turn, a line on stdin)."""
+        taken, self._inbox = self._inbox, []
+        return taken
+
+    def put_back(self, texts: list[str]) -> None:
+        """Messages taken but not delivered (the process closed its input): first again."""
+        self._inbox[:0] = texts
+
+    @property
+    def has_messages(self) -> bool:
+        return bool(self._inbox)
+
+    async def wait_message(self) -> None:
+        """Until a message is waiting (returns at once if one is)."""
+        while not self._inbox:
+            self._arrived = anyio.Event()
+            await self._arrived.wait()
+
     async def checkpoint(self) -> None:
         """Block while paused; a cancellation point."""
         await self._host.gate(self.agent.id)
@@ -239,6 +279,16 @@ class AgentBackend:
     # True: the backend checks budgets itself at its own boundaries (the claude backend, at
     # turns); otherwise the runner checks them as usage arrives.
     enforces_budgets: ClassVar[bool] = False
+
+    def takes_messages(self, agent: AgentSpec) -> bool:
+        """Whether this backend takes the user's messages for `agent` (`Runner.send_message`):
+        at its boundaries while it runs (`AgentContext.take_messages`), and as the start of
+        a follow-up attempt (`AgentContext.followup`) once it has finished."""
+        return False
+
+    def why_no_messages(self, agent: AgentSpec) -> str:
+        """The one line a refused message gets when `takes_messages` is False."""
+        return f"the {self.name or 'this'} backend does not take messages"
 
     @classmethod
     def preflight(cls, spec: Spec, options: BackendOptions) -> None:

@@ -139,10 +139,16 @@ def build_prompt(ctx: AgentContext, role: str = "", resuming: bool = False) -> s
 
 
 def build_argv(
-    cli: str, ctx: AgentContext, prompt: str, resume_id: str | None, model: str | None = None
+    cli: str, ctx: AgentContext, prompt: str, resume_id: str | None, model: str | None = None,
+    *, stdin_prompt: bool = False,
 ) -> list[str]:
+    """With `stdin_prompt` the prompt is not in argv: it is the first stream-json user
+    message on stdin, and the user's messages follow it there while the CLI works."""
     opts = ctx.agent.claude_code
-    argv = [cli, "-p", prompt, "--output-format", "stream-json", "--verbose"]
+    if stdin_prompt:
+        argv = [cli, "-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"]
+    else:
+        argv = [cli, "-p", prompt, "--output-format", "stream-json", "--verbose"]
     if model:
         argv += ["--model", model]
     max_turns = opts.max_turns or ctx.agent.budget.max_turns  # the CLI keeps the turn budget
@@ -157,6 +163,12 @@ def build_argv(
     if resume_id:
         argv += ["--resume", resume_id]
     return argv + list(opts.extra_args)
+
+
+def user_message_line(text: str) -> bytes:
+    """One user turn as the CLI reads it with `--input-format stream-json`."""
+    message = {"type": "user", "message": {"role": "user", "content": [{"type": "text", "text": text}]}}
+    return (json.dumps(message, ensure_ascii=False) + "\n").encode()
 
 
 def short_input(name: str, data: Any) -> str:
@@ -210,6 +222,7 @@ class StreamJson(CliStream):
     def __init__(self, ctx: AgentContext, prices: Any = None) -> None:
         super().__init__(ctx, prices, None)
         self.result: dict[str, Any] | None = None
+        self.result_usage = Usage()  # each `result` (one per user turn) counts its own turn
         self.turns = 0
         self._message_key = ""
         self._message_usage = Usage()
@@ -246,6 +259,7 @@ class StreamJson(CliStream):
 
     def _result(self, result: dict[str, Any]) -> None:
         self.result = result
+        self.result_usage.add(usage_of(result.get("usage")))
         self.session_id = str(result.get("session_id") or self.session_id)
         subtype = str(result.get("subtype", ""))
         summary = str(result.get("result", ""))
@@ -354,7 +368,8 @@ class StreamJson(CliStream):
         """Make the recorded totals equal the CLI's own: the final `result` is the truth."""
         if self.result is None:
             return
-        total = usage_of(self.result.get("usage"))
+        total = Usage()
+        total.add(self.result_usage)
         try:
             total.cost_usd = numbers.cost(self.result.get("total_cost_usd"), "total_cost_usd")
         except ValueError:  # absent, NaN, negative: keep the figures counted live
@@ -378,6 +393,7 @@ class ClaudeCodeBackend(CodingCliBackend):
     label = "claude"
     title = TITLE
     install_hint = INSTALL_HINT
+    stdin_messages = True  # the session stays open on stdin: messages reach it mid-turn
 
     def __init__(self) -> None:
         super().__init__()
@@ -406,7 +422,12 @@ class ClaudeCodeBackend(CodingCliBackend):
     def argv(
         self, cli: str, ctx: AgentContext, prompt: str, resume_id: str | None, new_session: str | None
     ) -> list[str]:
-        return build_argv(cli, ctx, prompt, resume_id, model_of(ctx, self.profiles.get(ctx.agent_id)))
+        return build_argv(
+            cli, ctx, prompt, resume_id, model_of(ctx, self.profiles.get(ctx.agent_id)), stdin_prompt=True
+        )
+
+    def stdin_line(self, text: str) -> bytes:
+        return user_message_line(text)
 
     def environment(self, ctx: AgentContext) -> dict[str, str]:
         env = {k: v for k, v in QUIET_ENV.items() if k not in os.environ}

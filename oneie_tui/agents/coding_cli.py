@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import anyio
 
 from oneie_tui.agents.base import (
     AgentBackend,
@@ -203,13 +206,28 @@ class CodingCliBackend(AgentBackend):
     label: ClassVar[str] = ""  # the CLI's name in messages
     title: ClassVar[str] = ""  # what it is, for "not found" (default: "the NAME CLI")
     install_hint: ClassVar[str] = ""
+    # The CLI reads its prompt and the user's messages as JSON lines on stdin while it
+    # works (`stdin_line`); a message after it ended its turn continues its session.
+    stdin_messages: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.project = Path.cwd()
         self.options = BackendOptions()
         # agent id -> session id of an attempt that did not finish: the next one resumes it.
         self.sessions: dict[str, str] = {}
+        # agent id -> the session of its last finished attempt: a follow-up continues it.
+        self.finished: dict[str, str] = {}
         self.prices: PriceTable | None = None
+
+    def takes_messages(self, agent: AgentSpec) -> bool:
+        return self.stdin_messages
+
+    def why_no_messages(self, agent: AgentSpec) -> str:
+        return f"the {self.name} backend does not take messages ({self.label} reads no input while it works)"
+
+    def stdin_line(self, text: str) -> bytes:
+        """One user message as the CLI reads it on stdin (CLIs with `stdin_messages`)."""
+        raise NotImplementedError
 
     # --- what a CLI module fills in
 
@@ -279,12 +297,28 @@ class CodingCliBackend(AgentBackend):
             self.prices = None
 
     async def run(self, ctx: AgentContext) -> AgentResult:
+        resume_id = self.sessions.get(ctx.agent_id) if self.options_of(ctx.agent).resume else None
+        if ctx.followup:  # "continue with this": in the session of its last attempt
+            resume_id = resume_id or self.finished.get(ctx.agent_id)
+        if ctx.followup and resume_id:
+            prompt = ctx.followup
+        else:
+            prompt = self.prompt_of(ctx, resuming=bool(resume_id))
+            if ctx.followup:  # no session to go on with: a fresh one, told what was said
+                prompt += f"\n\nThe user adds:\n{ctx.followup}"
+        result = await self._session(ctx, prompt, resume_id)
+        # Messages that came after the CLI closed its input: its session goes on with them.
+        while self.stdin_messages and ctx.has_messages:
+            session = str(result.metadata.get("session_id") or "") or None
+            result = await self._session(ctx, "\n\n".join(ctx.take_messages()), session)
+        return result
+
+    async def _session(self, ctx: AgentContext, prompt: str, resume_id: str | None) -> AgentResult:
+        """One CLI process: a new session, or `resume_id` continued with `prompt`."""
         opts = self.options_of(ctx.agent)
         cli = self.locate(ctx.agent, self.project)
         cwd = resolve_cwd(ctx, None)
-        resume_id = self.sessions.get(ctx.agent_id) if opts.resume else None
         new_session = None if resume_id else self.new_session_id(ctx)
-        prompt = self.prompt_of(ctx, resuming=bool(resume_id))
         argv = self.argv(cli, ctx, prompt, resume_id, new_session)
         env = process_env(ctx, {**self.environment(ctx), **opts.env})
         stream = self.new_stream(ctx)
@@ -293,10 +327,15 @@ class CodingCliBackend(AgentBackend):
             stream.session_id = new_session
             self.sessions[ctx.agent_id] = new_session
 
+        feed = InputFeed(ctx, self.stdin_line, prompt) if self.stdin_messages else None
+
         def on_stdout(line: str) -> None:
+            ended = stream.outcome
             stream.feed(line)
             if stream.session_id and self.sessions.get(ctx.agent_id) != stream.session_id:
                 self.sessions[ctx.agent_id] = stream.session_id
+            if feed is not None and stream.outcome is not ended:
+                feed.turn_ended()
 
         def on_start(group: ProcessGroup) -> None:
             info: dict[str, Any] = {"pid": group.pid, "cwd": str(cwd), "cli": cli, **group.clock_info()}
@@ -307,6 +346,7 @@ class CodingCliBackend(AgentBackend):
         code = await run_group(
             ctx, argv, cwd=cwd, env=env, on_stdout=on_stdout, on_stderr=stderr,
             grace=opts.grace_seconds, max_line=MAX_JSON_LINE, on_start=on_start,
+            feed=feed.run if feed is not None else None,
         )
         stream.finish()
         outcome = stream.outcome
@@ -326,7 +366,59 @@ class CodingCliBackend(AgentBackend):
                 reason += "; restart the agent to begin a new session"
             raise AgentFailure(f"{self.label} {outcome.kind}: {clip(reason, 300)}")
         self.sessions.pop(ctx.agent_id, None)
+        if stream.session_id:
+            self.finished[ctx.agent_id] = stream.session_id
         return AgentResult(
             summary=clip(outcome.summary, 300),
             metadata={"session_id": stream.session_id, **outcome.result_facts},
         )
+
+
+class InputFeed:
+    """The CLI's stdin while it works: the prompt, then each message the user sends, as
+    they arrive (the CLI takes them into its current turn). At the end of a turn with no
+    message waiting, stdin is closed so the CLI ends; what arrives later stays in the
+    agent's inbox, and `run` continues the session with it."""
+
+    def __init__(self, ctx: AgentContext, line: Callable[[str], bytes], prompt: str) -> None:
+        self.ctx = ctx
+        self.line = line
+        self.prompt = prompt
+        self.ended = False
+        self._wake: anyio.Event | None = None
+
+    def turn_ended(self) -> None:
+        self.ended = True
+        self._poke()
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self, group: ProcessGroup) -> None:
+        stdin = group.stdin
+        assert stdin is not None
+        self.ctx.on_message.append(self._poke)
+        try:
+            await stdin.send(self.line(self.prompt))
+            while True:
+                self._wake = anyio.Event()
+                if self.ctx.has_messages:
+                    taken = self.ctx.take_messages()
+                    for i, text in enumerate(taken):
+                        try:
+                            await stdin.send(self.line(text))
+                        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                            self.ctx.put_back(taken[i:])  # for the session's continuation
+                            raise
+                    self.ended = False  # the CLI has more to do
+                    continue
+                if self.ended:
+                    break
+                await self._wake.wait()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # the CLI is gone; run() continues its session with what is left
+        finally:
+            self.ctx.on_message.remove(self._poke)
+            with anyio.CancelScope(shield=True):
+                await stdin.aclose()

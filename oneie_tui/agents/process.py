@@ -12,9 +12,9 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import ByteReceiveStream
@@ -42,12 +42,15 @@ from oneie_tui.trust.redact import redact
 from oneie_tui.trust.store_url import secrets_of
 
 if TYPE_CHECKING:
-    from oneie_tui.spec.model import Spec
+    from oneie_tui.spec.model import AgentSpec, Spec
 
 MAX_LINE = 1 << 20  # longer lines are cut (and marked) so one runaway line cannot eat memory
 LEFTOVER_GRACE = 1.0  # children a finished command left behind get this long after SIGTERM
 DRAIN_SECONDS = 2.0  # reading what is left in the pipes after the command exits
 LineHandler = Callable[[str], None]
+# Writes to a started process's stdin beside the pumps (the agent's messages); cancelled
+# when the process has ended.
+StdinFeed = Callable[["ProcessGroup"], Coroutine[Any, Any, None]]
 
 
 # --- environment and folders ---------------------------------------------------------
@@ -141,9 +144,11 @@ async def run_group(
     grace: float,
     max_line: int = MAX_LINE,
     on_start: Callable[[ProcessGroup], None] | None = None,
+    feed: StdinFeed | None = None,
 ) -> int:
     """Run `argv` as a process group tied to the agent: pause/resume stop and continue it,
     cancellation ends it (shielded, time-bounded), and nothing it started outlives it.
+    With `feed`, its stdin is a pipe that `feed` writes to while it runs (else closed).
     Returns the exit code (negative: the signal that killed it)."""
     group: ProcessGroup | None = None
     want_stopped = False
@@ -169,7 +174,7 @@ async def run_group(
         try:
             # Shielded: a cancel landing mid-spawn must not leave a process we never saw.
             with anyio.CancelScope(shield=True):
-                started = await ProcessGroup.start(argv, cwd=cwd, env=env)
+                started = await ProcessGroup.start(argv, cwd=cwd, env=env, stdin=feed is not None)
         except FileNotFoundError:
             raise AgentFailure(f"command not found: {argv[0]}") from None
         except PermissionError:
@@ -194,6 +199,8 @@ async def run_group(
             # A process may print a key from its environment: mask it before it is an event.
             tg.start_soon(pump, started.stdout, lambda line: on_stdout(redact(line)), out_done)
             tg.start_soon(pump, started.stderr, lambda line: on_stderr(redact(line)), err_done)
+            if feed is not None:
+                tg.start_soon(feed, started)
             code = await started.wait()
             # The end of the agent's active time (its clock: metrics), before the draining
             # and cleaning up that follow.
@@ -250,6 +257,31 @@ def apply_line(ctx: AgentContext, line: str, protocol: bool = True) -> None:
         ctx.output(f"{directive.line}  [ignored: {directive.reason}]", "stderr")
 
 
+def message_line(text: str) -> bytes:
+    """A message as one line on a command's stdin: its own newlines become spaces."""
+    return (" ".join(text.splitlines()) + "\n").encode()
+
+
+def stdin_feed(ctx: AgentContext, first: Sequence[str] = ()) -> StdinFeed:
+    """Write `first` and then every message the agent gets to the process's stdin, one
+    line each, as they arrive."""
+
+    async def feed(group: ProcessGroup) -> None:
+        stdin = group.stdin
+        assert stdin is not None
+        pending = list(first)
+        try:
+            while True:
+                for text in pending:
+                    await stdin.send(message_line(text))
+                await ctx.wait_message()
+                pending = ctx.take_messages()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            ctx.output("[message not delivered: the command closed its stdin]", "stderr")
+
+    return feed
+
+
 class StderrTail:
     """A process's stderr handler: each line goes to the panel, and the last non-blank one
     is kept to explain a failure."""
@@ -271,6 +303,15 @@ class StderrTail:
 class CommandBackend(AgentBackend):
     name = "command"
 
+    def takes_messages(self, agent: AgentSpec) -> bool:
+        return agent.command.stdin
+
+    def why_no_messages(self, agent: AgentSpec) -> str:
+        return (
+            "this command agent reads no messages: set `stdin = true` in its command table "
+            "(command = { argv = [...], stdin = true }) to get each one as a line on its stdin"
+        )
+
     @classmethod
     def preflight(cls, spec: Spec, options: BackendOptions) -> None:
         check_commands(spec, options)
@@ -289,6 +330,8 @@ class CommandBackend(AgentBackend):
         def on_start(group: ProcessGroup) -> None:
             ctx.event(EventType.AGENT_INFO, pid=group.pid, cwd=str(cwd), **group.clock_info())
 
+        # A follow-up attempt starts the command again with the message as its first line.
+        feed = stdin_feed(ctx, [ctx.followup] if ctx.followup else []) if opts.stdin else None
         code = await run_group(
             ctx,
             opts.argv,
@@ -298,6 +341,7 @@ class CommandBackend(AgentBackend):
             on_stderr=stderr,
             grace=opts.grace_seconds,
             on_start=on_start,
+            feed=feed,
         )
         if code not in opts.ok_exit_codes:
             raise AgentFailure(f"{Path(opts.argv[0]).name} failed ({describe_exit(code)}){stderr.detail()}")

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
-from anyio.abc import ByteReceiveStream, Process
+from anyio.abc import ByteReceiveStream, ByteSendStream, Process
 
 from oneie_tui.agents.guard import GuardClient
 from oneie_tui.agents.proctree import (
@@ -125,14 +125,16 @@ class ProcessGroup:
         *,
         cwd: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
+        stdin: bool = False,
     ) -> ProcessGroup:
-        """Start `argv` (never through a shell) in a new session. OSError if it cannot run."""
+        """Start `argv` (never through a shell) in a new session. OSError if it cannot run.
+        With `stdin`, its stdin is a pipe (`ProcessGroup.stdin`), else closed."""
         if _linux:
             become_subreaper()
         token = f"{_OWNER}.{next(_serial)}"
         full_env = dict(os.environ if env is None else env)
         full_env[MARKER] = token
-        process = await open_session_process(argv, cwd=cwd, env=full_env)
+        process = await open_session_process(argv, cwd=cwd, env=full_env, stdin=stdin)
         group = cls(process, token)
         _live.add(group)
         _by_pid[group.pid] = group
@@ -150,6 +152,11 @@ class ProcessGroup:
     def stdout(self) -> ByteReceiveStream:
         assert self.process.stdout is not None
         return self.process.stdout
+
+    @property
+    def stdin(self) -> ByteSendStream | None:
+        """The pipe to its stdin, when it was started with one."""
+        return self.process.stdin
 
     @property
     def stderr(self) -> ByteReceiveStream:

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import anyio
 
 from oneie_tui.agents.base import AgentBackend, AgentContext, AgentFailure, AgentResult
+from oneie_tui.spec.model import AgentSpec
+from oneie_tui.trust.redact import redact
 
 _VERBS = {
     "backend": ["Defining table", "Writing mutation", "Adding query", "Indexing", "Wiring service for"],
@@ -41,10 +43,20 @@ def fire_times(ctx: AgentContext, duration: float) -> dict[str, float]:
     return out
 
 
+def heard(ctx: AgentContext, text: str) -> None:
+    """A sim agent takes a message by saying so, and goes on with its plan."""
+    ctx.output(f"message received: {redact(text)}")
+
+
 class SimBackend(AgentBackend):
     name = "sim"
 
+    def takes_messages(self, agent: AgentSpec) -> bool:
+        return True
+
     async def run(self, ctx: AgentContext) -> AgentResult:
+        if ctx.followup:
+            heard(ctx, ctx.followup)
         opts = ctx.agent.sim
         speed = ctx.speed if ctx.speed > 0 else 1.0
         duration = opts.duration / speed
@@ -80,6 +92,9 @@ class SimBackend(AgentBackend):
 
         while mi < len(marks) or line_t < inf:
             await ctx.checkpoint()
+            if ctx.has_messages:  # its boundary: every step of the plan
+                for text in ctx.take_messages():
+                    heard(ctx, text)
             now = ctx.active_elapsed()
             mark = marks[mi] if mi < len(marks) else (inf, _EMIT, "")
             due = min(mark[0], line_t)
@@ -104,4 +119,6 @@ class SimBackend(AgentBackend):
                 else:
                     raise AgentFailure(payload)
                 mark = marks[mi] if mi < len(marks) else (inf, _EMIT, "")
+        for text in ctx.take_messages():  # said during its last step
+            heard(ctx, text)
         return AgentResult(summary=f"{ctx.agent.role or 'agent'} finished: {ctx.agent.task}".strip())

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 import anyio
-from anyio.abc import ByteReceiveStream, Process
+from anyio.abc import ByteReceiveStream, ByteSendStream, Process
 
 CHUNK = 65536
 
@@ -52,6 +52,34 @@ class PipeReader(ByteReceiveStream):
             self._pipe.close()
 
 
+class PipeWriter(ByteSendStream):
+    """The write end of a pipe as an anyio byte stream (non-blocking writes on the loop)."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self._pipe = pipe
+        self._fd: int | None = pipe.fileno()
+        os.set_blocking(self._fd, False)
+
+    async def send(self, item: bytes) -> None:
+        view = memoryview(item)
+        while view:
+            fd = self._fd
+            if fd is None:
+                raise anyio.ClosedResourceError
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                await anyio.wait_writable(fd)
+            except OSError:  # the reader is gone (EPIPE)
+                raise anyio.BrokenResourceError from None
+
+    async def aclose(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            anyio.notify_closing(fd)
+            self._pipe.close()
+
+
 class PidfdProcess:
     """What `ProcessGroup` needs of a process: pid, returncode, pipes, wait, aclose."""
 
@@ -63,6 +91,7 @@ class PidfdProcess:
         assert popen.stdout is not None and popen.stderr is not None
         self.stdout: ByteReceiveStream | None = PipeReader(popen.stdout)
         self.stderr: ByteReceiveStream | None = PipeReader(popen.stderr)
+        self.stdin: ByteSendStream | None = PipeWriter(popen.stdin) if popen.stdin is not None else None
 
     @property
     def returncode(self) -> int | None:
@@ -90,6 +119,8 @@ class PidfdProcess:
             self._popen.returncode = os.waitstatus_to_exitcode(status)
 
     async def aclose(self) -> None:
+        if self.stdin is not None:
+            await self.stdin.aclose()
         for stream in (self.stdout, self.stderr):
             if stream is not None:
                 await stream.aclose()
@@ -106,11 +137,13 @@ class NoPidfd(Exception):
     """This kernel (or sandbox) gives no pidfd: start processes the anyio way instead."""
 
 
-def _popen(argv: list[str], cwd: Any, env: dict[str, str] | None) -> tuple[subprocess.Popen[bytes], int, float]:
+def _popen(
+    argv: list[str], cwd: Any, env: dict[str, str] | None, stdin: bool = False
+) -> tuple[subprocess.Popen[bytes], int, float]:
     spawned = time.monotonic()
     popen = subprocess.Popen(
         argv,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
@@ -123,7 +156,7 @@ def _popen(argv: list[str], cwd: Any, env: dict[str, str] | None) -> tuple[subpr
     except OSError:
         os.killpg(popen.pid, 9)
         popen.wait()
-        for pipe in (popen.stdout, popen.stderr):
+        for pipe in (popen.stdin, popen.stdout, popen.stderr):
             if pipe is not None:
                 pipe.close()
         raise NoPidfd from None
@@ -133,14 +166,16 @@ _pidfd_ok = hasattr(os, "pidfd_open")
 
 
 async def open_session_process(
-    argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env: Mapping[str, str] | None
+    argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env: Mapping[str, str] | None,
+    stdin: bool = False,
 ) -> Process | PidfdProcess:
-    """Start `argv` in a new session with stdin closed and stdout/stderr piped."""
+    """Start `argv` in a new session with stdout/stderr piped, and stdin closed (or piped,
+    with `stdin`: the agent's messages are written there)."""
     global _pidfd_ok
     env_dict = dict(env) if env is not None else None
     if _pidfd_ok:
         try:
-            popen, pidfd, spawned = await anyio.to_thread.run_sync(_popen, list(argv), cwd, env_dict)
+            popen, pidfd, spawned = await anyio.to_thread.run_sync(_popen, list(argv), cwd, env_dict, stdin)
             process = PidfdProcess(popen, pidfd)
             process.spawned_at = spawned
             return process
@@ -148,7 +183,7 @@ async def open_session_process(
             _pidfd_ok = False
     return await anyio.open_process(
         list(argv),
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,

@@ -162,6 +162,12 @@ class ProgressSink:
             self.console.print(Text.assemble(
                 "  ", safe_text(f"{e.actor} {e.type}", "yellow"), ": ", safe_text(e.metadata)
             ), highlight=False)
+        elif e.type == EventType.AGENT_MESSAGE:  # `oneie send` from another terminal
+            said = " ".join(str(e.metadata.get("text", "")).split())[:200]
+            how = "follow-up" if e.metadata.get("delivery") == "followup" else "message"
+            self.console.print(Text.assemble(
+                "  ", safe_text(f"✉ {e.actor}", "bold"), f" ← {how}: ", safe_text(said)
+            ), highlight=False)
 
 
 class JsonSink:

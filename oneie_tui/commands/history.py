@@ -183,8 +183,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     vs = compare(row.spec_text, metrics, *run_settings(events))
     data = {**run_record(row), "metrics": metrics.to_dict(), "plan": vs.to_dict() if vs else None}
     coordination = [e.to_dict() for e in events if e.type == EventType.TASK_EVENT]
+    said = [e.to_dict() for e in events if e.type == EventType.AGENT_MESSAGE]  # what the user told agents
     if args.json:
-        print(json.dumps(json_safe({**data, "coordination": coordination, "events": len(events)}), allow_nan=False))
+        print(json.dumps(json_safe({**data, "coordination": coordination, "messages": said, "events": len(events)}),
+                         allow_nan=False))
         return 0
     from rich.console import Console
     from rich.text import Text
@@ -218,6 +220,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     for e in coordination:
         t = e["ts"] - (events[0].ts if events else 0)
         console.print(safe_text(f"  {t:7.2f}s  ⚡ {e['actor']} → {e['metadata'].get('action')}"), highlight=False)
+    from oneie_tui.views.report import message_line
+
+    for e in said:
+        t = e["ts"] - (events[0].ts if events else 0)
+        said_line = " ".join(message_line(e["metadata"]).split())
+        console.print(safe_text(f"  {t:7.2f}s  ✉ {e['actor']} ← {said_line}"), highlight=False)
     return 0
 
 

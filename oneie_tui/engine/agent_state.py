@@ -48,6 +48,11 @@ class AgentState:
     relaunch: bool = False
     timeout_scope: anyio.CancelScope | None = None
     timeout_left: float = math.inf
+    # Messages for an attempt that has no context yet (queued, or waiting to start).
+    inbox: list[str] = field(default_factory=list)
+    # A message to the finished agent: the next launch is a follow-up attempt with it.
+    pending_followup: str = ""
+    followup: str = ""  # the current attempt's follow-up text ("" for a fresh attempt)
 
     @property
     def id(self) -> str:

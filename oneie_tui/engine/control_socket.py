@@ -11,7 +11,12 @@ Wire format: one JSON object per line each way.
     → {"op": "progress", "token": T, "percent": 40, "note": "forms"}
     ← {"ok": true, "seq": 17}            or  {"ok": false, "error": "..."}
 
-The client half (`send`) is stdlib only, so `oneie emit` starts fast.
+`oneie send RUN AGENT TEXT` speaks to the same socket from the user's terminal (no token:
+the socket is reachable by this user only; its path is in the run's `run_started`):
+    → {"op": "send", "agent": "backend", "text": "use the new schema"}
+    ← {"ok": true, "delivery": "live"}   or  {"ok": false, "error": "...", "unknown": true}
+
+The client half (`send`, `exchange`) is stdlib only, so `oneie emit` starts fast.
 """
 
 from __future__ import annotations
@@ -69,7 +74,15 @@ def send(request: dict[str, Any], env: dict[str, str] | None = None) -> dict[str
             "not inside a oneie run: this command works only in processes started by an agent "
             f"of a running spec ({ENV_CONTROL} and {ENV_TOKEN} are not set)"
         )
-    payload = json.dumps({**request, "token": token}).encode() + b"\n"
+    answer = exchange(path, {**request, "token": token}, environ.get(ENV_RUN, "?"))
+    if not answer.get("ok"):
+        raise ControlRefused(str(answer.get("error", "refused")))
+    return answer
+
+
+def exchange(path: str, request: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """One request to the control socket at `path`; the runner's answer, ok or not."""
+    payload = json.dumps(request).encode() + b"\n"
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(CLIENT_TIMEOUT)
@@ -83,7 +96,7 @@ def send(request: dict[str, Any], env: dict[str, str] | None = None) -> dict[str
                 data += chunk
     except (FileNotFoundError, ConnectionRefusedError):
         raise ControlUnavailable(
-            f"the oneie run {environ.get(ENV_RUN, '?')} is not live any more (no control socket at {path})"
+            f"the oneie run {run_id} is not live any more (no control socket at {path})"
         ) from None
     except OSError as exc:
         raise ControlUnavailable(f"cannot reach the oneie run at {path}: {exc}") from None
@@ -93,9 +106,24 @@ def send(request: dict[str, Any], env: dict[str, str] | None = None) -> dict[str
         raise ControlUnavailable("the oneie run closed the connection without an answer") from None
     if not isinstance(answer, dict):
         raise ControlUnavailable("the oneie run sent a malformed answer")
-    if not answer.get("ok"):
-        raise ControlRefused(str(answer.get("error", "refused")))
     return answer
+
+
+def deliver(runner: Runner | None, request: dict[str, Any]) -> dict[str, Any]:
+    """The `send` op: a message from the user to one agent (`Runner.send_message`)."""
+    if runner is None:
+        return {"ok": False, "error": "this channel has no run to deliver messages to"}
+    agent_id = request.get("agent")
+    if not isinstance(agent_id, str) or agent_id not in runner.agents:
+        known = ", ".join(runner.agents)
+        return {"ok": False, "unknown": True, "error": f"no agent {agent_id!r} in run {runner.run_id} (agents: {known})"}
+    state = runner.agents[agent_id]
+    delivery = "followup" if state.status in ("completed", "failed", "cancelled") else "live"
+    text = request.get("text")
+    refused = runner.send_message(agent_id, text if isinstance(text, str) else "")
+    if refused is not None:
+        return {"ok": False, "error": refused}
+    return {"ok": True, "delivery": delivery}
 
 
 # --- server (runs in the runner's process) -------------------------------------------
@@ -107,18 +135,36 @@ class ControlChannel:
     connects before the service task runs is queued, not refused; it is removed when the
     run ends, and a run continued later binds a fresh one."""
 
-    def __init__(self) -> None:
+    def __init__(self, info: dict[str, Any] | None = None) -> None:
         self.dir: Path | None = None
         self.path: Path | None = None
         self._sock: socket.socket | None = None
         self._agents: dict[str, AgentContext] = {}
         self._runner: Runner | None = None
+        # Where `oneie send` finds the socket: the runner's run_info (in `run_started`).
+        self._info = info
+        self._last_dir: Path | None = None  # a run continued later binds at the same path
+
+    def _make_dir(self) -> Path:
+        last = self._last_dir
+        if last is not None:
+            try:
+                os.mkdir(last, 0o700)
+                return last
+            except OSError:  # taken meanwhile: a new one (its path goes in run_info)
+                pass
+        base = None if len(tempfile.gettempdir()) < _SUN_PATH_MAX - 40 else "/tmp"  # short path: AF_UNIX limit
+        return Path(tempfile.mkdtemp(prefix="oneie-", dir=base))  # mode 0700
+
+    def bind(self) -> Path:
+        """Bind now (before the run starts), so the path is known to `run_started`."""
+        return self._ensure_bound()
 
     def _ensure_bound(self) -> Path:
         if self._sock is not None and self.path is not None:
             return self.path
-        base = None if len(tempfile.gettempdir()) < _SUN_PATH_MAX - 40 else "/tmp"  # short path: AF_UNIX limit
-        self.dir = Path(tempfile.mkdtemp(prefix="oneie-", dir=base))  # mode 0700
+        self.dir = self._make_dir()
+        self._last_dir = self.dir
         _open_dirs.add(self.dir)
         self.path = self.dir / "control.sock"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -126,6 +172,8 @@ class ControlChannel:
         os.chmod(self.path, 0o600)
         sock.listen(128)
         self._sock = sock
+        if self._info is not None:
+            self._info["control"] = str(self.path)
         return self.path
 
     def env_for(self, ctx: AgentContext) -> dict[str, str]:
@@ -147,6 +195,8 @@ class ControlChannel:
         op = request.get("op")
         if op == "ping":
             return {"ok": True}
+        if op == "send":
+            return deliver(self._runner, request)
         ctx = self._agents.get(str(request.get("token", "")))
         if ctx is None:
             return {"ok": False, "error": "unknown agent token (this process does not belong to the run)"}

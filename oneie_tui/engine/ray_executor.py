@@ -229,6 +229,10 @@ class RemoteBackend(AgentBackend):
         self._name = name
         self.enforces_budgets = local.enforces_budgets  # type: ignore[misc]
 
+    def why_no_messages(self, agent: AgentSpec) -> str:
+        # The context lives on the host: nothing carries a message there yet.
+        return f"{self._name} agents on the ray executor take no messages"
+
     async def run(self, ctx: AgentContext) -> AgentResult:
         import ray
 

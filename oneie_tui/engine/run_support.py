@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -45,6 +45,8 @@ class RunSupport:
     control: ControlChannel | None = None
     services: list[Service] = field(default_factory=list)
 
+    processes: bool = True  # some agents are processes: they get `oneie emit`'s variables
+
     def prepare_context(self, ctx: AgentContext) -> None:
         wt = self.worktrees.get(ctx.agent_id)
         if wt is not None:
@@ -52,7 +54,7 @@ class RunSupport:
             ctx.env["ONEIE_WORKTREE"] = str(wt.path)
         elif ctx.workdir is None:
             ctx.workdir = str(self.project)
-        if self.control is not None:
+        if self.control is not None and self.processes:
             ctx.env.update(self.control.env_for(ctx))
 
     async def record_diff_stats(self, runner: Runner) -> None:
@@ -116,6 +118,7 @@ def prepare_run(
     *,
     project_dir: str | os.PathLike[str] | None = None,
     worktree_dir: str | None = None,
+    info: dict[str, Any] | None = None,
 ) -> RunSupport:
     """Worktrees made, control channel ready (bound lazily), hooks to hand the runner."""
     from oneie_tui.engine.control_socket import ControlChannel
@@ -143,9 +146,11 @@ def prepare_run(
             from oneie_tui.land.radar import radar_for  # the conflict radar and scopes
 
             support.services.append(radar_for(support.worktrees, spec).run)
-    if any(spec.backend_of(a) in PROCESS_BACKENDS for a in spec.agents):
-        support.control = ControlChannel()
-        support.services.append(support.control.serve)
+    # Every run serves the control socket: `oneie send` reaches any agent through it, and
+    # process agents' `oneie emit` too. Bound now, so `run_started` records its path.
+    support.control = ControlChannel(info)
+    support.control.bind()
+    support.services.append(support.control.serve)
     return support
 
 
@@ -169,18 +174,25 @@ def stored_sessions(store: Store | None, run_id: str | None) -> dict[str, str]:
 
 
 def hooks_for(
-    spec: Spec, run_id: str, options: BackendOptions, store: Store | None
-) -> tuple[list[Service], Callable[[AgentContext], None] | None]:
-    """The one call `session.build_runner` makes: (services, prepare_context) for the
-    runner. Raises RunSupportError with one line when the run cannot be set up."""
+    spec: Spec, run_id: str, options: BackendOptions, store: Store | None,
+    info: dict[str, Any] | None = None,
+) -> tuple[list[Service], Callable[[AgentContext], None] | None, ControlChannel | None]:
+    """The one call `session.build_runner` makes: (services, prepare_context, the control
+    channel) for the runner; `info` gets the control socket's path. Raises RunSupportError with one line
+    when the run cannot be set up."""
     needs = any(
         spec.backend_of(a) in PROCESS_BACKENDS or isolation_of(spec, a) == "worktree"
         for a in spec.agents
     )
-    if not needs:
-        return [], None
+    if not needs:  # only the socket `oneie send` talks to: no folders, no variables
+        from oneie_tui.engine.control_socket import ControlChannel
+
+        control = ControlChannel(info)
+        control.bind()
+        return [control.serve], None, control
     support = prepare_run(
-        spec, run_id, project_dir=options.project_dir, worktree_dir=options.worktree_dir
+        spec, run_id, project_dir=options.project_dir, worktree_dir=options.worktree_dir, info=info
     )
+    support.processes = any(spec.backend_of(a) in PROCESS_BACKENDS for a in spec.agents)
     options.resume_sessions.update(stored_sessions(store, run_id))
-    return support.services, support.prepare_context
+    return support.services, support.prepare_context, support.control

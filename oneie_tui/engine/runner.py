@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from anyio.abc import TaskGroup
@@ -34,6 +34,7 @@ from oneie_tui.agents.base import (
 )
 from oneie_tui.agents.budget import BudgetExceeded, check_budget
 from oneie_tui.engine import limits
+from oneie_tui.engine.agent_messages import clean_message
 from oneie_tui.engine.agent_state import AgentState
 from oneie_tui.engine.limits import capacity
 from oneie_tui.events import (
@@ -52,6 +53,9 @@ from oneie_tui.trust.redact import redact
 from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.views.outcome import run_outcome
 
+if TYPE_CHECKING:
+    from oneie_tui.engine.control_socket import ControlChannel
+
 CLEANUP_SECONDS = 10.0
 
 
@@ -65,6 +69,9 @@ class RunnerError(Exception):
 
 BackendFor = Callable[[AgentSpec], AgentBackend]
 ContextHook = Callable[[AgentContext], None]
+# Continue a run that has ended with these agents (the dashboard launches `run` again);
+# returns None, or why it cannot now.
+ContinueRun = Callable[[list[str]], "str | None"]
 # A service runs beside the agents for the whole run (e.g. the socket `oneie emit` talks
 # to) and is cancelled when the run ends. It receives the runner.
 Service = Callable[["Runner"], Coroutine[Any, Any, None]]
@@ -142,6 +149,14 @@ class Runner(AgentHost):
         # store's `ended` all describe the same instant.
         self._end_ts: float | None = None
         self._live: dict[str, AgentState] = {}  # launched, not yet ended
+        # Set by whoever holds the runner and can call `run` again once it has ended (the
+        # dashboard), so a message to a finished agent still starts its follow-up then.
+        self.continue_run: ContinueRun | None = None
+        # The control socket (`oneie emit`, `oneie send`), served as one of the services
+        # for each `run`; a holder that keeps the runner after it ended (the dashboard)
+        # serves it itself for as long (`control_held`), so `oneie send` reaches it then.
+        self.control: ControlChannel | None = None
+        self.control_held = False
 
     # --- time -------------------------------------------------------------------
 
@@ -340,6 +355,56 @@ class Runner(AgentHost):
         state.relaunch = True
         return self.cancel(agent_id, "restarted by user")
 
+    def send_message(self, agent_id: str, text: str) -> str | None:
+        """Say `text` to an agent. None when it is accepted, else the one-line reason it
+        was refused. A running (or paused, queued, waiting) attempt gets it at its next
+        boundary; a finished one (completed, failed, cancelled) starts a follow-up attempt
+        in the same worktree and session that continues with it. Either way it is an
+        `agent_message` event (text redacted, attempt, delivery "live" or "followup")."""
+        state = self.agents.get(agent_id)
+        if state is None:
+            return f"no agent {agent_id!r} in run {self.run_id}"
+        try:
+            text = clean_message(text)
+        except ValueError as exc:
+            return str(exc)
+        backend = self._backend_for(state.spec)
+        if not backend.takes_messages(state.spec):
+            return f"{agent_id}: {backend.why_no_messages(state.spec)}"
+        if state.status in ("completed", "failed", "cancelled") and not state.relaunch:
+            return self._follow_up(state, text)
+        if state.status == "blocked":
+            return f"{agent_id} is blocked (its events can no longer fire): restart it to run it again"
+        if state.terminal or state.scope is None or not self.live:
+            return f"{agent_id} has not started in this run"
+        if state.relaunch:
+            return f"{agent_id} is restarting: send the message once it runs again"
+        self._record_message(state, text, "live")
+        if state.ctx is not None:
+            state.ctx.deliver(text)
+        else:  # not started yet: its context gets it when the attempt begins
+            state.inbox.append(text)
+        return None
+
+    def _follow_up(self, state: AgentState, text: str) -> str | None:
+        if self.live and self._tg is not None:
+            state.pending_followup = text
+            self._launch(state)
+            return None
+        if self.live or self.continue_run is None:
+            return f"the run is {'finishing' if self.live else 'over'}: {state.id} cannot be continued now"
+        state.pending_followup = text
+        refused = self.continue_run([state.id])
+        if refused:
+            state.pending_followup = ""
+        return refused
+
+    def _record_message(self, state: AgentState, text: str, delivery: Literal["live", "followup"]) -> None:
+        self.publish(
+            EventType.AGENT_MESSAGE, state.id,
+            metadata={"text": redact(text), "attempt": state.attempt, "delivery": delivery},
+        )
+
     def cancel_run(self, reason: str = "run cancelled by user", *, interrupted: bool = False) -> bool:
         """Cancel every agent. `interrupted` (SIGTERM/SIGHUP) records the run as
         `interrupted`, so `oneie resume` can pick it up; a user's cancel is `cancelled`."""
@@ -392,6 +457,8 @@ class Runner(AgentHost):
                     outer.start_soon(self._run_timeout, self.spec.run.timeout / self.speed)
                 outer.start_soon(self._watch_store)
                 for service in self.services:
+                    if self.control_held and self.control is not None and service == self.control.serve:
+                        continue  # its holder serves it
                     outer.start_soon(service, self)
                 async with anyio.create_task_group() as tg:
                     self._tg = tg
@@ -457,9 +524,16 @@ class Runner(AgentHost):
         state.progress = 0.0
         state.status = "queued"
         state.reason = ""
+        state.inbox = []
+        state.followup, state.pending_followup = state.pending_followup, ""
         self._live[state.id] = state
         self.bus.mark_possible(state.spec.emits)
-        self.publish(EventType.AGENT_QUEUED, state.id, metadata={"attempt": state.attempt})
+        if state.followup:
+            self._record_message(state, state.followup, "followup")
+        self.publish(
+            EventType.AGENT_QUEUED, state.id,
+            metadata={"attempt": state.attempt, **({"followup": True} if state.followup else {})},
+        )
         self._tg.start_soon(self._lifecycle, state, state.scope)
 
     async def _lifecycle(self, state: AgentState, scope: anyio.CancelScope) -> None:
@@ -565,10 +639,14 @@ class Runner(AgentHost):
             attempt=state.attempt,
             shared_context=self._shared_context,
             env=self.env,
+            followup=state.followup,
         )
         if self._prepare_context is not None:
             self._prepare_context(ctx)
         state.ctx = ctx
+        for text in state.inbox:  # said while it was queued
+            ctx.deliver(text)
+        state.inbox = []
         backend = self._backend_for(agent)
         self.publish(
             EventType.AGENT_STARTED,

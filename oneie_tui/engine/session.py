@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from oneie_tui.agents import BACKENDS, UnknownBackend, backend_class
 from oneie_tui.agents.base import AgentBackend, BackendOptions
@@ -85,8 +86,9 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -
     from oneie_tui.engine.runner import new_run_id
 
     run_id = options.run_id or new_run_id()
+    info: dict[str, Any] = {}  # the run's facts for run_started: the control socket's path
     try:
-        services, prepare_context = hooks_for(spec, run_id, options.backend_options, store)
+        services, prepare_context, control = hooks_for(spec, run_id, options.backend_options, store, info)
     except RunSupportError as exc:
         raise SetupError(str(exc)) from None
 
@@ -122,6 +124,8 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -
         max_parallel=options.max_parallel,
         shared_context=render_shared_context(spec),
     )
+    runner.run_info = info  # the channel keeps its path here current
+    runner.control = control
     # Where the run's agents work, so `oneie resume` from any folder works in the same place.
     where = options.backend_options
     runner.run_info["project_dir"] = str(Path(where.project_dir or Path.cwd()).resolve())

@@ -47,6 +47,8 @@ from oneie_tui.ui import format as fmt
 from oneie_tui.ui.live import LiveRun
 from oneie_tui.ui.messages import (
     CancelAgent,
+    ComposeMessage,
+    MessageAgent,
     PauseAgent,
     RestartAgent,
     ResumeRequested,
@@ -173,6 +175,7 @@ class OneieApp(App[int]):
         self.oneie_themes: list[str] = []
         self._store: Store | None = store  # one the command opened already, else opened on use
         self._run_worker: Worker[None] | None = None
+        self._control_worker: Worker[None] | None = None  # the live run's control socket
         self._signals: list[int] = []
         self._hup_before: Any = None  # the SIGHUP handler before ours, put back on unmount
         self._hung_up = False
@@ -471,6 +474,9 @@ class OneieApp(App[int]):
 
     def _launch(self, live: LiveRun, agent_ids: list[str] | None) -> None:
         self._follow_for_notices(live)
+        # A message to a finished agent after the run ended continues the run here.
+        live.runner.continue_run = lambda ids: self._continue_run(live, ids)
+        self._hold_control(live)
         self._run_worker = self.run_worker(
             live.run(agent_ids), name=f"run {live.runner.run_id}", group=RUN_GROUP, exit_on_error=False
         )
@@ -579,6 +585,45 @@ class OneieApp(App[int]):
             self.notify("the run is finishing; try again in a moment", timeout=2)
         else:
             self._launch(live, [agent_id])  # continue the same run with this agent
+
+    def _hold_control(self, live: LiveRun) -> None:
+        """Serve the run's control socket for as long as the dashboard holds the run (not
+        only while it runs), so `oneie send` still continues its finished agents."""
+        runner = live.runner
+        if runner.control is None or runner.control_held:
+            return
+        if self._control_worker is not None:  # the run this one replaces lets go of its own
+            self._control_worker.cancel()
+        runner.control_held = True
+        self._control_worker = self.run_worker(
+            runner.control.serve(runner), name=f"control {runner.run_id}", group="control", exit_on_error=False
+        )
+
+    def _continue_run(self, live: LiveRun, agent_ids: list[str]) -> str | None:
+        """The runner asks to go on with these agents after the run ended (a follow-up)."""
+        if self.running:
+            return "the run is finishing; try again in a moment"
+        if live is not self.live:
+            return "that run is no longer on the dashboard"
+        self._launch(live, agent_ids)
+        return None
+
+    @on(MessageAgent)
+    def _message_agent(self, event: MessageAgent) -> None:
+        """Something to say to an agent (the message input, a review comment)."""
+        event.stop()
+        self.control_message(event.agent_id, event.text)
+
+    def control_message(self, agent_id: str, text: str) -> None:
+        live = self._live_run()
+        if live is None:
+            return
+        refused = live.runner.send_message(agent_id, text)
+        # Reasons name spec ids and carry TOML examples in brackets: text, never markup.
+        if refused is not None:
+            self.notify(refused, severity="warning", timeout=5, markup=False)
+        else:
+            self.notify(f"message sent to {agent_id}", timeout=2, markup=False)
 
     def control_pause_all(self) -> None:
         live = self._live_run()
@@ -793,6 +838,8 @@ class OneieApp(App[int]):
                                 lambda: self.control_cancel(focused))
             yield SystemCommand(f"Restart {focused}", "run the focused agent again (r)",
                                 lambda: self.control_restart(focused))
+            yield SystemCommand(f"Message {focused}", "say something to the focused agent (m)",
+                                lambda: screen.post_message(ComposeMessage(focused)))
             yield SystemCommand(f"Zoom {focused}", "full-screen output, events and usage (enter)",
                                 lambda: screen.post_message(ZoomAgent(focused)))
         yield SystemCommand("Run spec", "run the spec as it is in the editor (ctrl+r)", screen.action_run_spec)

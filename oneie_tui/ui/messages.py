@@ -45,6 +45,11 @@ class MessageAgent(AgentIntent):
         self.text = text
 
 
+class ComposeMessage(AgentIntent):
+    """Open the message input for the agent (the panel's `m`); its screen asks, then posts
+    `MessageAgent` with what was typed."""
+
+
 class ZoomAgent(AgentIntent):
     """Open the agent full-screen."""
 

@@ -96,16 +96,26 @@ def _detail(e: Event) -> str:
         return str(md.get("status", "")) + (f" — {md['reason']}" if md.get("reason") else "")
     if kind == EventType.AGENT_TOOL:
         return str(md.get("name", md.get("tool", "")))
+    if kind == EventType.AGENT_MESSAGE:
+        return message_line(md)
     if (land := describe_land(e)) is not None:
         return land
     return ", ".join(f"{k}={v}" for k, v in md.items() if k not in ("text",))
 
 
+def message_line(md: dict[str, object]) -> str:
+    """What an `agent_message` said, and how it reached the agent (not yet `display`ed)."""
+    how = "follow-up" if md.get("delivery") == "followup" else "message"
+    return f"{how} (attempt {md.get('attempt', '?')}): {md.get('text', '')}"
+
+
 def fold(
-    run: RunRow, events: Iterable[Event], landing: Landing | None = None
+    run: RunRow, events: Iterable[Event], landing: Landing | None = None,
+    messages: list[Event] | None = None,
 ) -> tuple[RunView, list[Event], int]:
     """The run's final view (the same fold as the dashboard), its coordination events and
-    its event count; `landing` (if given) folds the radar, land and acceptance events."""
+    its event count; `landing` (if given) folds the radar, land and acceptance events;
+    `messages` (if given) gets what the user said to the agents."""
     view = initial_view(run)
     coordination: list[Event] = []
     count = 0
@@ -116,6 +126,8 @@ def fold(
         count += 1
         if e.type == EventType.TASK_EVENT:
             coordination.append(e)
+        elif e.type == EventType.AGENT_MESSAGE and messages is not None:
+            messages.append(e)
     return view, coordination, count
 
 
@@ -123,7 +135,8 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
     """Write the report. `events()` is called twice and must give the run's events in
     seq order each time (see `store_pages`)."""
     landing = Landing()
-    view, coordination, count = fold(run, events(), landing)
+    said: list[Event] = []
+    view, coordination, count = fold(run, events(), landing, said)
     now = run.ended or view.last_ts
     metrics = view.metrics(now)
     origin = view.metrics_builder.origin or run.started
@@ -211,6 +224,17 @@ def write_markdown(out: TextIO, run: RunRow, events: Callable[[], Iterable[Event
     else:
         w("None.\n")
     w("\n")
+
+    if said:
+        w("## Messages to agents\n\n| Time | Agent | Delivery | Attempt | Message |\n|---|---|---|---|---|\n")
+        for e in said:
+            md = e.metadata
+            how = "follow-up" if md.get("delivery") == "followup" else "live"
+            w(
+                f"| +{e.ts - origin:.3f}s | {_cell(e.actor)} | {how} | {_cell(str(md.get('attempt', '?')))} |"
+                f" {_cell(md.get('text', ''))} |\n"
+            )
+        w("\n")
 
     if not landing.empty:
         write_landing(out, landing)

@@ -39,7 +39,8 @@ ATTENTION_TEXT = 20_000  # characters kept of one item's text: whole for any rea
 # Events shown on the timeline: lifecycle and coordination, not the output stream.
 TIMELINE_TYPES = frozenset(
     {*STATUS_OF, EventType.TASK_EVENT, EventType.RUN_STARTED, EventType.RUN_FINISHED, EventType.RUN_FAILED, EventType.RETRY,
-     EventType.BUDGET_EXCEEDED, EventType.AGENT_TOOL, EventType.AGENT_ATTENTION, *LAND_TYPES}
+     EventType.BUDGET_EXCEEDED, EventType.AGENT_TOOL, EventType.AGENT_ATTENTION, *LAND_TYPES,
+     EventType.AGENT_MESSAGE}  # what the user said to an agent
 )
 
 

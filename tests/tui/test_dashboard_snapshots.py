@@ -89,3 +89,12 @@ def test_thirty_agents_at_200x60(snap_compare: Any, make_app: Any, tmp_path: Any
     spec = tmp_path / "thirty.toml"
     spec.write_text("\n".join(lines), encoding="utf-8")
     assert snap_compare(make_app(spec), terminal_size=(200, 60))
+
+
+def test_message_input(snap_compare: Any, make_app: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await feed(crud_halfway().events)(pilot)
+        await pilot.press("m", *"use UUID keys")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=WIDE, run_before=run_before)

@@ -22,6 +22,8 @@ streamed turn in `turn.py`, the coordination tools in `tools.py`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from oneie_tui.agents.base import (
     AgentBackend,
     AgentContext,
@@ -39,7 +41,7 @@ from oneie_tui.agents.claude.setup import (
     load_profiles,
 )
 from oneie_tui.agents.pricing import PriceError, load_prices
-from oneie_tui.spec.model import Spec
+from oneie_tui.spec.model import AgentSpec, Spec
 from oneie_tui.trust import redact
 
 
@@ -50,6 +52,11 @@ class ClaudeBackend(AgentBackend):
 
     def __init__(self) -> None:
         self.shared: ClaudeShared | None = None
+        # agent id -> its conversation: a follow-up attempt goes on with it.
+        self.conversations: dict[str, list[dict[str, Any]]] = {}
+
+    def takes_messages(self, agent: AgentSpec) -> bool:
+        return True  # a user turn at the next turn boundary
 
     @classmethod
     def preflight(cls, spec: Spec, options: BackendOptions) -> None:
@@ -92,4 +99,5 @@ class ClaudeBackend(AgentBackend):
             raise AgentFailure(f"{KEY_ENV} is not set")
         from oneie_tui.agents.claude.conversation import ClaudeAgentRun
 
-        return await ClaudeAgentRun(self.shared, ctx, key).run()
+        conversation = self.conversations.setdefault(ctx.agent_id, [])
+        return await ClaudeAgentRun(self.shared, ctx, key, conversation).run()

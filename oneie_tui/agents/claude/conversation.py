@@ -33,6 +33,35 @@ def first_prompt(agent_id: str) -> str:
     return f"{agent_id}: start your task now. Use your tools to coordinate, and call finish when you are done."
 
 
+def user_says(text: str, followup: bool = False) -> str:
+    """How a message from the user reads in the conversation."""
+    if followup:
+        return f"The user follows up on your finished task:\n{text}\n\nContinue with this, and call finish when you are done."
+    return f"A message from the user, sent while you work:\n{text}"
+
+
+def add_user_text(messages: list[dict[str, Any]], texts: list[str]) -> None:
+    """Put `texts` into the conversation as the user's words at its next turn: into the
+    last user message (tool results, the first prompt), or as a new one after the model's
+    last reply, whose tool calls that were never answered are answered as done (the API
+    refuses a tool_use without its result)."""
+    blocks = [{"type": "text", "text": t} for t in texts]
+    last = messages[-1] if messages else None
+    if last is None:
+        messages.append({"role": "user", "content": blocks})
+    elif last["role"] == "user":
+        if isinstance(last["content"], str):
+            last["content"] = [{"type": "text", "text": last["content"]}]
+        last["content"].extend(blocks)
+    else:
+        content = last["content"] if isinstance(last["content"], list) else []
+        answered = [
+            {"type": "tool_result", "tool_use_id": b["id"], "content": "done"}
+            for b in content if isinstance(b, dict) and b.get("type") == "tool_use"
+        ]
+        messages.append({"role": "user", "content": [*answered, *blocks]})
+
+
 def block_param(block: Any) -> dict[str, Any] | None:
     """A response content block as it goes back in the next request (None: leave out)."""
     if block.type == "text":
@@ -62,7 +91,13 @@ def move_cache_breakpoint(messages: list[dict[str, Any]]) -> None:
 
 
 class ClaudeAgentRun:
-    def __init__(self, shared: ClaudeShared, ctx: AgentContext, key: str) -> None:
+    def __init__(
+        self, shared: ClaudeShared, ctx: AgentContext, key: str,
+        conversation: list[dict[str, Any]] | None = None,
+    ) -> None:
+        # The agent's conversation so far (kept by the backend across attempts): a
+        # follow-up attempt continues it with the user's message as a new user turn.
+        self.conversation = conversation if conversation is not None else []
         self.shared = shared
         self.ctx = ctx
         self.key = key
@@ -114,7 +149,11 @@ class ClaudeAgentRun:
 
     async def _loop(self, client: anthropic.AsyncAnthropic) -> AgentResult:
         ctx = self.ctx
-        messages: list[dict[str, Any]] = [{"role": "user", "content": first_prompt(self.agent.id)}]
+        messages = self.conversation
+        if not (ctx.followup and messages):  # a fresh start (or no conversation to go on)
+            messages[:] = [{"role": "user", "content": first_prompt(self.agent.id)}]
+        if ctx.followup:
+            add_user_text(messages, [user_says(ctx.followup, followup=True)])
         request: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self.options.max_tokens,
@@ -139,6 +178,7 @@ class ClaudeAgentRun:
                 await self.shared.warmup.before_first_request(ctx, self.options.warmup)
             self.turns += 1
             self.shared.run_spend.turns += 1
+            self._hear()  # the turn boundary: what the user said meanwhile goes in now
             if self.options.cache:
                 move_cache_breakpoint(messages)
             message = (await turner.run(request, turn)).message
@@ -169,6 +209,11 @@ class ClaudeAgentRun:
                         continue
                     if out.failed:
                         raise AgentFailure(out.summary or "the agent reported failure")
+                    if ctx.has_messages:  # the user spoke during this last turn: go on
+                        messages.append({"role": "user", "content": [*results, {
+                            "type": "tool_result", "tool_use_id": finish.id,
+                            "content": "not finished yet: the user has more to say"}]})
+                        continue
                     ctx.progress(100, "finished")
                     return AgentResult(summary=(out.summary or last_text)[:SUMMARY_CHARS])
                 messages.append({"role": "user", "content": results})
@@ -192,11 +237,22 @@ class ClaudeAgentRun:
                         {"role": "user", "content": [*cut, {"type": "text", "text": "Continue."}] if cut else "Continue."}
                     )
                 continue
+            if content:  # kept whole, so a follow-up continues after this reply
+                messages.append({"role": "assistant", "content": content})
+            if ctx.has_messages:  # the user spoke during this last turn: go on
+                continue
             if asks_question(text):  # it stopped to ask: the user is needed
                 ctx.attention("question", text=text)
             ctx.progress(100, "done")
             return AgentResult(summary=last_text[:SUMMARY_CHARS])
         raise AgentFailure(f"reached max_turns ({self.options.max_turns}) without calling finish")
+
+    def _hear(self) -> None:
+        texts = self.ctx.take_messages()
+        if texts:
+            add_user_text(self.conversation, [user_says(t) for t in texts])
+            for text in texts:
+                self.ctx.output(f"  ↳ message from the user: {redact(text).splitlines()[0][:160]}")
 
     async def _tools(self, tool_uses: list[Any], turn: int) -> tuple[list[dict[str, Any]], Any]:
         """Run every tool call but `finish` (kept for last); their results, in order."""

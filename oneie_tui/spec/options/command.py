@@ -21,6 +21,11 @@ class CommandOptions(StrictTyped):
     line_protocol: bool = Field(
         default=True, description="read `::oneie event|progress|usage` lines on stdout"
     )
+    stdin: bool = Field(
+        default=False,
+        description="a pipe on stdin: each message sent to the agent (`oneie send`, the "
+        "dashboard's m) arrives as one line; off, stdin is closed",
+    )
     ok_exit_codes: list[int] = Field(default_factory=lambda: [0], min_length=1)
     # 1.5 s: a cancelled agent is gone within 2 s even if it ignores SIGTERM.
     grace_seconds: float = Field(

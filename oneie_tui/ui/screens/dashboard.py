@@ -27,7 +27,9 @@ from oneie_tui.ui.bridge import EventBridge
 from oneie_tui.ui.messages import (
     AgentControl,
     CancelAgent,
+    ComposeMessage,
     LeaveEditor,
+    MessageAgent,
     PauseAgent,
     RestartAgent,
     ReviewRequested,
@@ -308,6 +310,22 @@ class DashboardScreen(Screen[None]):
     def _control(self, event: PauseAgent | CancelAgent | RestartAgent) -> None:
         event.stop()
         self._control_intent(event)
+
+    @on(ComposeMessage)
+    def _ask_message(self, event: ComposeMessage) -> None:
+        """A panel's `m`: ask what to say; the answer goes up as `MessageAgent`, which the
+        app hands to the runner."""
+        event.stop()
+        from oneie_tui.ui.screens.message_input import MessageInputScreen
+
+        agent_id = event.agent_id
+        agent = self.view.agents.get(agent_id)
+
+        def said(text: str | None) -> None:
+            if text:
+                self.post_message(MessageAgent(agent_id, text))
+
+        self.app.push_screen(MessageInputScreen(agent_id, agent.status if agent else ""), said)
 
     @on(ZoomAgent)
     def _zoom(self, event: ZoomAgent) -> None:

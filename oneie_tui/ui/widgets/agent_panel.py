@@ -14,7 +14,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from oneie_tui.ui import format as fmt
-from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, ZoomAgent
+from oneie_tui.ui.messages import CancelAgent, ComposeMessage, PauseAgent, RestartAgent, ZoomAgent
 from oneie_tui.views.metrics import AgentMetrics
 from oneie_tui.views.run_view import AgentView
 
@@ -57,6 +57,7 @@ class AgentPanel(Widget, can_focus=True):
         Binding("p,space", "pause", "Pause/resume", id="pause", priority=True),
         Binding("c", "cancel", "Cancel", id="cancel", priority=True),
         Binding("r", "restart", "Restart", id="restart", priority=True),
+        Binding("m", "message", "Message", id="message", priority=True, show=False),  # palette; footer unchanged
         Binding("enter", "zoom", "Zoom", id="zoom", priority=True),
     ]
 
@@ -208,7 +209,7 @@ class AgentPanel(Widget, can_focus=True):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A panel of a screen without a runner (replay) is made with `controls=False`.
-        if action in ("pause", "cancel", "restart") and not self.controls:
+        if action in ("pause", "cancel", "restart", "message") and not self.controls:
             return False  # hidden, not just dimmed: there is nothing to control
         return True
 
@@ -228,6 +229,9 @@ class AgentPanel(Widget, can_focus=True):
 
     def action_restart(self) -> None:
         self._intent(RestartAgent(self.agent_id))
+
+    def action_message(self) -> None:
+        self._intent(ComposeMessage(self.agent_id))
 
     def action_zoom(self) -> None:
         self._intent(ZoomAgent(self.agent_id))

@@ -33,7 +33,7 @@ from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from oneie_tui.ui import format as fmt
-from oneie_tui.ui.messages import CancelAgent, PauseAgent, RestartAgent, ZoomAgent
+from oneie_tui.ui.messages import CancelAgent, ComposeMessage, PauseAgent, RestartAgent, ZoomAgent
 from oneie_tui.views.metrics import RunMetrics
 from oneie_tui.views.run_view import AgentView, RunView
 
@@ -98,6 +98,7 @@ class CrowdList(ScrollView, can_focus=True):
         Binding("p,space", "pause", "Pause/resume", id="pause", priority=True),
         Binding("c", "cancel", "Cancel", id="cancel", priority=True),
         Binding("r", "restart", "Restart", id="restart", priority=True),
+        Binding("m", "message", "Message", id="message", priority=True, show=False),  # palette; footer unchanged
         Binding("enter", "zoom", "Zoom", id="zoom", priority=True),
         Binding("s", "sort", "Sort", id="crowd_sort"),
         Binding("S", "reverse", "Reverse sort", id="crowd_reverse"),
@@ -257,6 +258,10 @@ class CrowdList(ScrollView, can_focus=True):
     def action_restart(self) -> None:
         if self.selected is not None:
             self._intent(RestartAgent(self.selected))
+
+    def action_message(self) -> None:
+        if self.selected is not None:
+            self._intent(ComposeMessage(self.selected))
 
     def action_zoom(self) -> None:
         if self.selected is not None:

@@ -42,6 +42,10 @@ def describe(e: Event) -> str:
         return f"run {status}{extra}" + (f": {reason}" if reason else "")
     if kind == EventType.AGENT_WAITING:
         return "waiting for " + ", ".join(map(str, awaited(md)))
+    if kind == EventType.AGENT_MESSAGE:  # already through `display`: one line, cut short
+        said = " ".join(str(md.get("text", "")).split())
+        said = said if len(said) <= 120 else said[:119] + "…"
+        return ("↪ follow-up: " if md.get("delivery") == "followup" else "✉ message: ") + said
     if kind == EventType.AGENT_QUEUED:
         attempt = int(md.get("attempt", 1))
         return "queued" + (f" (attempt {attempt})" if attempt > 1 else "") + (" for a slot" if md.get("slot") else "")
