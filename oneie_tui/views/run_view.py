@@ -256,6 +256,8 @@ class RunView:
             a.tool_calls += 1
         elif kind == EventType.AGENT_ATTENTION:
             a.attention.append(attention_of(e))
+        elif kind == EventType.AGENT_MESSAGE:
+            a.attention.clear()  # the user answered it
         elif kind == EventType.AGENT_INFO:
             a.extra.update(display_value(md))
         elif kind == EventType.SCOPE_EXCEEDED:

@@ -221,7 +221,7 @@ def ev(seq: int, type_: str, actor: str, **md: Any) -> Event:
     return Event(seq, "r", float(seq), type_, actor, "", "", md)
 
 
-def test_the_fold_keeps_attention_until_a_new_attempt_or_a_resume() -> None:
+def test_the_fold_keeps_attention_until_a_new_attempt_a_resume_or_a_message() -> None:
     view = RunView()
     view.apply_all([
         ev(1, EventType.AGENT_QUEUED, "a", attempt=1),
@@ -240,6 +240,10 @@ def test_the_fold_keeps_attention_until_a_new_attempt_or_a_resume() -> None:
     view.apply(ev(7, EventType.AGENT_ATTENTION, "a", reason="failed", text="boom"))
     view.apply(ev(8, EventType.AGENT_QUEUED, "a", attempt=2))
     assert not a.needs_attention
+    view.apply(ev(9, EventType.AGENT_ATTENTION, "a", reason="question", text="Which db?"))
+    assert a.needs_attention
+    view.apply(ev(10, EventType.AGENT_MESSAGE, "a", text="postgres", attempt=2, delivery="live"))
+    assert not a.needs_attention  # the user answered it
 
 
 def test_denials_of_an_earlier_attempt_do_not_count() -> None:
