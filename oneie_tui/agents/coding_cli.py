@@ -278,6 +278,9 @@ class CodingCliBackend(AgentBackend):
         except Exception:  # no prices: usage is recorded without a cost
             self.prices = None
 
+    def forget_session(self, agent_id: str) -> None:
+        self.sessions.pop(agent_id, None)
+
     async def run(self, ctx: AgentContext) -> AgentResult:
         opts = self.options_of(ctx.agent)
         cli = self.locate(ctx.agent, self.project)

@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -34,7 +35,10 @@ from oneie_tui.agents.base import (
     BackendOptions,
 )
 from oneie_tui.engine.control_socket import ControlChannel
+from oneie_tui.engine.ray_checkout import Shipped, node_dir_for
 from oneie_tui.events import Event, EventImpossible, EventType
+from oneie_tui.git.remote_checkout import make_on_node, pack_back
+from oneie_tui.git.worktree import Worktree, WorktreeError, commit_work
 from oneie_tui.spec.model import Spec
 
 # The host ends its agents when the driver has not been heard from for this long: a
@@ -61,6 +65,7 @@ class AgentRequest:
     env: dict[str, str]
     workdir: str | None
     options: BackendOptions
+    checkout: Shipped | None = None  # an isolated agent's worktree, made on this node
 
 
 @dataclass(eq=False)
@@ -273,11 +278,14 @@ class AgentHostActor:
 
     async def _drive(self, attempt: _Attempt) -> None:
         end: Message = ("end", "failed", "the host could not start the agent")
+        made: Path | None = None
         try:
             with attempt.scope:
                 ctx = self._context(attempt)
                 attempt.ctx = ctx
                 backend = self._backend(attempt.request)
+                if attempt.request.checkout is not None:
+                    made = await self._check_out(attempt, ctx, backend, attempt.request.checkout)
                 result = await backend.run(ctx)
                 end = ("end", "completed", result.summary)
             if attempt.scope.cancelled_caught:
@@ -294,7 +302,67 @@ class AgentHostActor:
             end = ("end", "error", f"{type(exc).__name__}: {exc}")
         finally:
             attempt.done = True
+            if made is not None and attempt.request.checkout is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._send_back(attempt, made, attempt.request.checkout, end)
             attempt.queue.put_nowait(end)
+
+    async def _check_out(
+        self, attempt: _Attempt, ctx: AgentContext, backend: AgentBackend, shipped: Shipped
+    ) -> Path:
+        """The agent's worktree on this node, before it starts: its earlier attempt's
+        when that is here and current (a session continues), else a new one (it starts
+        over: a session of it is forgotten, with the reason)."""
+        co = shipped.checkout
+        history = await shipped.history if shipped.history is not None else None
+        try:
+            made = await anyio.to_thread.run_sync(
+                make_on_node, node_dir_for(self.node_id), co, history, shipped.delta
+            )
+        except WorktreeError as exc:
+            raise AgentFailure(f"no worktree on node {self.node_id[:12]}: {exc}") from None
+        ctx.workdir = str(made.path)
+        ctx.env["ONEIE_WORKTREE"] = str(made.path)
+        facts: dict[str, Any] = {
+            "node": self.node_id,
+            "node_worktree": str(made.path),
+            "checkout": "origin" if co.url else "bundle",
+            "worktree_recovered": made.recovered,
+        }
+        if not made.recovered and (shipped.previous_node or shipped.had_session):
+            backend.forget_session(co.agent_id)
+            if shipped.previous_node and shipped.previous_node != self.node_id:
+                where = f"was on node {shipped.previous_node[:12]}, not this one (that node is gone or full)"
+            else:
+                where = "is no longer on this node"
+            facts["started_over"] = (
+                f"its worktree of the attempt before {where}: a new worktree of its branch as the "
+                "driver has it, and a new session"
+            )
+        attempt.queue.put_nowait(("checkout", facts))
+        return made.path
+
+    async def _send_back(self, attempt: _Attempt, path: Path, shipped: Shipped, end: Message) -> None:
+        """After the agent: what it left uncommitted committed (as the driver does for a
+        local worktree), and its branch's new commits streamed back as a bundle."""
+        co = shipped.checkout
+        status = {"completed": "completed", "cancelled": "cancelled", "interrupted": "cancelled"}.get(
+            str(end[1]), "failed"
+        )
+        summary = str(end[2]) if isinstance(end[2], str) else ""
+        wt = Worktree(co.agent_id, co.run_id, path, co.branch, co.base)
+
+        def pack() -> tuple[str, str, bytes | None]:
+            commit = commit_work(wt, status, summary)
+            head, data = pack_back(path, co.branch, co.tip)
+            return commit or "", head, data
+
+        try:
+            commit, head, data = await anyio.to_thread.run_sync(pack)
+        except WorktreeError as exc:
+            attempt.queue.put_nowait(("branch_error", str(exc)))
+            return
+        attempt.queue.put_nowait(("branch", head, data, commit))
 
 
 def _rss_bytes() -> int:

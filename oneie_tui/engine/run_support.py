@@ -170,17 +170,18 @@ def stored_sessions(store: Store | None, run_id: str | None) -> dict[str, str]:
 
 def hooks_for(
     spec: Spec, run_id: str, options: BackendOptions, store: Store | None
-) -> tuple[list[Service], Callable[[AgentContext], None] | None]:
+) -> tuple[list[Service], Callable[[AgentContext], None] | None, dict[str, Worktree]]:
     """The one call `session.build_runner` makes: (services, prepare_context) for the
-    runner. Raises RunSupportError with one line when the run cannot be set up."""
+    runner, and the isolated agents' worktrees (the ray executor ships them to nodes).
+    Raises RunSupportError with one line when the run cannot be set up."""
     needs = any(
         spec.backend_of(a) in PROCESS_BACKENDS or isolation_of(spec, a) == "worktree"
         for a in spec.agents
     )
     if not needs:
-        return [], None
+        return [], None, {}
     support = prepare_run(
         spec, run_id, project_dir=options.project_dir, worktree_dir=options.worktree_dir
     )
     options.resume_sessions.update(stored_sessions(store, run_id))
-    return support.services, support.prepare_context
+    return support.services, support.prepare_context, support.worktrees

@@ -86,7 +86,7 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -
 
     run_id = options.run_id or new_run_id()
     try:
-        services, prepare_context = hooks_for(spec, run_id, options.backend_options, store)
+        services, prepare_context, worktrees = hooks_for(spec, run_id, options.backend_options, store)
     except RunSupportError as exc:
         raise SetupError(str(exc)) from None
 
@@ -99,10 +99,14 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -
     if executor == "ray":
         # The one seam: each backend is wrapped so that its run(ctx) happens on a Ray
         # host; the runner, the store and the rules stay here, and know nothing of it.
+        from oneie_tui.engine.ray_checkout import stored_placements
         from oneie_tui.engine.ray_executor import RayExecutor, RayExecutorError
 
         try:
-            ray_exec = RayExecutor.start(spec, run_id, options.ray_address, options.backend_options)
+            ray_exec = RayExecutor.start(
+                spec, run_id, options.ray_address, options.backend_options,
+                worktrees=worktrees, previous=stored_placements(store, run_id),
+            )
         except RayExecutorError as exc:
             raise SetupError(str(exc)) from None
         services = [*services, ray_exec.serve]
