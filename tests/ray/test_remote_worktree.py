@@ -8,6 +8,7 @@ Resume: a worktree still on its node continues; one whose node died starts over.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -34,15 +35,20 @@ from tests.ray.helpers import run_with, statuses
 
 NODE = {"num_cpus": 1, "object_store_memory": SMALL["object_store_memory"]}
 SLOTS = {"agent_slot": 4}
+NODE_KEY = "ONEIE_TEST_NODE_KEY"  # in the nodes' environment only (as `ray start` would have it)
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     if ray.is_initialized():
         ray.shutdown()
-    c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
-    c.add_node(**NODE, resources=SLOTS)
-    c.wait_for_nodes()
+    os.environ[NODE_KEY] = "sk-node-own-key-1234"
+    try:
+        c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+        c.add_node(**NODE, resources=SLOTS)
+        c.wait_for_nodes()
+    finally:
+        del os.environ[NODE_KEY]  # the nodes inherited it; the driver has it no longer
     ray.init(address=c.address, log_to_driver=False)
     try:
         yield c
@@ -248,4 +254,21 @@ def test_resume_starts_over_when_the_node_with_the_worktree_died(cluster: Cluste
     branch = f"oneie/{runner.run_id}/builder"
     files = sh(repo, "ls-tree", "--name-only", branch).split()
     assert "fresh.txt" in files and "step1.txt" in files and "step2.txt" not in files
+    store.close()
+
+
+def test_keys_reach_an_agent_from_its_node_never_from_the_driver_or_the_store(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver_key = "sk-ant-driver-only-5678"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", driver_key)  # the driver's, set after the nodes started
+    repo = _repo(tmp_path / "project")
+    store = RunStore(tmp_path / "runs.sqlite3")
+    script = f'echo "node=${{{NODE_KEY}:-absent}}" > seen.txt; echo "driver=${{ANTHROPIC_API_KEY:-absent}}" >> seen.txt'
+    runner, events = run_with(_spec(script), "ray", repo, speed=1.0, store=store)
+    assert statuses(events)["builder"] == ("completed", "")
+    branch = f"oneie/{runner.run_id}/builder"
+    assert sh(repo, "show", f"{branch}:seen.txt").splitlines() == ["node=sk-node-own-key-1234", "driver=absent"]
+    stored = json.dumps([e.to_dict() for e in store.events(runner.run_id)]) + (store.get_run(runner.run_id).spec_text or "")
+    assert driver_key not in stored and "sk-node-own-key" not in stored
     store.close()
