@@ -122,6 +122,9 @@ class RayExecutor:
                     ray.init(address=where, log_to_driver=False, configure_logging=False)
                 else:
                     ray.init(
+                        # "local": a new instance of our own, never another one that runs
+                        # on this machine (ray.init alone would join it)
+                        address="local",
                         num_cpus=LOCAL_CPUS,
                         resources={SLOT_RESOURCE: max(1, len(spec.agents))},
                         object_store_memory=LOCAL_OBJECT_STORE,
