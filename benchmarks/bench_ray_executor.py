@@ -191,9 +191,19 @@ def worktree_figures(project_parent: Path, repeat: int) -> None:
 
     repo = small_repo(project_parent / "small")
     node = Path(tempfile.mkdtemp(prefix="oneie-bench-node-"))
-    local = [isolated_wall(repo, ship=False) for _ in range(repeat)]
-    shipped = [isolated_wall(repo, ship=True) for _ in range(repeat)]
-    steps = [git_steps(repo, node) for _ in range(repeat)]
+    import shutil
+
+    import ray
+
+    from oneie_tui.engine.ray_checkout import node_dir_for
+
+    try:
+        local = [isolated_wall(repo, ship=False) for _ in range(repeat)]
+        shipped = [isolated_wall(repo, ship=True) for _ in range(repeat)]
+        steps = [git_steps(repo, node) for _ in range(repeat)]
+    finally:  # the clones the host made, and ours
+        shutil.rmtree(node_dir_for(ray.get_runtime_context().get_node_id()), ignore_errors=True)
+        shutil.rmtree(node, ignore_errors=True)
     a, b = statistics.median(local), statistics.median(shipped)
     print(f"isolated command agent on ray, run wall: local worktree {a:.3f} s, shipped clone {b:.3f} s, "
           f"ratio {b / a:.2f}, difference {b - a:.3f} s")

@@ -11,6 +11,7 @@ exactly as a local agent's.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -21,6 +22,8 @@ from oneie_tui.git.worktree import BASE_FILE, WorktreeError, git
 
 CLONE_DIR = ".clone"
 IDENTITY_KEYS = ("user.name", "user.email")
+_SCP_LIKE = re.compile(r"^[^/]+:")  # user@host:path, as git reads it
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,18 @@ class NodeCheckout:
 
 
 def origin_url(root: Path) -> str | None:
-    """The driver repository's `origin` URL, if it has one."""
+    """The driver repository's `origin` URL, if it has one; a relative local path made
+    absolute (a node resolves nothing against the driver's folder)."""
     try:
         url = git(["remote", "get-url", "origin"], root).strip()
     except WorktreeError:
         return None
-    return url or None
+    if not url:
+        return None
+    if "://" not in url and not _SCP_LIKE.match(url) and not Path(url).is_absolute():
+        top = git(["rev-parse", "--show-toplevel"], root).strip()
+        return str((Path(top) / url).resolve())
+    return url
 
 
 def origin_has(root: Path, commit: str) -> bool:
@@ -88,6 +97,8 @@ def fetch_back(root: Path, worktree: Path, branch: str, head: str, data: bytes) 
     repository: fetched, then oneie's own worktree of that branch fast-forwarded to
     `head` (refused, not forced, if it moved meanwhile). The user's branch, working tree
     and FETCH_HEAD are not touched: the fetch runs in oneie's worktree."""
+    if not _COMMIT_ID.fullmatch(head):
+        raise WorktreeError(f"the node sent {head[:50]!r} as the head of {branch}, not a commit id")
     with tempfile.TemporaryDirectory(prefix="oneie-fetch-") as tmp:
         file = Path(tmp) / "back.bundle"
         file.write_bytes(data)

@@ -28,7 +28,7 @@ from tests.fakes.anthropic_server import ScriptedAnthropicServer, bash, text
 from tests.fakes.claude_code_script import claude_cli
 from tests.fakes.process_tools import git_repo, loaded
 from tests.ray.conftest import SMALL
-from tests.ray.helpers import statuses
+from tests.ray.helpers import remove_node_dirs, statuses
 
 pytestmark = [pytest.mark.claude_code, pytest.mark.slow]
 
@@ -56,6 +56,7 @@ def cluster() -> Iterator[Cluster]:
     try:
         yield c
     finally:
+        remove_node_dirs()
         ray.shutdown()
         c.shutdown()
         for k, v in saved.items():

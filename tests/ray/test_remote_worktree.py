@@ -31,7 +31,7 @@ from oneie_tui.land.runfacts import StoreRecorder, load_facts
 from oneie_tui.spec.loader import LoadedSpec, parse_spec_text
 from oneie_tui.store.sqlite import RunStore
 from tests.ray.conftest import SMALL
-from tests.ray.helpers import run_with, statuses
+from tests.ray.helpers import remove_node_dirs, run_with, statuses
 
 NODE = {"num_cpus": 1, "object_store_memory": SMALL["object_store_memory"]}
 SLOTS = {"agent_slot": 4}
@@ -42,19 +42,25 @@ NODE_KEY = "ONEIE_TEST_NODE_KEY"  # in the nodes' environment only (as `ray star
 def cluster() -> Iterator[Cluster]:
     if ray.is_initialized():
         ray.shutdown()
-    os.environ[NODE_KEY] = "sk-node-own-key-1234"
-    try:
-        c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
-        c.add_node(**NODE, resources=SLOTS)
-        c.wait_for_nodes()
-    finally:
-        del os.environ[NODE_KEY]  # the nodes inherited it; the driver has it no longer
+    c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+    _add_worker(c)
     ray.init(address=c.address, log_to_driver=False)
     try:
         yield c
     finally:
+        remove_node_dirs()
         ray.shutdown()
         c.shutdown()
+
+
+def _add_worker(c: Cluster) -> None:
+    """A node with agent slots whose environment has NODE_KEY (the driver's has not)."""
+    os.environ[NODE_KEY] = "sk-node-own-key-1234"
+    try:
+        c.add_node(**NODE, resources=SLOTS)
+        c.wait_for_nodes()
+    finally:
+        del os.environ[NODE_KEY]  # the node inherited it; the driver has it no longer
 
 
 def sh(cwd: Path, *args: str) -> str:
@@ -243,8 +249,7 @@ def test_resume_starts_over_when_the_node_with_the_worktree_died(cluster: Cluste
 
     runner, events = _first_life(tmp_path, repo, store, kill_node)
     assert statuses(events)["builder"][0] == "cancelled"
-    cluster.add_node(**NODE, resources=SLOTS)
-    cluster.wait_for_nodes()
+    _add_worker(cluster)
 
     after = _resume(store, runner.run_id, tmp_path / "second-life")
     first, second = _infos(after, "node_worktree")

@@ -115,6 +115,40 @@ def test_a_bundle_that_does_not_hold_its_head_is_refused(project: Path, tmp_path
     _agent_commits(made.path, "one.txt")
     _, data = pack_back(made.path, co.branch, co.tip)
     assert data is not None
-    with pytest.raises(WorktreeError):
-        fetch_back(local, local, co.branch, "0" * 40, data)
+    for head in ("0" * 40, "--upload-pack=touch x", "HEAD"):
+        with pytest.raises(WorktreeError):
+            fetch_back(local, local, co.branch, head, data)
     assert sh(project, "rev-parse", co.branch) == co.tip  # nothing moved
+
+
+def test_a_relative_origin_is_made_absolute_for_the_nodes(project: Path, tmp_path: Path) -> None:
+    sh(tmp_path, "init", "-q", "--bare", "origin.git")
+    sh(project, "remote", "add", "origin", "../origin.git")
+    assert origin_url(project) == str(tmp_path / "origin.git")
+    sh(project, "remote", "set-url", "origin", "git@example.org:team/project.git")
+    assert origin_url(project) == "git@example.org:team/project.git"
+
+
+def test_the_checkout_setting_picks_origin_or_bundle(project: Path, tmp_path: Path) -> None:
+    from oneie_tui.engine.ray_checkout import CheckoutError, Shipper
+
+    wt = create(project, worktrees_dir(project, DEFAULT_DIR), "run-1", "builder")
+    worktrees = {"builder": wt}
+    assert Shipper.for_run({}, "origin", "", {}) is None  # no isolated agent: nothing to ship
+    with pytest.raises(CheckoutError, match="has no origin"):
+        Shipper.for_run(worktrees, "origin", "", {})
+    auto = Shipper.for_run(worktrees, "auto", "", {})
+    assert auto is not None and auto.url is None  # local-only: bundles
+    origin = tmp_path / "origin.git"
+    sh(tmp_path, "init", "-q", "--bare", str(origin))
+    sh(project, "remote", "add", "origin", str(origin))
+    with pytest.raises(CheckoutError, match="has not pushed"):
+        Shipper.for_run(worktrees, "origin", "", {})
+    sh(project, "push", "-q", "origin", "main")
+    for mode, url in (("auto", str(origin)), ("origin", str(origin)), ("bundle", None)):
+        shipper = Shipper.for_run(worktrees, mode, "node-a", {})
+        assert shipper is not None and shipper.url == url, mode
+    shipper = Shipper.for_run(worktrees, "auto", "node-a", {})
+    assert shipper is not None
+    assert not shipper.ships_to("builder", "node-a") and shipper.ships_to("builder", "node-b")
+    assert not shipper.ships_to("someone-else", "node-b")  # not isolated
