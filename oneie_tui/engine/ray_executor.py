@@ -9,7 +9,9 @@ budgets and the store work exactly as for a local run. Pause and resume become h
 attempt ends only when the host says the agent has ended there.
 
 A host that dies (its node lost, its process killed) ends its agents `AgentInterrupted`
-with the reason; `oneie resume` runs them again on any node.
+with the reason; `oneie resume` runs them again on any node (an isolated agent first on
+the node its worktree is on). An isolated agent on a node other than the driver's gets
+its worktree there and its branch back here (`ray_checkout`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -76,7 +78,6 @@ class _Trip:
 
     branch: tuple[str, bytes | None, str] | None = None  # head, bundle, bookkeeping commit
     branch_error: str = ""
-    facts: dict[str, Any] = field(default_factory=dict)
 
 
 class RayExecutor:

@@ -7,7 +7,8 @@ stream carries back to the driver's real context, so the runner's bus and store 
 same events in the same order as a local run. Pause, resume and cancel come in as actor
 calls and reach the backend's own pause hooks and cancel scope here, on the node, where
 its process group lives. `oneie emit` from the agent's processes talks to a control
-channel this host serves on the node.
+channel this host serves on the node. An isolated agent's request may carry a checkout:
+the host makes its worktree on this node first and streams its branch back after.
 
 Nothing here is imported by the driver except through Ray (`ray_executor` names the class).
 """
