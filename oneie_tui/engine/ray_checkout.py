@@ -66,7 +66,8 @@ def node_dir_for(node_id: str) -> Path:
 
 
 def stored_placements(store: Store | None, run_id: str) -> dict[str, str]:
-    """The node each agent's worktree was on in an earlier life of this run (resume)."""
+    """The node each agent's worktree or coding-CLI session was on in an earlier life of
+    this run (resume): the later of the two."""
     if store is None:
         return {}
     found: dict[str, str] = {}
@@ -75,7 +76,7 @@ def stored_placements(store: Store | None, run_id: str) -> dict[str, str]:
     except Exception:  # no such run yet
         return {}
     for e in infos:
-        if e.metadata.get("checkout") and e.metadata.get("node"):
+        if e.metadata.get("node") and (e.metadata.get("checkout") or e.metadata.get("session_id")):
             found[e.actor] = str(e.metadata["node"])
     return found
 
@@ -94,7 +95,7 @@ class Shipper:
         self.worktrees = worktrees
         self.url = url  # None: ship bundles
         self.driver_node = driver_node
-        self.last_node = dict(previous)  # agent -> node of its latest worktree
+        self.last_node = previous  # agent -> node of its latest worktree (the executor's)
         self.force = force
         self._identity: dict[str, str] | None = None
 

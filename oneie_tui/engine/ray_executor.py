@@ -82,11 +82,18 @@ class _Trip:
 
 class RayExecutor:
     def __init__(
-        self, hosts: list[Host], started_ray: bool, options: BackendOptions, shipper: Shipper | None = None
+        self,
+        hosts: list[Host],
+        started_ray: bool,
+        options: BackendOptions,
+        shipper: Shipper | None = None,
+        previous: dict[str, str] | None = None,
     ) -> None:
         self.hosts = hosts
         self.backend_options = options
         self.shipper = shipper  # isolated agents' worktrees on other nodes
+        # agent -> the node its worktree or session is on (resume and restarts go there)
+        self.last_node: dict[str, str] = shipper.last_node if shipper else dict(previous or {})
         self._started_ray = started_ray
         self._freed = anyio.Event()
         self.placements: dict[str, str] = {}  # attempt key -> node id, for the user and tests
@@ -142,7 +149,7 @@ class RayExecutor:
         except Exception:  # a Ray client driver is on no node: every host is remote
             driver_node = ""
         try:
-            shipper = Shipper.for_run(worktrees or {}, spec.run.ray_checkout, driver_node, previous or {})
+            shipper = Shipper.for_run(worktrees or {}, spec.run.ray_checkout, driver_node, dict(previous or {}))
         except CheckoutError as exc:
             if started:
                 ray.shutdown()
@@ -155,7 +162,7 @@ class RayExecutor:
                 f"no Ray node offers {SLOT_RESOURCE!r}: start workers with "
                 f"--resources='{{\"{SLOT_RESOURCE}\": N}}' (docs/cluster.md)"
             )
-        return cls(hosts, started, options, shipper)
+        return cls(hosts, started, options, shipper, previous)
 
     def wrap(self, backend_for: Callable[[AgentSpec], AgentBackend], spec: Spec) -> Callable[[AgentSpec], AgentBackend]:
         """The runner's backend_for, with each backend's run moved onto a host."""
@@ -273,8 +280,7 @@ class RemoteBackend(AgentBackend):
     async def run(self, ctx: AgentContext) -> AgentResult:
         import ray
 
-        shipper = self._executor.shipper
-        prefer = shipper.last_node.get(ctx.agent_id, "") if shipper else ""
+        prefer = self._executor.last_node.get(ctx.agent_id, "")
         host = await self._executor.acquire(prefer)
         key = f"{ctx.run_id}/{ctx.agent_id}/{ctx.attempt}"
         self._executor.placements[key] = host.node_id
@@ -286,7 +292,7 @@ class RemoteBackend(AgentBackend):
         request = AgentRequest(
             key, self._name, ctx.spec, ctx.agent_id, ctx.run_id, ctx.speed, ctx.seed,
             ctx.attempt, ctx.shared_context, dict(ctx.env), ctx.workdir,
-            self._executor.backend_options, shipped,
+            self._executor.backend_options, shipped, self._session_lost(ctx, host, prefer, shipped),
         )
         trip = _Trip()
         pause = lambda: host.actor.pause.remote(key)  # noqa: E731 - hooks are plain calls
@@ -349,6 +355,18 @@ class RemoteBackend(AgentBackend):
                     apply_message(ctx, msg)
         return None
 
+    def _session_lost(self, ctx: AgentContext, host: Host, prefer: str, shipped: Shipped | None) -> str:
+        """Why a session this agent would continue cannot be (it is on another node), or
+        "". A shipped worktree decides on its node instead (it may be there after all)."""
+        if shipped is None and host.node_id != prefer:
+            self._executor.last_node[ctx.agent_id] = host.node_id
+            if prefer and ctx.agent_id in self._executor.backend_options.resume_sessions:
+                return (
+                    f"its session of the attempt before is on node {prefer[:12]}, not this one "
+                    "(that node is gone or full): a new session"
+                )
+        return ""
+
     async def _ship(self, ctx: AgentContext, host: Host) -> Shipped | None:
         """What the host needs to make this isolated agent's worktree on its node (None:
         not isolated, or the host shares the driver's node and its local worktree)."""
@@ -356,7 +374,6 @@ class RemoteBackend(AgentBackend):
         if shipper is None or ctx.agent_id not in shipper.worktrees:
             return None
         if not shipper.ships_to(ctx.agent_id, host.node_id):
-            shipper.last_node[ctx.agent_id] = host.node_id
             ctx.event(EventType.AGENT_INFO, node=host.node_id, checkout="local")
             return None
         had_session = ctx.agent_id in self._executor.backend_options.resume_sessions
@@ -369,9 +386,7 @@ class RemoteBackend(AgentBackend):
 
     def _checked_out(self, ctx: AgentContext, host: Host, facts: dict[str, Any]) -> None:
         """The host made the worktree: record where (resume prefers that node)."""
-        shipper = self._executor.shipper
-        if shipper is not None:
-            shipper.last_node[ctx.agent_id] = host.node_id
+        self._executor.last_node[ctx.agent_id] = host.node_id
         if facts.get("checkout") == "bundle":
             host.has_history = True
         ctx.event(EventType.AGENT_INFO, **facts)

@@ -67,6 +67,7 @@ class AgentRequest:
     workdir: str | None
     options: BackendOptions
     checkout: Shipped | None = None  # an isolated agent's worktree, made on this node
+    session_lost: str = ""  # why a session of this agent is not continued here, or ""
 
 
 @dataclass(eq=False)
@@ -87,8 +88,9 @@ class _Attempt:
 class RelayHost(AgentHost):
     """The AgentHost a backend sees on the node: it forwards, the driver decides."""
 
-    def __init__(self, attempt: _Attempt) -> None:
+    def __init__(self, attempt: _Attempt, node_id: str) -> None:
         self._a = attempt
+        self._node_id = node_id
         self._calls = itertools.count(1)
 
     def _send(self, *msg: Any) -> None:
@@ -98,6 +100,8 @@ class RelayHost(AgentHost):
         self, type: str, actor: str, *, target: str = "", metadata: dict[str, Any] | None = None
     ) -> Event:
         meta = dict(metadata or {})
+        if type == EventType.AGENT_INFO and "session_id" in meta:
+            meta["node"] = self._node_id  # a coding CLI's session lives on this node
         self._send("pub", str(type), meta)
         # The real event (its seq) is made by the driver's bus; callers here get a copy
         # without one (seq 0), which only `oneie emit`'s answer shows.
@@ -262,7 +266,7 @@ class AgentHostActor:
         r = attempt.request
         agent = next(a for a in r.spec.agents if a.id == r.agent_id)
         ctx = AgentContext(
-            RelayHost(attempt), r.spec, agent, r.run_id, speed=r.speed, seed=r.seed,
+            RelayHost(attempt, self.node_id), r.spec, agent, r.run_id, speed=r.speed, seed=r.seed,
             attempt=r.attempt, shared_context=r.shared_context, env=r.env, workdir=r.workdir,
         )
         if any(k.startswith("ONEIE_") for k in r.env):
@@ -287,6 +291,9 @@ class AgentHostActor:
                 backend = self._backend(attempt.request)
                 if attempt.request.checkout is not None:
                     made = await self._check_out(attempt, ctx, backend, attempt.request.checkout)
+                elif attempt.request.session_lost:
+                    backend.forget_session(attempt.request.agent_id)
+                    ctx.event(EventType.AGENT_INFO, started_over=attempt.request.session_lost)
                 result = await backend.run(ctx)
                 end = ("end", "completed", result.summary)
             if attempt.scope.cancelled_caught:

@@ -92,12 +92,12 @@ class Script:
         return text("never sent", delay=60)
 
 
-def _spec(cli: str) -> Any:
+def _spec(cli: str, isolation: str = "worktree") -> Any:
     agent = {
         "id": "agent-solo", "role": "solo", "task": "write a file",
         "claude_code": {"cli": cli, "allowed_tools": ["Bash"], "max_turns": 8},
     }
-    return loaded([agent], backend="claude-code", isolation="worktree", on_failure="continue")
+    return loaded([agent], backend="claude-code", isolation=isolation, on_failure="continue")
 
 
 def _executor_of(runner: Runner) -> Any:
@@ -116,7 +116,9 @@ def _infos(events: list[Event], key: str) -> list[dict[str, Any]]:
     return [e.metadata for e in events if e.type == EventType.AGENT_INFO and key in e.metadata]
 
 
-def _two_lives(tmp_path: Path, cluster: Cluster, kill: Any) -> tuple[str, RunStore, Script, list[Event], Path]:
+def _two_lives(
+    tmp_path: Path, cluster: Cluster, kill: Any, isolation: str = "worktree"
+) -> tuple[str, RunStore, Script, list[Event], Path]:
     repo = git_repo(tmp_path / "repo")
     store = RunStore(tmp_path / "runs.sqlite3")
     script = Script()
@@ -124,7 +126,7 @@ def _two_lives(tmp_path: Path, cluster: Cluster, kill: Any) -> tuple[str, RunSto
         options = RunOptions(
             executor="ray", backend_options=BackendOptions(base_url=srv.base_url, project_dir=str(repo))
         )
-        runner = build_runner(_spec(claude_cli()), options, store)
+        runner = build_runner(_spec(claude_cli(), isolation), options, store)
         events: list[Event] = []
         runner.bus.subscribe(events.append)
 
@@ -153,6 +155,14 @@ def _two_lives(tmp_path: Path, cluster: Cluster, kill: Any) -> tuple[str, RunSto
     return runner.run_id, store, script, list(store.events(runner.run_id)), repo
 
 
+def _kill_node(cluster: Cluster) -> Any:
+    def kill(executor: Any) -> None:
+        node = next(n for n in cluster.worker_nodes if n.node_id == _host_of(executor).node_id)
+        cluster.remove_node(node, allow_graceful=False)
+
+    return kill
+
+
 def _files_on(repo: Path, branch: str) -> list[str]:
     out = subprocess.run(["git", "ls-tree", "--name-only", branch], cwd=repo, capture_output=True, text=True, check=True)
     return out.stdout.split()
@@ -174,11 +184,7 @@ def test_the_session_continues_when_the_worktree_is_still_on_its_node(cluster: C
 
 
 def test_a_new_session_starts_when_the_node_with_the_worktree_died(cluster: Cluster, tmp_path: Path) -> None:
-    def kill_node(executor: Any) -> None:
-        node = next(n for n in cluster.worker_nodes if n.node_id == _host_of(executor).node_id)
-        cluster.remove_node(node, allow_graceful=False)
-
-    run_id, store, script, events, repo = _two_lives(tmp_path, cluster, kill_node)
+    run_id, store, script, events, repo = _two_lives(tmp_path, cluster, _kill_node(cluster))
     first, second = _infos(events, "node_worktree")
     assert second["worktree_recovered"] is False and second["node"] != first["node"]
     assert "new session" in second["started_over"]
@@ -186,4 +192,19 @@ def test_a_new_session_starts_when_the_node_with_the_worktree_died(cluster: Clus
     assert script.fresh_later == 1
     files = _files_on(repo, f"oneie/{run_id}/agent-solo")
     assert "two.txt" in files and "one.txt" not in files  # one.txt was lost with its node
+    store.close()
+
+
+def test_an_agent_without_a_worktree_starts_a_new_session_when_its_node_died(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """Not isolated: the session alone is on the dead node. Resumed elsewhere, the agent
+    is not sent to `--resume` a session that node took with it: a new one, and why."""
+    run_id, store, script, events, _ = _two_lives(tmp_path, cluster, _kill_node(cluster), isolation="none")
+    sessions = _infos(events, "session_id")
+    assert len({i["node"] for i in sessions}) == 2  # each life's session, on its own node
+    (over,) = _infos(events, "started_over")
+    assert f"is on node {sessions[0]['node'][:12]}" in over["started_over"]
+    assert _infos(events, "resumed_session") == [] and script.resumed == []
+    assert script.fresh_later == 1
     store.close()
