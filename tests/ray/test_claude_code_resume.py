@@ -50,7 +50,10 @@ def cluster() -> Iterator[Cluster]:
     os.environ.update(OFFLINE)
     os.environ.pop("ANTHROPIC_AUTH_TOKEN", None)
     c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
-    c.add_node(**NODE, resources=SLOTS)
+    # Three nodes with slots from the start: two tests each lose one and resume on another
+    # (a node added after another was removed failed to register in time under load).
+    for _ in range(3):
+        c.add_node(**NODE, resources=SLOTS)
     c.wait_for_nodes()
     ray.init(address=c.address, log_to_driver=False)
     try:
@@ -117,7 +120,7 @@ def _infos(events: list[Event], key: str) -> list[dict[str, Any]]:
 
 
 def _two_lives(
-    tmp_path: Path, cluster: Cluster, kill: Any, isolation: str = "worktree"
+    tmp_path: Path, kill: Any, isolation: str = "worktree"
 ) -> tuple[str, RunStore, Script, list[Event], Path]:
     repo = git_repo(tmp_path / "repo")
     store = RunStore(tmp_path / "runs.sqlite3")
@@ -145,8 +148,6 @@ def _two_lives(
         anyio.run(first_life)
         status, reason = statuses(events)["agent-solo"]
         assert status == "cancelled" and "died" in reason, reason
-        cluster.add_node(**NODE, resources=SLOTS)  # a node for the second life (used only if needed)
-        cluster.wait_for_nodes()
         script.later = True
         resumed = prepare_resume(store, runner.run_id, base_url=srv.base_url)
         assert resumed.relaunch == ["agent-solo"]
@@ -172,7 +173,7 @@ def test_the_session_continues_when_the_worktree_is_still_on_its_node(cluster: C
     def kill_host(executor: Any) -> None:
         ray.kill(_host_of(executor).actor)  # the host dies, its node and its files stay
 
-    run_id, store, script, events, repo = _two_lives(tmp_path, cluster, kill_host)
+    run_id, store, script, events, repo = _two_lives(tmp_path, kill_host)
     checkouts = _infos(events, "node_worktree")
     assert [c["worktree_recovered"] for c in checkouts] == [False, True]
     first_session = next(i["session_id"] for i in _infos(events, "session_id"))
@@ -184,7 +185,7 @@ def test_the_session_continues_when_the_worktree_is_still_on_its_node(cluster: C
 
 
 def test_a_new_session_starts_when_the_node_with_the_worktree_died(cluster: Cluster, tmp_path: Path) -> None:
-    run_id, store, script, events, repo = _two_lives(tmp_path, cluster, _kill_node(cluster))
+    run_id, store, script, events, repo = _two_lives(tmp_path, _kill_node(cluster))
     first, second = _infos(events, "node_worktree")
     assert second["worktree_recovered"] is False and second["node"] != first["node"]
     assert "new session" in second["started_over"]
@@ -200,7 +201,7 @@ def test_an_agent_without_a_worktree_starts_a_new_session_when_its_node_died(
 ) -> None:
     """Not isolated: the session alone is on the dead node. Resumed elsewhere, the agent
     is not sent to `--resume` a session that node took with it: a new one, and why."""
-    run_id, store, script, events, _ = _two_lives(tmp_path, cluster, _kill_node(cluster), isolation="none")
+    run_id, store, script, events, _ = _two_lives(tmp_path, _kill_node(cluster), isolation="none")
     sessions = _infos(events, "session_id")
     assert len({i["node"] for i in sessions}) == 2  # each life's session, on its own node
     (over,) = _infos(events, "started_over")

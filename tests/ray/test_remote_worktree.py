@@ -43,6 +43,9 @@ def cluster() -> Iterator[Cluster]:
     if ray.is_initialized():
         ray.shutdown()
     c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+    # Two nodes with slots from the start: the lost-node test resumes on the one left (a
+    # node added after another was removed failed to register in time under load).
+    _add_worker(c)
     _add_worker(c)
     ray.init(address=c.address, log_to_driver=False)
     try:
@@ -105,8 +108,8 @@ def _infos(events: list[Event], key: str) -> list[dict[str, Any]]:
     return [e.metadata for e in events if e.type == EventType.AGENT_INFO and key in e.metadata]
 
 
-def _worker(cluster: Cluster) -> str:
-    return next(iter(cluster.worker_nodes)).node_id
+def _workers(cluster: Cluster) -> set[str]:
+    return {n.node_id for n in cluster.worker_nodes}
 
 
 def _user_state(repo: Path) -> tuple[str, str, str]:
@@ -120,7 +123,7 @@ def test_a_local_only_repository_ships_a_bundle_and_the_branch_comes_back(cluste
     runner, events = run_with(_spec(WRITE_AND_COMMIT), "ray", repo, speed=1.0, store=store)
     assert statuses(events)["builder"] == ("completed", "")
     (checkout,) = _infos(events, "node_worktree")
-    assert checkout["checkout"] == "bundle" and checkout["node"] == _worker(cluster)
+    assert checkout["checkout"] == "bundle" and checkout["node"] in _workers(cluster)
     assert checkout["worktree_recovered"] is False
     node_path = Path(checkout["node_worktree"])
     assert not node_path.is_relative_to(repo)  # a clone of its own, not the driver's repository
@@ -177,6 +180,12 @@ def _two_step(marker: Path) -> str:
     )
 
 
+def _host_of(executor: Any) -> Any:
+    """The host the agent runs on."""
+    (node_id,) = set(executor.placements.values())
+    return next(h for h in executor.hosts if h.node_id == node_id)
+
+
 def _executor_of(runner: Runner) -> Any:
     backend = runner._backend_for(runner.spec.agents[0])
     assert isinstance(backend, RemoteBackend)
@@ -221,7 +230,7 @@ def test_resume_continues_in_the_worktree_still_on_its_node(cluster: Cluster, tm
     store = RunStore(tmp_path / "runs.sqlite3")
 
     def kill_host(executor: Any) -> None:
-        ray.kill(executor.hosts[0].actor)  # the host's process dies; its node lives on
+        ray.kill(_host_of(executor).actor)  # the host's process dies; its node lives on
 
     runner, events = _first_life(tmp_path, repo, store, kill_host)
     status, reason = statuses(events)["builder"]
@@ -242,14 +251,15 @@ def test_resume_continues_in_the_worktree_still_on_its_node(cluster: Cluster, tm
 def test_resume_starts_over_when_the_node_with_the_worktree_died(cluster: Cluster, tmp_path: Path) -> None:
     repo = _repo(tmp_path / "project")
     store = RunStore(tmp_path / "runs.sqlite3")
-    victim = next(iter(cluster.worker_nodes))
+    killed: list[Any] = []
 
     def kill_node(executor: Any) -> None:
-        cluster.remove_node(victim, allow_graceful=False)
+        killed.append(next(n for n in cluster.worker_nodes if n.node_id == _host_of(executor).node_id))
+        cluster.remove_node(killed[0], allow_graceful=False)
 
     runner, events = _first_life(tmp_path, repo, store, kill_node)
     assert statuses(events)["builder"][0] == "cancelled"
-    _add_worker(cluster)
+    (victim,) = killed
 
     after = _resume(store, runner.run_id, tmp_path / "second-life")
     first, second = _infos(after, "node_worktree")
