@@ -300,6 +300,10 @@ class AgentBackend:
     async def run(self, ctx: AgentContext) -> AgentResult:
         raise NotImplementedError
 
+    def forget_session(self, agent_id: str) -> None:
+        """The agent's next attempt starts a new session (its worktree, where a session
+        would continue, was lost). Backends without sessions have nothing to forget."""
+
 
 def project_dir(options: BackendOptions | None) -> Path:
     """The run's project folder: `options.project_dir`, else the current one."""

@@ -296,6 +296,9 @@ class CodingCliBackend(AgentBackend):
         except Exception:  # no prices: usage is recorded without a cost
             self.prices = None
 
+    def forget_session(self, agent_id: str) -> None:
+        self.sessions.pop(agent_id, None)
+
     async def run(self, ctx: AgentContext) -> AgentResult:
         resume_id = self.sessions.get(ctx.agent_id) if self.options_of(ctx.agent).resume else None
         if ctx.followup:  # "continue with this": in the session of its last attempt

@@ -9,14 +9,16 @@ budgets and the store work exactly as for a local run. Pause and resume become h
 attempt ends only when the host says the agent has ended there.
 
 A host that dies (its node lost, its process killed) ends its agents `AgentInterrupted`
-with the reason; `oneie resume` runs them again on any node.
+with the reason; `oneie resume` runs them again on any node (an isolated agent first on
+the node its worktree is on). An isolated agent on a node other than the driver's gets
+its worktree there and its branch back here (`ray_checkout`).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,7 @@ from oneie_tui.agents.base import (
     AgentResult,
     BackendOptions,
 )
+from oneie_tui.engine.ray_checkout import CheckoutError, Shipped, Shipper
 from oneie_tui.engine.ray_host import (
     AgentHostActor,
     AgentRequest,
@@ -37,10 +40,12 @@ from oneie_tui.engine.ray_host import (
     apply_message,
     events_of,
 )
-from oneie_tui.events import EventImpossible
+from oneie_tui.events import EventImpossible, EventType
+from oneie_tui.git.worktree import WorktreeError
 
 if TYPE_CHECKING:
     from oneie_tui.engine.runner import Runner
+    from oneie_tui.git.worktree import Worktree
     from oneie_tui.spec.model import AgentSpec, Spec
 
 SLOT_RESOURCE = "agent_slot"
@@ -64,12 +69,31 @@ class Host:
     actor: Any
     used: int = 0
     dead: str = ""  # why it is gone, once it is
+    has_history: bool = False  # a bundle of the project's history reached its node's clone
+
+
+@dataclass
+class _Trip:
+    """What one attempt's stream brought besides its events."""
+
+    branch: tuple[str, bytes | None, str] | None = None  # head, bundle, bookkeeping commit
+    branch_error: str = ""
 
 
 class RayExecutor:
-    def __init__(self, hosts: list[Host], started_ray: bool, options: BackendOptions) -> None:
+    def __init__(
+        self,
+        hosts: list[Host],
+        started_ray: bool,
+        options: BackendOptions,
+        shipper: Shipper | None = None,
+        previous: dict[str, str] | None = None,
+    ) -> None:
         self.hosts = hosts
         self.backend_options = options
+        self.shipper = shipper  # isolated agents' worktrees on other nodes
+        # agent -> the node its worktree or session is on (resume and restarts go there)
+        self.last_node: dict[str, str] = shipper.last_node if shipper else dict(previous or {})
         self._started_ray = started_ray
         self._freed = anyio.Event()
         self.placements: dict[str, str] = {}  # attempt key -> node id, for the user and tests
@@ -78,10 +102,19 @@ class RayExecutor:
 
     @classmethod
     def start(
-        cls, spec: Spec, run_id: str, address: str | None, options: BackendOptions
+        cls,
+        spec: Spec,
+        run_id: str,
+        address: str | None,
+        options: BackendOptions,
+        *,
+        worktrees: Mapping[str, Worktree] | None = None,
+        previous: dict[str, str] | None = None,
     ) -> RayExecutor:
         """Join the cluster at `address` (else $RAY_ADDRESS), else start a local Ray
-        instance for this run, and place one host on each node with agent slots."""
+        instance for this run, and place one host on each node with agent slots.
+        `worktrees`: the isolated agents' (shipped to nodes other than this one);
+        `previous`: the node each one's worktree was on in an earlier life of the run."""
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
             import ray
@@ -97,6 +130,9 @@ class RayExecutor:
                     ray.init(address=where, log_to_driver=False, configure_logging=False)
                 else:
                     ray.init(
+                        # "local": a new instance of our own, never another one that runs
+                        # on this machine (ray.init alone would join it)
+                        address="local",
                         num_cpus=LOCAL_CPUS,
                         resources={SLOT_RESOURCE: max(1, len(spec.agents))},
                         object_store_memory=LOCAL_OBJECT_STORE,
@@ -108,6 +144,16 @@ class RayExecutor:
                 target = f"the Ray cluster at {where}" if where else "a local Ray instance"
                 raise RayExecutorError(f"cannot start {target}: {_line(exc)}") from None
             started = True
+        try:
+            driver_node = str(ray.get_runtime_context().get_node_id() or "")
+        except Exception:  # a Ray client driver is on no node: every host is remote
+            driver_node = ""
+        try:
+            shipper = Shipper.for_run(worktrees or {}, spec.run.ray_checkout, driver_node, dict(previous or {}))
+        except CheckoutError as exc:
+            if started:
+                ray.shutdown()
+            raise RayExecutorError(str(exc)) from None
         hosts = place_hosts()
         if not hosts:
             if started:
@@ -116,7 +162,7 @@ class RayExecutor:
                 f"no Ray node offers {SLOT_RESOURCE!r}: start workers with "
                 f"--resources='{{\"{SLOT_RESOURCE}\": N}}' (docs/cluster.md)"
             )
-        return cls(hosts, started, options)
+        return cls(hosts, started, options, shipper, previous)
 
     def wrap(self, backend_for: Callable[[AgentSpec], AgentBackend], spec: Spec) -> Callable[[AgentSpec], AgentBackend]:
         """The runner's backend_for, with each backend's run moved onto a host."""
@@ -133,15 +179,17 @@ class RayExecutor:
 
     # --- placing -------------------------------------------------------------------
 
-    async def acquire(self) -> Host:
-        """The live host with the most free slots; waits while every slot is taken."""
+    async def acquire(self, prefer: str = "") -> Host:
+        """The live host with the most free slots (the one on node `prefer` when it has
+        one: an agent's worktree is there); waits while every slot is taken."""
         while True:
             live = [h for h in self.hosts if not h.dead]
             if not live:
                 raise AgentInterrupted("no Ray host is left (every node with agent slots died)")
             free = [h for h in live if h.used < h.slots]
             if free:
-                host = max(free, key=lambda h: h.slots - h.used)
+                preferred = [h for h in free if h.node_id == prefer]
+                host = preferred[0] if preferred else max(free, key=lambda h: h.slots - h.used)
                 host.used += 1
                 return host
             await self._freed.wait()
@@ -236,14 +284,21 @@ class RemoteBackend(AgentBackend):
     async def run(self, ctx: AgentContext) -> AgentResult:
         import ray
 
-        host = await self._executor.acquire()
+        prefer = self._executor.last_node.get(ctx.agent_id, "")
+        host = await self._executor.acquire(prefer)
         key = f"{ctx.run_id}/{ctx.agent_id}/{ctx.attempt}"
         self._executor.placements[key] = host.node_id
+        try:
+            shipped = await self._ship(ctx, host)
+        except BaseException:
+            self._executor.release(host)
+            raise
         request = AgentRequest(
             key, self._name, ctx.spec, ctx.agent_id, ctx.run_id, ctx.speed, ctx.seed,
             ctx.attempt, ctx.shared_context, dict(ctx.env), ctx.workdir,
-            self._executor.backend_options,
+            self._executor.backend_options, shipped, self._session_lost(ctx, host, prefer, shipped),
         )
+        trip = _Trip()
         pause = lambda: host.actor.pause.remote(key)  # noqa: E731 - hooks are plain calls
         resume = lambda: host.actor.resume.remote(key)  # noqa: E731
         ctx.on_pause.append(pause)
@@ -253,13 +308,15 @@ class RemoteBackend(AgentBackend):
         try:
             async with anyio.create_task_group() as waits:
                 try:
-                    end = await self._follow(ctx, stream, host, key, waits)
+                    end = await self._follow(ctx, stream, host, key, waits, trip)
+                    await self._bring_back(ctx, shipped, trip)
                 except anyio.get_cancelled_exc_class():
                     # Cancelled here (user, cascade, race, timeout): end it on the node and
                     # wait until it has, so no process outlives the attempt's end.
                     with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_DRAIN_SECONDS):
                         host.actor.cancel.remote(key)
-                        await self._follow(ctx, stream, host, key, None)
+                        await self._follow(ctx, stream, host, key, None, trip)
+                        await self._bring_back(ctx, shipped, trip)
                     raise
                 finally:
                     waits.cancel_scope.cancel()
@@ -280,20 +337,84 @@ class RemoteBackend(AgentBackend):
         return _result_of(end)
 
     async def _follow(
-        self, ctx: AgentContext, stream: Any, host: Host, key: str, waits: Any
+        self, ctx: AgentContext, stream: Any, host: Host, key: str, waits: Any, trip: _Trip
     ) -> Message | None:
         """Make each relayed call on `ctx` until the host's end message."""
         async for ref in stream:
             batch: list[Message] = await ref
             for msg in batch:
-                if msg[0] == "end":
+                kind = msg[0]
+                if kind == "end":
                     return msg
-                if msg[0] == "wait":
+                if kind == "wait":
                     if waits is not None:
                         waits.start_soon(_answer_wait, ctx, host, key, msg)
-                    continue
-                apply_message(ctx, msg)
+                elif kind == "checkout":
+                    self._checked_out(ctx, host, dict(msg[1]))
+                elif kind == "branch":
+                    trip.branch = (str(msg[1]), msg[2] if isinstance(msg[2], bytes) else None, str(msg[3]))
+                elif kind == "branch_error":
+                    trip.branch_error = str(msg[1])
+                else:
+                    apply_message(ctx, msg)
         return None
+
+    def _session_lost(self, ctx: AgentContext, host: Host, prefer: str, shipped: Shipped | None) -> str:
+        """Why a session this agent would continue cannot be (it is on another node), or
+        "". A shipped worktree decides on its node instead (it may be there after all)."""
+        if shipped is None and host.node_id != prefer:
+            self._executor.last_node[ctx.agent_id] = host.node_id
+            if prefer and ctx.agent_id in self._executor.backend_options.resume_sessions:
+                return (
+                    f"its session of the attempt before is on node {prefer[:12]}, not this one "
+                    "(that node is gone or full): a new session"
+                )
+        return ""
+
+    async def _ship(self, ctx: AgentContext, host: Host) -> Shipped | None:
+        """What the host needs to make this isolated agent's worktree on its node (None:
+        not isolated, or the host shares the driver's node and its local worktree)."""
+        shipper = self._executor.shipper
+        if shipper is None or ctx.agent_id not in shipper.worktrees:
+            return None
+        if not shipper.ships_to(ctx.agent_id, host.node_id):
+            ctx.event(EventType.AGENT_INFO, node=host.node_id, checkout="local")
+            return None
+        had_session = ctx.agent_id in self._executor.backend_options.resume_sessions
+        try:
+            return await anyio.to_thread.run_sync(
+                shipper.prepare, ctx.agent_id, host.node_id, host.has_history, had_session
+            )
+        except (WorktreeError, CheckoutError) as exc:
+            raise AgentFailure(f"cannot ship its worktree to node {host.node_id[:12]}: {exc}") from None
+
+    def _checked_out(self, ctx: AgentContext, host: Host, facts: dict[str, Any]) -> None:
+        """The host made the worktree: record where (resume prefers that node)."""
+        self._executor.last_node[ctx.agent_id] = host.node_id
+        if facts.get("checkout") == "bundle":
+            host.has_history = True
+        ctx.event(EventType.AGENT_INFO, **facts)
+
+    async def _bring_back(self, ctx: AgentContext, shipped: Shipped | None, trip: _Trip) -> None:
+        """The agent's branch from its node onto the driver's repository, before its end
+        is recorded (the diff stat and the radar then read it here)."""
+        shipper = self._executor.shipper
+        if shipped is None or shipper is None:
+            return
+        if trip.branch is None:
+            reason = trip.branch_error or "the host sent no branch back"
+            ctx.event(EventType.AGENT_INFO, fetch_error=reason[:300])
+            return
+        head, data, commit = trip.branch
+        try:
+            await anyio.to_thread.run_sync(shipper.bring_back, ctx.agent_id, head, data)
+        except WorktreeError as exc:
+            ctx.event(EventType.AGENT_INFO, fetch_error=str(exc)[:300])
+            return
+        facts: dict[str, Any] = {"fetched": head[:12], "new_commits": data is not None}
+        if commit:
+            facts["node_commit"] = commit[:12]
+        ctx.event(EventType.AGENT_INFO, **facts)
 
 
 async def _answer_wait(ctx: AgentContext, host: Host, key: str, msg: Message) -> None:

@@ -7,7 +7,8 @@ stream carries back to the driver's real context, so the runner's bus and store 
 same events in the same order as a local run. Pause, resume and cancel come in as actor
 calls and reach the backend's own pause hooks and cancel scope here, on the node, where
 its process group lives. `oneie emit` from the agent's processes talks to a control
-channel this host serves on the node.
+channel this host serves on the node. An isolated agent's request may carry a checkout:
+the host makes its worktree on this node first and streams its branch back after.
 
 Nothing here is imported by the driver except through Ray (`ray_executor` names the class).
 """
@@ -20,6 +21,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -34,7 +36,10 @@ from oneie_tui.agents.base import (
     BackendOptions,
 )
 from oneie_tui.engine.control_socket import ControlChannel
+from oneie_tui.engine.ray_checkout import Shipped, node_dir_for
 from oneie_tui.events import Event, EventImpossible, EventType
+from oneie_tui.git.remote_checkout import make_on_node, pack_back
+from oneie_tui.git.worktree import Worktree, WorktreeError, commit_work
 from oneie_tui.spec.model import Spec
 
 # The host ends its agents when the driver has not been heard from for this long: a
@@ -61,6 +66,8 @@ class AgentRequest:
     env: dict[str, str]
     workdir: str | None
     options: BackendOptions
+    checkout: Shipped | None = None  # an isolated agent's worktree, made on this node
+    session_lost: str = ""  # why a session of this agent is not continued here, or ""
 
 
 @dataclass(eq=False)
@@ -81,8 +88,9 @@ class _Attempt:
 class RelayHost(AgentHost):
     """The AgentHost a backend sees on the node: it forwards, the driver decides."""
 
-    def __init__(self, attempt: _Attempt) -> None:
+    def __init__(self, attempt: _Attempt, node_id: str) -> None:
         self._a = attempt
+        self._node_id = node_id
         self._calls = itertools.count(1)
 
     def _send(self, *msg: Any) -> None:
@@ -92,6 +100,8 @@ class RelayHost(AgentHost):
         self, type: str, actor: str, *, target: str = "", metadata: dict[str, Any] | None = None
     ) -> Event:
         meta = dict(metadata or {})
+        if type == EventType.AGENT_INFO and "session_id" in meta:
+            meta["node"] = self._node_id  # a coding CLI's session lives on this node
         self._send("pub", str(type), meta)
         # The real event (its seq) is made by the driver's bus; callers here get a copy
         # without one (seq 0), which only `oneie emit`'s answer shows.
@@ -256,7 +266,7 @@ class AgentHostActor:
         r = attempt.request
         agent = next(a for a in r.spec.agents if a.id == r.agent_id)
         ctx = AgentContext(
-            RelayHost(attempt), r.spec, agent, r.run_id, speed=r.speed, seed=r.seed,
+            RelayHost(attempt, self.node_id), r.spec, agent, r.run_id, speed=r.speed, seed=r.seed,
             attempt=r.attempt, shared_context=r.shared_context, env=r.env, workdir=r.workdir,
         )
         if any(k.startswith("ONEIE_") for k in r.env):
@@ -273,11 +283,17 @@ class AgentHostActor:
 
     async def _drive(self, attempt: _Attempt) -> None:
         end: Message = ("end", "failed", "the host could not start the agent")
+        made: Path | None = None
         try:
             with attempt.scope:
                 ctx = self._context(attempt)
                 attempt.ctx = ctx
                 backend = self._backend(attempt.request)
+                if attempt.request.checkout is not None:
+                    made = await self._check_out(attempt, ctx, backend, attempt.request.checkout)
+                elif attempt.request.session_lost:
+                    backend.forget_session(attempt.request.agent_id)
+                    ctx.event(EventType.AGENT_INFO, started_over=attempt.request.session_lost)
                 result = await backend.run(ctx)
                 end = ("end", "completed", result.summary)
             if attempt.scope.cancelled_caught:
@@ -294,7 +310,67 @@ class AgentHostActor:
             end = ("end", "error", f"{type(exc).__name__}: {exc}")
         finally:
             attempt.done = True
+            if made is not None and attempt.request.checkout is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._send_back(attempt, made, attempt.request.checkout, end)
             attempt.queue.put_nowait(end)
+
+    async def _check_out(
+        self, attempt: _Attempt, ctx: AgentContext, backend: AgentBackend, shipped: Shipped
+    ) -> Path:
+        """The agent's worktree on this node, before it starts: its earlier attempt's
+        when that is here and current (a session continues), else a new one (it starts
+        over: a session of it is forgotten, with the reason)."""
+        co = shipped.checkout
+        history = await shipped.history if shipped.history is not None else None
+        try:
+            made = await anyio.to_thread.run_sync(
+                make_on_node, node_dir_for(self.node_id), co, history, shipped.delta
+            )
+        except WorktreeError as exc:
+            raise AgentFailure(f"no worktree on node {self.node_id[:12]}: {exc}") from None
+        ctx.workdir = str(made.path)
+        ctx.env["ONEIE_WORKTREE"] = str(made.path)
+        facts: dict[str, Any] = {
+            "node": self.node_id,
+            "node_worktree": str(made.path),
+            "checkout": "origin" if co.url else "bundle",
+            "worktree_recovered": made.recovered,
+        }
+        if not made.recovered and (shipped.previous_node or shipped.had_session):
+            backend.forget_session(co.agent_id)
+            if shipped.previous_node and shipped.previous_node != self.node_id:
+                where = f"was on node {shipped.previous_node[:12]}, not this one (that node is gone or full)"
+            else:
+                where = "is no longer on this node"
+            facts["started_over"] = (
+                f"its worktree of the attempt before {where}: a new worktree of its branch as the "
+                "driver has it, and a new session"
+            )
+        attempt.queue.put_nowait(("checkout", facts))
+        return made.path
+
+    async def _send_back(self, attempt: _Attempt, path: Path, shipped: Shipped, end: Message) -> None:
+        """After the agent: what it left uncommitted committed (as the driver does for a
+        local worktree), and its branch's new commits streamed back as a bundle."""
+        co = shipped.checkout
+        status = {"completed": "completed", "cancelled": "cancelled", "interrupted": "cancelled"}.get(
+            str(end[1]), "failed"
+        )
+        summary = str(end[2]) if isinstance(end[2], str) else ""
+        wt = Worktree(co.agent_id, co.run_id, path, co.branch, co.base)
+
+        def pack() -> tuple[str, str, bytes | None]:
+            commit = commit_work(wt, status, summary)
+            head, data = pack_back(path, co.branch, co.tip)
+            return commit or "", head, data
+
+        try:
+            commit, head, data = await anyio.to_thread.run_sync(pack)
+        except WorktreeError as exc:
+            attempt.queue.put_nowait(("branch_error", str(exc)))
+            return
+        attempt.queue.put_nowait(("branch", head, data, commit))
 
 
 def _rss_bytes() -> int:

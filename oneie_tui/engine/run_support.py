@@ -38,6 +38,16 @@ class RunSupportError(Exception):
 
 
 @dataclass
+class RunHooks:
+    """What `hooks_for` hands `session.build_runner`."""
+
+    services: list[Service]
+    prepare_context: Callable[[AgentContext], None] | None
+    control: ControlChannel | None  # the socket `oneie emit` and `oneie send` talk to
+    worktrees: dict[str, Worktree]  # isolated agents' (the ray executor ships them to nodes)
+
+
+@dataclass
 class RunSupport:
     run_id: str
     project: Path
@@ -176,9 +186,10 @@ def stored_sessions(store: Store | None, run_id: str | None) -> dict[str, str]:
 def hooks_for(
     spec: Spec, run_id: str, options: BackendOptions, store: Store | None,
     info: dict[str, Any] | None = None,
-) -> tuple[list[Service], Callable[[AgentContext], None] | None, ControlChannel | None]:
-    """The one call `session.build_runner` makes: (services, prepare_context, the control
-    channel) for the runner; `info` gets the control socket's path. Raises RunSupportError with one line
+) -> RunHooks:
+    """The one call `session.build_runner` makes: the runner's services, prepare_context
+    and control channel, and the isolated agents' worktrees (the ray executor ships them
+    to nodes); `info` gets the control socket's path. Raises RunSupportError with one line
     when the run cannot be set up."""
     needs = any(
         spec.backend_of(a) in PROCESS_BACKENDS or isolation_of(spec, a) == "worktree"
@@ -189,10 +200,10 @@ def hooks_for(
 
         control = ControlChannel(info)
         control.bind()
-        return [control.serve], None, control
+        return RunHooks([control.serve], None, control, {})
     support = prepare_run(
         spec, run_id, project_dir=options.project_dir, worktree_dir=options.worktree_dir, info=info
     )
     support.processes = any(spec.backend_of(a) in PROCESS_BACKENDS for a in spec.agents)
     options.resume_sessions.update(stored_sessions(store, run_id))
-    return support.services, support.prepare_context, support.control
+    return RunHooks(support.services, support.prepare_context, support.control, support.worktrees)

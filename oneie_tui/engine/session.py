@@ -88,9 +88,10 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -
     run_id = options.run_id or new_run_id()
     info: dict[str, Any] = {}  # the run's facts for run_started: the control socket's path
     try:
-        services, prepare_context, control = hooks_for(spec, run_id, options.backend_options, store, info)
+        hooks = hooks_for(spec, run_id, options.backend_options, store, info)
     except RunSupportError as exc:
         raise SetupError(str(exc)) from None
+    services, prepare_context, control = hooks.services, hooks.prepare_context, hooks.control
 
     for agent in spec.agents:  # load and configure every backend now: a bad one is exit 2
         backend_for(agent)
@@ -101,10 +102,14 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -
     if executor == "ray":
         # The one seam: each backend is wrapped so that its run(ctx) happens on a Ray
         # host; the runner, the store and the rules stay here, and know nothing of it.
+        from oneie_tui.engine.ray_checkout import stored_placements
         from oneie_tui.engine.ray_executor import RayExecutor, RayExecutorError
 
         try:
-            ray_exec = RayExecutor.start(spec, run_id, options.ray_address, options.backend_options)
+            ray_exec = RayExecutor.start(
+                spec, run_id, options.ray_address, options.backend_options,
+                worktrees=hooks.worktrees, previous=stored_placements(store, run_id),
+            )
         except RayExecutorError as exc:
             raise SetupError(str(exc)) from None
         services = [*services, ray_exec.serve]

@@ -166,6 +166,12 @@ class RunSettings(StrictTyped):
     isolation: Isolation = "none"
     # Where the agents' backends run: here, or on the hosts of a Ray cluster (docs/cluster.md).
     executor: Literal["local", "ray"] = "local"
+    # How an isolated agent's worktree reaches a Ray node other than the driver's.
+    ray_checkout: Literal["auto", "origin", "bundle"] = Field(
+        default="auto",
+        description='"origin": nodes clone the origin URL; "bundle": the driver ships a git bundle; '
+        '"auto": origin when it holds the base commit, else bundle',
+    )
     worktree_dir: str = Field(
         default=".oneie/worktrees",
         description='where isolation = "worktree" puts the agents\' worktrees; inside the project',

@@ -33,7 +33,7 @@ def local_ray() -> Iterator[None]:
     """A local Ray instance with agent slots, shared by one module's tests."""
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=1, resources={"agent_slot": 16}, **SMALL)
+    ray.init(address="local", num_cpus=1, resources={"agent_slot": 16}, **SMALL)
     try:
         yield
     finally:

@@ -104,5 +104,19 @@ def order_problems(runner: Runner, events: list[Event]) -> list[str]:
     return problems
 
 
+def remove_node_dirs() -> None:
+    """The clones and worktrees the cluster's nodes made for isolated agents (their
+    folders outlive a run on purpose: a resume continues in them). Call before
+    ray.shutdown: ray.nodes() lists the dead nodes too."""
+    import shutil
+
+    import ray
+
+    from oneie_tui.engine.ray_checkout import node_dir_for
+
+    for node in ray.nodes():  # type: ignore[no-untyped-call]
+        shutil.rmtree(node_dir_for(str(node["NodeID"])), ignore_errors=True)
+
+
 def summary_of(runner: Runner) -> dict[str, Any]:
     return runner.summary()
