@@ -420,7 +420,8 @@ class Runner(AgentHost):
     async def run(self, agent_ids: Iterable[str] | None = None, *, resume: bool = False) -> RunMetrics:
         """Run the given agents (default all). Callable again on the same runner to
         continue the run (resume, or restarting agents after it ended)."""
-        ids = list(agent_ids) if agent_ids is not None else list(self.agents)
+        on_call = self.spec.on_call()  # the resolver waits for `oneie land`
+        ids = list(agent_ids) if agent_ids is not None else [a for a in self.agents if a not in on_call]
         self._resumed = resume or self._resumed
         self._run_cancelled = False
         self._run_failed_reason = ""
@@ -508,7 +509,8 @@ class Runner(AgentHost):
                 add_usage(state.usage, e.metadata)
         self.bus.seek(last + 1)
         self._resumed = True
-        return [a for a, s in self.agents.items() if not s.terminal]
+        on_call = self.spec.on_call()
+        return [a for a, s in self.agents.items() if not s.terminal and a not in on_call]
 
     def _launch(self, state: AgentState) -> None:
         assert self._tg is not None

@@ -296,6 +296,11 @@ class Spec(StrictTyped):
     def backend_of(self, agent: AgentSpec) -> str:
         return agent.backend or self.run.backend
 
+    def on_call(self) -> frozenset[str]:
+        """Agents that do not run with the squad: the `[land] resolve_with` resolver, whom
+        `oneie land` starts when a branch conflicts."""
+        return frozenset({self.land.resolve_with} if self.land.resolve_with else ())
+
     def emitters(self) -> dict[str, list[str]]:
         """Which agents emit each event name."""
         out: dict[str, list[str]] = {}
@@ -357,6 +362,7 @@ def check_spec(spec: Spec) -> None:
         )
 
     emitters = spec.emitters()
+    on_call = spec.on_call()
     for i, agent in enumerate(spec.agents):
         for field in ("after", "after_any"):
             for j, name in enumerate(getattr(agent, field)):
@@ -364,6 +370,12 @@ def check_spec(spec: Spec) -> None:
                     raise SpecProblem(
                         f"agents[{i}].{field}[{j}]",
                         f"agent {agent.id!r} waits for {name!r}, which no agent emits",
+                    )
+                if agent.id not in on_call and set(emitters[name]) <= on_call:
+                    raise SpecProblem(
+                        f"agents[{i}].{field}[{j}]",
+                        f"agent {agent.id!r} waits for {name!r}, which only the resolver "
+                        f"{spec.land.resolve_with!r} emits, and the resolver does not run with the squad",
                     )
 
     cycle = find_cycle(spec)

@@ -515,3 +515,25 @@ def test_a_timed_wait_is_not_taken_for_a_deadlock() -> None:
     drive(runner, script)
     assert statuses(runner) == {"a": "completed"}
     assert [e.type for e in events if e.actor == "a"][-3:] == ["agent_waiting", "agent_resumed", "agent_completed"]
+
+
+def test_the_landing_resolver_does_not_run_with_the_squad() -> None:
+    # `[land] resolve_with` names an agent `oneie land` starts on a conflict: it is on call.
+    spec = spec_of(A("a") + A("fixer"), run='[land]\nresolve_with = "fixer"')
+    runner, backend, _, events = driven_runner(spec)
+
+    async def script() -> None:
+        assert statuses(runner) == {"a": "running", "fixer": "pending"}
+        backend.send("a", "done")
+
+    drive(runner, script)
+    assert not of_type(events, "agent_queued", "fixer")
+    assert runner.status == "completed"
+    assert runner.restore(events) == []  # nor does a resume start it
+
+
+def test_waiting_on_an_event_only_the_resolver_emits_is_refused() -> None:
+    from oneie_tui.spec.loader import SpecError
+
+    with pytest.raises(SpecError, match="only the resolver 'fixer' emits"):
+        spec_of(A("a", after=["fix_done"]) + A("fixer", emits=["fix_done"]), run='[land]\nresolve_with = "fixer"')
