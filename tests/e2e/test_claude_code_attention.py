@@ -25,15 +25,8 @@ from tests.fakes.anthropic_server import (
 from tests.fakes.claude_code_script import agent_of, claude_cli
 from tests.fakes.process_tools import git_repo, loaded, of_type, outputs, run_spec, status_of
 
-pytestmark = [pytest.mark.claude_code, pytest.mark.slow]
+pytestmark = [pytest.mark.claude_code, pytest.mark.slow, pytest.mark.usefixtures("offline_claude_cli")]
 
-
-@pytest.fixture(autouse=True)
-def offline_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key")
-    monkeypatch.setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-    monkeypatch.setenv("DISABLE_AUTOUPDATER", "1")
-    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
 
 
 def writes_a_file(name: str, then: str) -> Callable[[RecordedRequest], Reply]:

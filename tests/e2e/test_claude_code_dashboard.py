@@ -14,19 +14,13 @@ from tests.fakes.anthropic_server import ScriptedAnthropicServer, bash, text
 from tests.fakes.claude_code_script import by_agent_and_step, claude_cli
 from tests.fakes.process_tools import git_repo, spec_text
 
-pytestmark = [pytest.mark.anyio, pytest.mark.claude_code, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.claude_code, pytest.mark.slow, pytest.mark.usefixtures("offline_claude_cli")]
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
 
-
-@pytest.fixture(autouse=True)
-def offline_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key")
-    monkeypatch.setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-    monkeypatch.setenv("DISABLE_AUTOUPDATER", "1")
 
 
 async def test_cli_agents_run_live_in_the_dashboard_with_cost(tmp_path: Path) -> None:

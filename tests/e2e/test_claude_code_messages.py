@@ -19,17 +19,10 @@ from tests.fakes.anthropic_server import RecordedRequest, Reply, ScriptedAnthrop
 from tests.fakes.claude_code_script import by_agent_and_step, claude_cli
 from tests.fakes.process_tools import git_repo, loaded, of_type, status_of
 
-pytestmark = [pytest.mark.claude_code, pytest.mark.slow]
+pytestmark = [pytest.mark.claude_code, pytest.mark.slow, pytest.mark.usefixtures("offline_claude_cli")]
 
 MESSAGE = "Also write NOTES.md, please"
 
-
-@pytest.fixture(autouse=True)
-def offline_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key")
-    monkeypatch.setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-    monkeypatch.setenv("DISABLE_AUTOUPDATER", "1")
-    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
 
 
 def _spec(cli: str, **extra: object) -> object:

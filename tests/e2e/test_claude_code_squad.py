@@ -33,15 +33,8 @@ from tests.fakes.process_tools import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.claude_code, pytest.mark.slow]
+pytestmark = [pytest.mark.claude_code, pytest.mark.slow, pytest.mark.usefixtures("offline_claude_cli")]
 
-
-@pytest.fixture(autouse=True)
-def offline_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key")
-    monkeypatch.setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-    monkeypatch.setenv("DISABLE_AUTOUPDATER", "1")
-    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
 
 
 def _agent(agent_id: str, cli: str, **kw: object) -> dict[str, object]:

@@ -24,7 +24,7 @@ from oneie_tui.store.base import Store
 from oneie_tui.trust.display import display
 from oneie_tui.ui import format as fmt
 from oneie_tui.ui.bridge import EventBridge
-from oneie_tui.ui.messages import AgentControl, CancelAgent, MessageAgent, PauseAgent, RestartAgent
+from oneie_tui.ui.messages import AgentControl, CancelAgent, PauseAgent, RestartAgent
 from oneie_tui.ui.widgets import Timeline, agent_colors
 from oneie_tui.ui.widgets.key_footer import KeyFooter
 from oneie_tui.views.run_view import AgentView, RunView
@@ -247,16 +247,10 @@ class AgentScreen(Screen[None]):
 
     def action_message(self) -> None:
         """`m`: ask what to say, then post it up (the app hands it to the runner)."""
-        from oneie_tui.ui.screens.message_input import MessageInputScreen
+        from oneie_tui.ui.screens.message_input import ask_message
 
-        agent_id = self.agent_id
-        agent = self.bridge.view.agents.get(agent_id)
-
-        def said(text: str | None) -> None:
-            if text:
-                self.post_message(MessageAgent(agent_id, text))
-
-        self.app.push_screen(MessageInputScreen(agent_id, agent.status if agent else ""), said)
+        agent = self.bridge.view.agents.get(self.agent_id)
+        ask_message(self, self.agent_id, agent.status if agent else "")
 
     @on(PauseAgent)
     @on(CancelAgent)

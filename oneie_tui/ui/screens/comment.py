@@ -8,18 +8,19 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from oneie_tui.land.review import DiffLine
+from oneie_tui.ui.screens.message_input import AskTextScreen
 from oneie_tui.views.land_view import printable
 
 MAX_COMMENT = 4000  # characters: a comment, not a document
 
 
-class CommentScreen(ModalScreen[str | None]):
+class CommentScreen(AskTextScreen):
     CSS_PATH = "comment.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="comment_cancel")]
+    EMPTY_HINT = "a comment, please (esc cancels)"
 
     def __init__(self, agent_id: str, spot: DiffLine) -> None:
         super().__init__()
@@ -34,17 +35,3 @@ class CommentScreen(ModalScreen[str | None]):
             yield Static(Text(printable(f"{sign}{spot.text}"), no_wrap=True, overflow="ellipsis"), id="comment-line")
             yield Input(placeholder="what should the agent change here?", max_length=MAX_COMMENT, id="comment-text")
             yield Label("enter sends it to the agent as a follow-up turn · esc cancels", id="comment-hint")
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        text = event.value.strip()
-        if not text:
-            self.notify("a comment, please (esc cancels)", severity="warning", timeout=2)
-            return
-        self.dismiss(text)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -29,7 +29,6 @@ from oneie_tui.ui.messages import (
     CancelAgent,
     ComposeMessage,
     LeaveEditor,
-    MessageAgent,
     PauseAgent,
     RestartAgent,
     ReviewRequested,
@@ -316,16 +315,10 @@ class DashboardScreen(Screen[None]):
         """A panel's `m`: ask what to say; the answer goes up as `MessageAgent`, which the
         app hands to the runner."""
         event.stop()
-        from oneie_tui.ui.screens.message_input import MessageInputScreen
+        from oneie_tui.ui.screens.message_input import ask_message
 
-        agent_id = event.agent_id
-        agent = self.view.agents.get(agent_id)
-
-        def said(text: str | None) -> None:
-            if text:
-                self.post_message(MessageAgent(agent_id, text))
-
-        self.app.push_screen(MessageInputScreen(agent_id, agent.status if agent else ""), said)
+        agent = self.view.agents.get(event.agent_id)
+        ask_message(self, event.agent_id, agent.status if agent else "")
 
     @on(ZoomAgent)
     def _zoom(self, event: ZoomAgent) -> None:
