@@ -99,6 +99,25 @@ async def census_after(moment: float) -> Census:
     return _census
 
 
+def is_agent_process(pid: int) -> bool:
+    """Whether process `pid` is one of our agents' or their children's: it is in a live
+    agent's session, or carries one of our agent markers. Processes of the same user cannot
+    be told apart for sure (one may clear its environment and start a session of its own);
+    this catches every process that does not try to hide."""
+    try:
+        if os.getsid(pid) in _by_pid:
+            return True
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            items = fh.read().split(b"\0")
+    except OSError:
+        return False
+    prefix = f"{MARKER}=".encode()
+    return any(item.startswith(prefix) and item[len(prefix):].decode("ascii", "replace") in _by_token for item in items)
+
+
 class ProcessGroup:
     """One started command and everything it starts."""
 

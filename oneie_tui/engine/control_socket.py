@@ -27,11 +27,14 @@ import os
 import secrets
 import shutil
 import socket
+import struct
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from anyio.abc import SocketStream
+
     from oneie_tui.agents.base import AgentContext
     from oneie_tui.engine.runner import Runner
 
@@ -129,6 +132,22 @@ def deliver(runner: Runner | None, request: dict[str, Any]) -> dict[str, Any]:
 # --- server (runs in the runner's process) -------------------------------------------
 
 
+def peer_pid(stream: SocketStream) -> int | None:
+    """The process at the other end of a Unix socket connection (Linux: SO_PEERCRED)."""
+    import anyio
+    from anyio.abc import SocketAttribute
+
+    peercred = getattr(socket, "SO_PEERCRED", None)
+    if peercred is None:
+        return None
+    try:
+        raw = stream.extra(SocketAttribute.raw_socket)
+        pid, _uid, _gid = struct.unpack("3i", raw.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i")))
+    except (OSError, struct.error, anyio.TypedAttributeLookupError):
+        return None
+    return pid if pid > 0 else None
+
+
 class ControlChannel:
     """The socket and the table of live agent attempts. The socket is bound on first use
     (the service start, or an agent's variables, whichever comes first) so a child that
@@ -188,14 +207,21 @@ class ControlChannel:
             ENV_TOKEN: token,
         }
 
-    def handle(self, request: Any) -> dict[str, Any]:
-        """Answer one request (on the event loop: publishing is not thread-safe)."""
+    def handle(self, request: Any, peer_pid: int | None = None) -> dict[str, Any]:
+        """Answer one request (on the event loop: publishing is not thread-safe).
+        `peer_pid` is the client's process, when the platform tells it."""
         if not isinstance(request, dict):
             return {"ok": False, "error": "request must be a JSON object"}
         op = request.get("op")
         if op == "ping":
             return {"ok": True}
         if op == "send":
+            # A message is the user's word: an agent's process (it knows this socket's
+            # path) may not speak as the user to the agents of the run.
+            from oneie_tui.agents.procgroup import is_agent_process
+
+            if peer_pid is not None and is_agent_process(peer_pid):
+                return {"ok": False, "error": "messages to agents come from the user, not from an agent's processes"}
             return deliver(self._runner, request)
         ctx = self._agents.get(str(request.get("token", "")))
         if ctx is None:
@@ -237,7 +263,7 @@ class ControlChannel:
     async def serve(self, runner: Runner | None) -> None:
         """The service: answer clients until the run ends, then remove the socket."""
         import anyio
-        from anyio.abc import SocketListener, SocketStream
+        from anyio.abc import SocketListener
         from anyio.streams.buffered import BufferedByteReceiveStream
 
         from oneie_tui.trust import json_bounds
@@ -253,7 +279,7 @@ class ControlChannel:
                 try:
                     with anyio.fail_after(CLIENT_TIMEOUT):
                         line = await BufferedByteReceiveStream(stream).receive_until(b"\n", MAX_REQUEST)
-                    reply = self.handle(json_bounds.loads(line))
+                    reply = self.handle(json_bounds.loads(line), peer_pid(stream))
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     reply = {"ok": False, "error": "request is not valid JSON"}
                 except ValueError as exc:  # nested too deep, NaN: refused, never fatal
