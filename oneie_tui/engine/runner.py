@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import anyio
 from anyio.abc import TaskGroup
@@ -52,9 +52,6 @@ from oneie_tui.store.base import Store, StoreError, Writer
 from oneie_tui.trust.redact import redact
 from oneie_tui.views.metrics import MetricsBuilder, RunMetrics
 from oneie_tui.views.outcome import run_outcome
-
-if TYPE_CHECKING:
-    from oneie_tui.engine.control_socket import ControlChannel
 
 CLEANUP_SECONDS = 10.0
 
@@ -155,7 +152,7 @@ class Runner(AgentHost):
         # The control socket (`oneie emit`, `oneie send`), served as one of the services
         # for each `run`; a holder that keeps the runner after it ended (the dashboard)
         # serves it itself for as long (`control_held`), so `oneie send` reaches it then.
-        self.control: ControlChannel | None = None
+        self.control: Service | None = None  # the channel's `serve`
         self.control_held = False
 
     # --- time -------------------------------------------------------------------
@@ -458,7 +455,7 @@ class Runner(AgentHost):
                     outer.start_soon(self._run_timeout, self.spec.run.timeout / self.speed)
                 outer.start_soon(self._watch_store)
                 for service in self.services:
-                    if self.control_held and self.control is not None and service == self.control.serve:
+                    if self.control_held and self.control is not None and service == self.control:
                         continue  # its holder serves it
                     outer.start_soon(service, self)
                 async with anyio.create_task_group() as tg:

@@ -130,7 +130,7 @@ def build_runner(loaded: LoadedSpec, options: RunOptions, store: Store | None) -
         shared_context=render_shared_context(spec),
     )
     runner.run_info = info  # the channel keeps its path here current
-    runner.control = control
+    runner.control = control.serve if control is not None else None
     # Where the run's agents work, so `oneie resume` from any folder works in the same place.
     where = options.backend_options
     runner.run_info["project_dir"] = str(Path(where.project_dir or Path.cwd()).resolve())

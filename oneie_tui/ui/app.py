@@ -596,7 +596,7 @@ class OneieApp(App[int]):
             self._control_worker.cancel()
         runner.control_held = True
         self._control_worker = self.run_worker(
-            runner.control.serve(runner), name=f"control {runner.run_id}", group="control", exit_on_error=False
+            runner.control(runner), name=f"control {runner.run_id}", group="control", exit_on_error=False
         )
 
     def _continue_run(self, live: LiveRun, agent_ids: list[str]) -> str | None:
