@@ -99,10 +99,14 @@ def what_would_run(resumed: Resumed) -> list[str]:
             argv, cwd = agent.command.argv, agent.command.cwd or "."
             lines.append(f"{agent_id}: command {argv!r} in {cwd!r}")
         elif backend == "claude-code":
+            from oneie_tui.engine.run_support import isolation_of
+            from oneie_tui.spec.options.claude_code import permission_mode_of
+
             opts = agent.claude_code
+            mode = permission_mode_of(opts, isolation_of(spec, agent) == "worktree")  # what it runs with
             lines.append(
                 f"{agent_id}: claude-code {opts.cli or 'claude'!r} extra args {opts.extra_args!r},"
-                f" tools {opts.allowed_tools!r}, permission mode {opts.permission_mode!r}"
+                f" tools {opts.allowed_tools!r}, permission mode {mode!r}"
             )
         else:
             lines.append(f"{agent_id}: {backend} (runs no local command)")

@@ -173,3 +173,20 @@ def test_sigkilled_headless_run_resumes_from_the_command_line(tmp_path: Path) ->
 
 def summary_agents(summary: dict[str, object]) -> list[str]:
     return [str(a["id"]) for a in summary["agents"]]  # type: ignore[index, union-attr]
+
+
+def test_what_would_run_names_the_permission_mode_the_cli_gets() -> None:
+    from oneie_tui.engine.resume import Resumed, what_would_run
+    from oneie_tui.engine.runner import Runner
+    from oneie_tui.spec.loader import parse_spec_text
+
+    spec = parse_spec_text(
+        '[feature]\nname = "x"\n[run]\nbackend = "claude-code"\nisolation = "worktree"\n'
+        '[[agents]]\nid = "iso"\n[[agents]]\nid = "here"\nisolation = "none"\n'
+        '[[agents]]\nid = "asked"\nclaude_code = { permission_mode = "plan" }\n'
+    )
+    runner = Runner(spec, lambda agent: None)  # type: ignore[arg-type,return-value]
+    lines = what_would_run(Resumed(runner, ["iso", "here", "asked"], []))
+    assert lines[1].endswith("permission mode 'acceptEdits'")  # its own worktree: may edit there
+    assert lines[2].endswith("permission mode None")  # the CLI's own default
+    assert lines[3].endswith("permission mode 'plan'")
