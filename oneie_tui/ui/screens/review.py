@@ -392,8 +392,8 @@ class ReviewScreen(Screen[None]):
             return
         if not self.takes_messages:
             self.notify(
-                "review comments go to live runs only: no runner holds this run here, so no agent "
-                "is there to take a follow-up turn (oneie resume it on the dashboard first)",
+                "review comments go to live runs only: this dashboard does not hold this run, so "
+                "no agent is there to take a follow-up turn",
                 severity="warning",
             )
             return
