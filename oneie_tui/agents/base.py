@@ -269,6 +269,9 @@ class BackendOptions:
     worktree_dir: str | None = None  # where isolated agents' worktrees go
     # agent id -> Claude Code session to continue (a resumed run's unfinished sessions)
     resume_sessions: dict[str, str] = field(default_factory=dict)
+    # agent id -> the session its last attempt completed (a resumed run's): a follow-up
+    # message continues it even in a new process
+    finished_sessions: dict[str, str] = field(default_factory=dict)
 
 
 class AgentBackend:

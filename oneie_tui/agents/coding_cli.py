@@ -289,6 +289,7 @@ class CodingCliBackend(AgentBackend):
         self.options = options
         self.project = project_dir(options)
         self.sessions.update(options.resume_sessions)
+        self.finished.update(options.finished_sessions)  # follow-ups after `oneie resume`
         try:
             from oneie_tui.agents.pricing import load_prices
 

@@ -166,9 +166,16 @@ def prepare_run(
 
 def stored_sessions(store: Store | None, run_id: str | None) -> dict[str, str]:
     """Claude Code session ids recorded by an earlier life of this run (resume)."""
+    return _stored_session_ids(store, run_id)[0]
+
+
+def _stored_session_ids(store: Store | None, run_id: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """Per agent, from an earlier life of this run: the session it left unfinished (to
+    resume) and the one it last completed (a follow-up message continues that one)."""
     if store is None or not run_id:
-        return {}
+        return {}, {}
     sessions: dict[str, str] = {}
+    finished: dict[str, str] = {}
     try:
         # Only agent_info rows (an indexed query): a long run's output is not read again.
         infos = store.events_of_types(run_id, [EventType.AGENT_INFO], up_to_seq=2**62, limit=2**31)
@@ -176,11 +183,12 @@ def stored_sessions(store: Store | None, run_id: str | None) -> dict[str, str]:
             if e.metadata.get("session_id"):
                 if e.metadata.get("session_done"):
                     sessions.pop(e.actor, None)
+                    finished[e.actor] = str(e.metadata["session_id"])
                 else:
                     sessions[e.actor] = str(e.metadata["session_id"])
     except Exception:  # no such run yet: nothing to resume
-        return {}
-    return sessions
+        return {}, {}
+    return sessions, finished
 
 
 def hooks_for(
@@ -205,5 +213,7 @@ def hooks_for(
         spec, run_id, project_dir=options.project_dir, worktree_dir=options.worktree_dir, info=info
     )
     support.processes = any(spec.backend_of(a) in PROCESS_BACKENDS for a in spec.agents)
-    options.resume_sessions.update(stored_sessions(store, run_id))
+    unfinished, finished = _stored_session_ids(store, run_id)
+    options.resume_sessions.update(unfinished)
+    options.finished_sessions.update(finished)
     return RunHooks(support.services, support.prepare_context, support.control, support.worktrees)

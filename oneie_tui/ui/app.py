@@ -703,13 +703,16 @@ class OneieApp(App[int]):
             self.notify("no run to review yet: run a spec first", severity="warning")
             return
         publish = None
-        if live is not None and live.live and live.runner.run_id == run_id:
+        # A run the dashboard holds takes messages even after it ended: a comment on a
+        # finished agent's diff continues that agent in a follow-up attempt.
+        held = live is not None and live.runner.run_id == run_id
+        if live is not None and live.live and held:
             runner = live.runner
 
             def publish(kind: str, actor: str, metadata: dict[str, Any]) -> None:
                 runner.publish(kind, actor, metadata=metadata)
 
-        self.push_screen(ReviewScreen(store, run_id, publish=publish))
+        self.push_screen(ReviewScreen(store, run_id, publish=publish, takes_messages=held))
 
     async def action_quit(self) -> None:
         """Quit; unsaved edits ask first (save, discard or stay), then a live run does."""

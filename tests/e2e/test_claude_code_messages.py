@@ -121,3 +121,89 @@ def test_a_follow_up_resumes_the_finished_session_in_its_worktree(tmp_path: Path
     message = of_type(events, EventType.AGENT_MESSAGE, "agent-solo")[-1]
     assert message.metadata == {"text": "now add a second line", "attempt": 2, "delivery": "followup"}
     assert runner.agents["agent-solo"].summary == "Added the second line."
+
+
+def test_a_review_comment_after_oneie_resume_continues_the_stored_session(tmp_path: Path) -> None:
+    """The comment the review screen builds, to a claude-code agent that completed before the
+    run was interrupted, sent after `oneie resume` (a new runner and backend: no session in
+    memory): it resumes the session recorded in the store, with the comment as the prompt."""
+    from oneie_tui.engine.resume import prepare_resume
+    from oneie_tui.land.review import diff_lines
+    from oneie_tui.store.sqlite import RunStore
+
+    cli = claude_cli()
+    repo = git_repo(tmp_path / "repo")
+    diff = "diff --git a/solo.txt b/solo.txt\nnew file mode 100644\n--- /dev/null\n+++ b/solo.txt\n@@ -0,0 +1 @@\n+one\n"
+    spot = diff_lines(diff)[-1]
+    assert spot is not None
+    comment = spot.comment("say two instead")  # exactly what `c` then enter posts
+    assert comment.startswith("Review comment on solo.txt line 1:")
+    steps = by_agent_and_step({"agent-solo": [bash("echo one > solo.txt && echo wrote"), text("Wrote solo.txt.")]})
+
+    def script(req: RecordedRequest) -> Reply:
+        return text("Said two instead.") if _mentions(req, "say two instead") else steps(req)
+
+    spec = loaded([
+        {"id": "agent-solo", "role": "backend", "task": "write solo.txt", "backend": "claude-code",
+         "claude_code": {"cli": cli, "allowed_tools": ["Bash"], "max_turns": 8}},
+        {"id": "slow", "backend": "command", "command": {"argv": ["sleep", "600"]}},
+    ], isolation="worktree")
+    store = RunStore(tmp_path / "runs.sqlite3")
+    try:
+        with ScriptedAnthropicServer(script) as srv:
+            where = BackendOptions(base_url=srv.base_url, project_dir=str(repo))
+            first = build_runner(spec, RunOptions(backend_options=where), store)  # type: ignore[arg-type]
+
+            async def until_solo_done_then_interrupt() -> None:
+                async with anyio.create_task_group() as tg:
+                    async def interrupt() -> None:
+                        with anyio.fail_after(120):
+                            while first.agents["agent-solo"].status != "completed":
+                                await anyio.sleep(0.05)
+                        first.cancel_run("terminal closed", interrupted=True)
+
+                    tg.start_soon(interrupt)
+                    await first.run()
+
+            anyio.run(until_solo_done_then_interrupt)
+            session = next(str(e.metadata["session_id"]) for e in store.events(first.run_id)
+                           if e.type == EventType.AGENT_INFO and e.actor == "agent-solo" and e.metadata.get("session_done"))
+            before = len(srv.message_requests())
+
+            resumed = prepare_resume(store, first.run_id, srv.base_url)
+            runner = resumed.runner
+            assert resumed.relaunch == ["slow"] and resumed.kept == ["agent-solo"]
+            answers: list[str | None] = []
+
+            async def resume_and_comment() -> None:
+                async with anyio.create_task_group() as tg:
+                    async def comment_then_stop() -> None:
+                        with anyio.fail_after(120):
+                            while not (runner.live and runner.agents["slow"].status == "running"):
+                                await anyio.sleep(0.05)
+                            answers.append(runner.send_message("agent-solo", comment))
+                            while not (runner.agents["agent-solo"].attempt == 2
+                                       and runner.agents["agent-solo"].status in ("completed", "failed")):
+                                await anyio.sleep(0.05)
+                        runner.cancel_run("test over")
+
+                    tg.start_soon(comment_then_stop)
+                    await runner.run(resumed.relaunch, resume=True)
+
+            anyio.run(resume_and_comment)
+            later = srv.message_requests()[before:]
+        events = list(store.events(first.run_id))
+    finally:
+        store.close()
+    assert answers == [None]
+    solo = runner.agents["agent-solo"]
+    assert (solo.status, solo.attempt, solo.summary) == ("completed", 2, "Said two instead.")
+    infos = [e.metadata for e in events if e.type == EventType.AGENT_INFO and e.actor == "agent-solo"]
+    assert any(i.get("resumed_session") == session for i in infos)  # the stored one, not a fresh one
+    folders = {str(i["cwd"]) for i in infos if "cwd" in i}
+    assert len(folders) == 1 and folders != {str(repo)}  # its worktree both times
+    # The comment is the resumed session's prompt, sent with the earlier conversation.
+    asked = [r for r in later if _mentions(r, "say two instead")]
+    assert asked and _mentions(asked[0], "echo one > solo.txt") and not _mentions(asked[0], "The user adds")
+    message = [e.metadata for e in events if e.type == EventType.AGENT_MESSAGE][-1]
+    assert message == {"text": comment, "attempt": 2, "delivery": "followup"}

@@ -205,6 +205,7 @@ def test_a_resumed_run_hands_unfinished_sessions_to_the_backend(tmp_path: Path) 
     finally:
         store.close()
     assert options.resume_sessions == {"a": "sess-a"}  # b finished its session: not resumed
+    assert options.finished_sessions == {"b": "sess-b"}  # but a follow-up to b continues it
     backend = ClaudeCodeBackend()
     backend.configure(spec, options)
-    assert backend.sessions == {"a": "sess-a"}
+    assert backend.sessions == {"a": "sess-a"} and backend.finished == {"b": "sess-b"}

@@ -135,13 +135,18 @@ class ReviewScreen(Screen[None]):
         Binding("escape", "back", "Back", id="review_back"),
     ]
 
-    def __init__(self, store: Store, run_id: str, *, publish: Publish | None = None) -> None:
+    def __init__(
+        self, store: Store, run_id: str, *, publish: Publish | None = None, takes_messages: bool | None = None
+    ) -> None:
         """`publish`: the live runner's, while the run is live (its events stay in one
-        sequence); a finished run gets its review marks appended to the store."""
+        sequence); a finished run gets its review marks appended to the store.
+        `takes_messages`: the app holds this run's runner, so a comment reaches the agent
+        (a finished one continues in a follow-up attempt); default: while it is live."""
         super().__init__()
         self.store = store
         self.run_id = run_id
         self.publish = publish
+        self.takes_messages = publish is not None if takes_messages is None else takes_messages
         self.facts: Any = None  # RunFacts once loaded
         self.agent_id: str | None = None
         self.files: list[str] = []
@@ -385,10 +390,10 @@ class ReviewScreen(Screen[None]):
         agent_id = self.agent_id
         if agent_id is None or self.facts is None:
             return
-        if self.publish is None:
+        if not self.takes_messages:
             self.notify(
-                "review comments go to live runs only: this run has finished, so no agent is "
-                "there to take a follow-up turn",
+                "review comments go to live runs only: this dashboard does not hold this run, so "
+                "no agent is there to take a follow-up turn",
                 severity="warning",
             )
             return
