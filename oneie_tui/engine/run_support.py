@@ -164,12 +164,7 @@ def prepare_run(
     return support
 
 
-def stored_sessions(store: Store | None, run_id: str | None) -> dict[str, str]:
-    """Claude Code session ids recorded by an earlier life of this run (resume)."""
-    return _stored_session_ids(store, run_id)[0]
-
-
-def _stored_session_ids(store: Store | None, run_id: str | None) -> tuple[dict[str, str], dict[str, str]]:
+def stored_session_ids(store: Store | None, run_id: str | None) -> tuple[dict[str, str], dict[str, str]]:
     """Per agent, from an earlier life of this run: the session it left unfinished (to
     resume) and the one it last completed (a follow-up message continues that one)."""
     if store is None or not run_id:
@@ -213,7 +208,7 @@ def hooks_for(
         spec, run_id, project_dir=options.project_dir, worktree_dir=options.worktree_dir, info=info
     )
     support.processes = any(spec.backend_of(a) in PROCESS_BACKENDS for a in spec.agents)
-    unfinished, finished = _stored_session_ids(store, run_id)
+    unfinished, finished = stored_session_ids(store, run_id)
     options.resume_sessions.update(unfinished)
     options.finished_sessions.update(finished)
     return RunHooks(support.services, support.prepare_context, support.control, support.worktrees)

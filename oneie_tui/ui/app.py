@@ -689,7 +689,7 @@ class OneieApp(App[int]):
 
     @on(ReviewRequested)
     def _review_asked(self, event: ReviewRequested) -> None:
-        self.open_review()
+        self.open_review(event.run_id)
 
     def open_review(self, run_id: str | None = None) -> None:
         """The review screen of `run_id` (default: the run on the dashboard). While that

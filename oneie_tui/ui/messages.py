@@ -129,4 +129,10 @@ class ResumeRequested(Message):
 
 
 class ReviewRequested(Message):
-    """Review (and land) the isolated agents' work of the run on the dashboard (`d`)."""
+    """Review (and land) the isolated agents' work of a run: the one on the dashboard (`d`),
+    or `run_id` (history's `v`). The app opens it, so a run the dashboard holds takes
+    review comments however the screen was reached."""
+
+    def __init__(self, run_id: str | None = None) -> None:
+        super().__init__()
+        self.run_id = run_id

@@ -109,3 +109,25 @@ async def test_a_review_comment_continues_the_finished_agent_in_its_worktree(
         assert f"heard {text.replace(chr(10), ' ')}" in _outputs(app, "web")
         worktree = Path(next(line for line in _outputs(app, "web") if line.startswith("cwd "))[4:])
         assert (worktree / "heard.txt").read_text() == text.replace("\n", " ") + "\n"
+
+
+async def test_the_review_from_the_history_of_the_held_run_takes_comments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oneie_tui.ui.screens.history import HistoryScreen
+
+    repo = git_repo(tmp_path / "repo")
+    monkeypatch.chdir(repo)
+    app = OneieApp(_spec(tmp_path), run_on_start=True, clock=None, cursor_blink=False,
+                   store_path=tmp_path / "runs.sqlite3")
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_until(pilot, lambda: app.live is not None and app.live.runner.status == "completed"
+                         and not app.running, rounds=3000)
+        await pilot.press("h")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await pilot.pause()
+        await pilot.press("v")  # the run the dashboard holds: comments continue its agents
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.takes_messages
+        assert app.live is not None and screen.run_id == app.live.runner.run_id

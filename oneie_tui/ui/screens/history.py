@@ -17,7 +17,7 @@ from textual.widgets import Input, Static
 
 from oneie_tui.store.base import RunListing, Store
 from oneie_tui.ui.history_table import COLUMNS, STATUSES, filter_rows, sort_rows
-from oneie_tui.ui.messages import ResumeRequested
+from oneie_tui.ui.messages import ResumeRequested, ReviewRequested
 from oneie_tui.ui.palette import ScreenActions
 from oneie_tui.ui.screens import back_or_quit
 from oneie_tui.ui.screens.confirm import ConfirmScreen
@@ -208,12 +208,10 @@ class HistoryScreen(Screen[None]):
             self.app.push_screen(ReplayScreen(self.store, row.id, autoplay=False, gantt=True, at_end=True))
 
     def action_review(self) -> None:
-        """Review and land the isolated agents' work of a finished run."""
-        from oneie_tui.ui.screens.review import ReviewScreen
-
+        """Review and land the isolated agents' work of a finished run (the app opens it)."""
         row = self.selected()
         if row is not None:
-            self.app.push_screen(ReviewScreen(self.store, row.id))
+            self.post_message(ReviewRequested(row.id))
 
     def action_delete(self) -> None:
         row = self.selected()
