@@ -269,17 +269,28 @@ def place_hosts() -> list[Host]:
     return started
 
 
+async def _forward_messages(ctx: AgentContext, host: Host, key: str) -> None:
+    """The user's messages to this attempt go on to its context on the host, as they come."""
+    while True:
+        await ctx.wait_message()
+        for text in ctx.take_messages():
+            host.actor.message.remote(key, text)
+
+
 class RemoteBackend(AgentBackend):
     """Stands in for a backend: the same name and budget rule, run(ctx) on a host."""
 
     def __init__(self, executor: RayExecutor, name: str, local: AgentBackend) -> None:
         self._executor = executor
         self._name = name
+        self._local = local
         self.enforces_budgets = local.enforces_budgets  # type: ignore[misc]
 
+    def takes_messages(self, agent: AgentSpec) -> bool:
+        return self._local.takes_messages(agent)  # the backend on the host decides, as here
+
     def why_no_messages(self, agent: AgentSpec) -> str:
-        # The context lives on the host: nothing carries a message there yet.
-        return f"{self._name} agents on the ray executor take no messages"
+        return self._local.why_no_messages(agent)
 
     async def run(self, ctx: AgentContext) -> AgentResult:
         import ray
@@ -297,6 +308,7 @@ class RemoteBackend(AgentBackend):
             key, self._name, ctx.spec, ctx.agent_id, ctx.run_id, ctx.speed, ctx.seed,
             ctx.attempt, ctx.shared_context, dict(ctx.env), ctx.workdir,
             self._executor.backend_options, shipped, self._session_lost(ctx, host, prefer, shipped),
+            ctx.followup,
         )
         trip = _Trip()
         pause = lambda: host.actor.pause.remote(key)  # noqa: E731 - hooks are plain calls
@@ -307,6 +319,7 @@ class RemoteBackend(AgentBackend):
         end: Message | None = None
         try:
             async with anyio.create_task_group() as waits:
+                waits.start_soon(_forward_messages, ctx, host, key)
                 try:
                     end = await self._follow(ctx, stream, host, key, waits, trip)
                     await self._bring_back(ctx, shipped, trip)

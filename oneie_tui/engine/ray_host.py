@@ -68,6 +68,7 @@ class AgentRequest:
     options: BackendOptions
     checkout: Shipped | None = None  # an isolated agent's worktree, made on this node
     session_lost: str = ""  # why a session of this agent is not continued here, or ""
+    followup: str = ""  # a follow-up attempt's message from the user (AgentContext.followup)
 
 
 @dataclass(eq=False)
@@ -83,6 +84,7 @@ class _Attempt:
     replies: dict[int, asyncio.Future[Message]] = field(default_factory=dict)
     ctx: AgentContext | None = None
     done: bool = False
+    early: list[str] = field(default_factory=list)  # messages that came before its context
 
 
 class RelayHost(AgentHost):
@@ -210,6 +212,18 @@ class AgentHostActor:
             await self.resume(key)  # a stopped process must run to act on its TERM
         a.scope.cancel()
 
+    async def message(self, key: str, text: str) -> bool:
+        """A message from the user to the attempt `key` (checked by the driver's runner),
+        at its next boundary. False: no such attempt here (it has ended)."""
+        a = self._live.get(key)
+        if a is None or a.done:
+            return False
+        if a.ctx is None:
+            a.early.append(text)
+        else:
+            a.ctx.deliver(text)
+        return True
+
     async def reply(self, key: str, call: int, answer: Message) -> None:
         a = self._live.get(key)
         future = a.replies.get(call) if a else None
@@ -268,7 +282,11 @@ class AgentHostActor:
         ctx = AgentContext(
             RelayHost(attempt, self.node_id), r.spec, agent, r.run_id, speed=r.speed, seed=r.seed,
             attempt=r.attempt, shared_context=r.shared_context, env=r.env, workdir=r.workdir,
+            followup=r.followup,
         )
+        for text in attempt.early:
+            ctx.deliver(text)
+        attempt.early.clear()
         if any(k.startswith("ONEIE_") for k in r.env):
             # The driver's socket is not reachable from here: serve one on this node.
             if self._channel is None:

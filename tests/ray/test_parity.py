@@ -157,3 +157,43 @@ def test_pause_resume_cancel_is_the_same_on_ray(tmp_path: Path) -> None:
     assert statuses(ray_events) == statuses(local_events) == {
         "ticker": ("cancelled", "stopped by the test")
     }
+
+
+ECHO = [PY, "-c", "import sys\nfor line in sys.stdin:\n    print('heard', line.strip(), flush=True)\n    if 'stop' in line: break"]
+
+
+def _messages_run(executor: str, tmp_path: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    """A message to a running command agent (a line on its stdin, on its node) and to a
+    running sim agent; then a follow-up to the finished command agent."""
+    spec = loaded([
+        {"id": "echo", "task": "listen", "command": {"argv": ECHO, "stdin": True}},
+        {"id": "sim", "backend": "sim", "task": "work", "sim": {"duration": 3.0}},
+    ])
+    events: list[Event] = []
+
+    def said(agent: str, text: str) -> bool:
+        return any(e.type == EventType.AGENT_OUTPUT and e.actor == agent and e.metadata.get("text") == text for e in events)
+
+    async def control(runner: Runner) -> None:
+        runner.bus.subscribe(events.append)
+        await _until(lambda: runner.agents["echo"].status == "running" and runner.agents["sim"].status == "running")
+        assert runner.send_message("sim", "use UUID keys") is None
+        assert runner.send_message("echo", "hello there") is None
+        await _until(lambda: said("echo", "heard hello there") and said("sim", "message received: use UUID keys"))
+        assert runner.send_message("echo", "stop now") is None
+        await _until(lambda: runner.agents["echo"].status == "completed")
+        assert runner.send_message("echo", "once more, stop") is None  # a follow-up attempt
+        await _until(lambda: runner.agents["echo"].attempt == 2 and runner.agents["echo"].status == "completed")
+
+    _, recorded = run_with(spec, executor, tmp_path, speed=1.0, controller=control)
+    messages = [(e.actor, str(e.metadata["delivery"])) for e in recorded if e.type == EventType.AGENT_MESSAGE]
+    heard = [str(e.metadata["text"]) for e in recorded if e.type == EventType.AGENT_OUTPUT and e.actor == "echo"]
+    return messages, heard
+
+
+def test_messages_reach_agents_the_same_on_ray(tmp_path: Path) -> None:
+    local = _messages_run("local", tmp_path)
+    on_ray = _messages_run("ray", tmp_path)
+    assert on_ray == local
+    assert local[0] == [("sim", "live"), ("echo", "live"), ("echo", "live"), ("echo", "followup")]
+    assert local[1] == ["heard hello there", "heard stop now", "heard once more, stop"]
