@@ -288,10 +288,11 @@ class Runner(AgentHost):
 
     # --- control (called by the UI or the CLI) -----------------------------------
 
-    def pause(self, agent_id: str) -> bool:
+    def pause(self, agent_id: str, *, by: str = "user") -> bool:
         """Pause an agent at any point of its life: a running one stops at its next
         checkpoint (and stops its active clock and timeout); a queued or waiting one will
-        not start until resumed, even when its events fire."""
+        not start until resumed, even when its events fire. `by` says who paused it (the
+        user, or the radar when it left its scope)."""
         state = self.agents.get(agent_id)
         if state is None or state.terminal or state.scope is None or state.paused:
             return False
@@ -302,7 +303,7 @@ class Runner(AgentHost):
         state.status = "paused"
         for hook in state.ctx.on_pause if state.ctx else []:
             hook()
-        self.publish(EventType.AGENT_PAUSED, agent_id, metadata={"from": state.paused_from})
+        self.publish(EventType.AGENT_PAUSED, agent_id, metadata={"from": state.paused_from, "by": by})
         self._note_halt()
         return True
 

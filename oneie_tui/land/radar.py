@@ -45,7 +45,7 @@ class RadarHost(Protocol):
         self, type: str, actor: str = "runner", *, target: str = "", metadata: dict[str, Any] | None = None
     ) -> Event: ...
 
-    def pause(self, agent_id: str) -> bool: ...
+    def pause(self, agent_id: str, *, by: str = "user") -> bool: ...
 
 
 Pair = tuple[str, str]
@@ -150,7 +150,7 @@ class Radar:
             },
         )
         if self.pause_on_scope:
-            host.pause(agent_id)
+            host.pause(agent_id, by="scope")
 
     async def _snapshot(self, agent_id: str) -> str | None:
         found = self.changes[agent_id]

@@ -5,8 +5,9 @@ Three changes make a notice, never a single event:
 - `attention`: an agent needs the user (`agent_attention`), once per agent, reason and
   attempt (the same denial repeated is one change; a message to the agent or a new
   attempt makes the next one news again);
-- `stalled`: the run is live but nothing runs or is queued, and some agent is paused or
-  waiting (on a paused agent's event): it waits on the user. The state must hold for
+- `stalled`: the run is live but nothing runs or is queued, and some agent was paused by
+  something other than the user (the radar, when it left its scope; others may wait on
+  its events): it waits on the user. A pause of the user's own is not news. The state must hold for
   `settle_seconds` first, so the instant between one agent ending and the next starting
   is not a stall.
 
@@ -38,7 +39,6 @@ BODY_MAX = 240
 DEFAULT_SETTLE_S = 2.0
 DEFAULT_GATHER_S = 1.0
 _BUSY = frozenset({"running", "queued"})
-_STUCK = frozenset({"paused", "waiting"})
 _RUN_END = frozenset({EventType.RUN_FINISHED, EventType.RUN_FAILED})
 REASON_WORDS = {
     "permission_denied": "tools denied",
@@ -83,6 +83,7 @@ class NoticeDetector:
     _held_attention: dict[str, _Need] = field(default_factory=dict)
     _held_since: float = 0.0
     _held_finish: Notice | None = None
+    _user_paused: set[str] = field(default_factory=set)
     _stall_since: float | None = None
     _stall_told: bool = False
 
@@ -109,6 +110,10 @@ class NoticeDetector:
                     self._clear_need(e.actor)
                 self._attempts[e.actor] = max(attempt, self._attempts.get(e.actor, 1))
             self.statuses[e.actor] = status
+            if kind == EventType.AGENT_PAUSED and e.metadata.get("by") == "user":
+                self._user_paused.add(e.actor)
+            else:
+                self._user_paused.discard(e.actor)
             self._check_stall(now)
         return self.poll(now)
 
@@ -187,7 +192,10 @@ class NoticeDetector:
 
     def _check_stall(self, now: float) -> None:
         values = self.statuses.values()
-        stalled = self.live and not any(s in _BUSY for s in values) and any(s in _STUCK for s in values)
+        # Only what the user did not do: agents the user paused (and those waiting on
+        # them) are the user's own doing, not news. A pause by the radar is.
+        held = any(s == "paused" and a not in self._user_paused for a, s in self.statuses.items())
+        stalled = self.live and not any(s in _BUSY for s in values) and held
         if not stalled:
             self._stall_since, self._stall_told = None, False
         elif self._stall_since is None:

@@ -132,6 +132,18 @@ def test_waiting_only_on_paused_agents_is_one_stall_notice_once_settled() -> Non
     assert [n.kind for n in d.poll(33.0)] == ["stalled"]
 
 
+def test_a_pause_of_the_users_own_is_no_stall_a_pause_by_the_radar_is() -> None:
+    d = NoticeDetector(quiet_seconds=0, settle_seconds=1.0)
+    d.feed(started("a", "b"), 0.0)
+    d.feed(ev(EventType.AGENT_STARTED, "a"), 0.0)
+    d.feed(ev(EventType.AGENT_WAITING, "b", after=["a_done"]), 0.0)
+    d.feed(ev(EventType.AGENT_PAUSED, "a", by="user"), 1.0)  # `p` or `P`: the user knows
+    assert d.poll(60.0) == []
+    d.feed(ev(EventType.AGENT_RESUMED, "a", status="running"), 61.0)
+    d.feed(ev(EventType.AGENT_PAUSED, "a", by="scope"), 62.0)  # the radar paused it
+    assert [n.kind for n in d.poll(64.0)] == ["stalled"]
+
+
 def test_a_moment_with_nothing_running_between_two_agents_is_no_stall() -> None:
     d = NoticeDetector(quiet_seconds=30, settle_seconds=2.0)
     d.feed(started("a", "b"), 0.0)
