@@ -343,6 +343,8 @@ class CommandBackend(AgentBackend):
             on_start=on_start,
             feed=feed,
         )
+        for text in ctx.take_messages():  # came as it ended: say so, never drop it silently
+            ctx.output(f"[message not delivered: the command had ended: {' '.join(text.split())[:200]}]", "stderr")
         if code not in opts.ok_exit_codes:
             raise AgentFailure(f"{Path(opts.argv[0]).name} failed ({describe_exit(code)}){stderr.detail()}")
         return AgentResult(summary=f"{Path(opts.argv[0]).name} exited 0", metadata={"exit_code": code})

@@ -76,3 +76,43 @@ def test_without_stdin_a_message_is_refused_with_how_to_enable_it(tmp_path: Path
         "(command = { argv = [...], stdin = true }) to get each one as a line on its stdin"
     ]
     assert not of_type(events, EventType.AGENT_MESSAGE)
+
+
+LEAVER = """
+import subprocess, sys
+# a child that ignores SIGTERM: the attempt lasts past the command's own exit, until oneie
+# kills what it left behind (LEFTOVER_GRACE)
+child = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('child', flush=True); time.sleep(5)"
+subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.DEVNULL)  # stdin: the command's only
+import time; time.sleep(0.3)  # the child has set its handler
+print("bye", flush=True)
+"""
+
+
+def test_a_message_that_comes_as_the_command_ends_is_reported_not_lost(tmp_path: Path) -> None:
+    body = script(tmp_path, "leaver.py", LEAVER)
+    spec = loaded([{"id": "leaver", "command": {"argv": [PY, body], "stdin": True}}])
+    answers: list[str | None] = []
+
+    async def talk(runner: Runner) -> None:
+        seen: list[str] = []
+        runner.bus.subscribe(lambda e: seen.append(str(e.metadata.get("text"))), EventType.AGENT_OUTPUT)
+        with anyio.fail_after(20):
+            while "bye" not in seen:
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.2)  # its process has exited; the attempt waits for the child
+            answers.append(runner.send_message("leaver", "too\nlate"))
+            while not any(line.startswith("[message not delivered") for line in seen):
+                await anyio.sleep(0.01)
+            answers.append(runner.send_message("leaver", "later still"))  # the feed has stopped
+
+    runner, events = run_spec(spec, tmp_path, controller=talk)
+    assert answers == [None, None]
+    assert [e.metadata["delivery"] for e in of_type(events, EventType.AGENT_MESSAGE, "leaver")] == ["live", "live"]
+    # its stdin had no reader any more: the user is told, by the feed (the pipe was
+    # closed), then once the attempt ends (the message came after the feed stopped)
+    told = [line for line in outputs(events, "leaver", "stderr") if line.startswith("[message not delivered")]
+    assert told == [
+        "[message not delivered: the command closed its stdin]",
+        "[message not delivered: the command had ended: later still]",
+    ]
