@@ -154,3 +154,16 @@ def git_repo(path: Path) -> Path:
     subprocess.run(["git", "add", "README.md"], cwd=path, check=True, env=env)
     subprocess.run(["git", "commit", "-q", "-m", "init"], cwd=path, check=True, env=env)
     return path
+
+
+def git_out(repo: Path, *args: str) -> str:
+    """What `git ARGS` prints in `repo` (it must succeed)."""
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def oneie_with_store(cwd: Path, store: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`oneie ARGS --store STORE` in a subprocess, in `cwd`, on a wide terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "oneie_tui", *args, "--store", str(store)],
+        cwd=cwd, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=180, check=False,
+    )

@@ -62,16 +62,25 @@ def _outputs(app: OneieApp, agent: str) -> list[str]:
             if e.type == EventType.AGENT_OUTPUT and e.actor == agent]
 
 
-async def test_a_review_comment_continues_the_finished_agent_in_its_worktree(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, OneieApp]:
+    """A repository to work in, and the dashboard that runs the two agents there."""
     repo = git_repo(tmp_path / "repo")
     monkeypatch.chdir(repo)
     app = OneieApp(_spec(tmp_path), run_on_start=True, clock=None, cursor_blink=False,
                    store_path=tmp_path / "runs.sqlite3")
+    return repo, app
+
+
+def _finished(app: OneieApp) -> bool:
+    return app.live is not None and app.live.runner.status == "completed" and not app.running
+
+
+async def test_a_review_comment_continues_the_finished_agent_in_its_worktree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, app = _app(tmp_path, monkeypatch)
     async with app.run_test(size=(140, 30)) as pilot:
-        await wait_until(pilot, lambda: app.live is not None and app.live.runner.status == "completed"
-                         and not app.running, rounds=3000)
+        await wait_until(pilot, lambda: _finished(app), rounds=3000)
         runner = app.live.runner
         assert {a: s.attempt for a, s in runner.agents.items()} == {"api": 1, "web": 1}
         await pilot.press("d")
@@ -116,13 +125,9 @@ async def test_the_review_from_the_history_of_the_held_run_takes_comments(
 ) -> None:
     from oneie_tui.ui.screens.history import HistoryScreen
 
-    repo = git_repo(tmp_path / "repo")
-    monkeypatch.chdir(repo)
-    app = OneieApp(_spec(tmp_path), run_on_start=True, clock=None, cursor_blink=False,
-                   store_path=tmp_path / "runs.sqlite3")
+    _, app = _app(tmp_path, monkeypatch)
     async with app.run_test(size=(140, 30)) as pilot:
-        await wait_until(pilot, lambda: app.live is not None and app.live.runner.status == "completed"
-                         and not app.running, rounds=3000)
+        await wait_until(pilot, lambda: _finished(app), rounds=3000)
         await pilot.press("h")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         await pilot.pause()

@@ -4,9 +4,6 @@ exit codes, and the user's checked-out branch and working tree left alone."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,7 @@ import tomli_w
 
 from oneie_tui.events import EventType
 from oneie_tui.store.sqlite import RunStore
-from tests.fakes.process_tools import PY, git_repo
+from tests.fakes.process_tools import PY, git_out, git_repo, oneie_with_store
 
 EDIT = """
 import os, pathlib
@@ -37,15 +34,8 @@ sys.exit(0 if ok else 1)
 """
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
-
-
-def _oneie(cwd: Path, store: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "oneie_tui", *args, "--store", str(store)],
-        cwd=cwd, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=180, check=False,
-    )
+_git = git_out
+_oneie = oneie_with_store
 
 
 def _agent(edit: str, agent_id: str, target: str, line: int, text: str, **more: object) -> dict[str, object]:

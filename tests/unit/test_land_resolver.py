@@ -6,9 +6,6 @@ working tree stay exactly as they were."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,7 @@ from oneie_tui.events import EventType
 from oneie_tui.land.resolve import MAX_HUNKS_CHARS, Conflict, conflict_hunks, task_text
 from oneie_tui.spec.loader import SpecError, parse_spec_text
 from oneie_tui.store.sqlite import RunStore
-from tests.fakes.process_tools import PY, git_repo
+from tests.fakes.process_tools import PY, git_out, git_repo, oneie_with_store
 
 EDIT = """
 import os, pathlib
@@ -51,15 +48,8 @@ for rel in os.environ["ONEIE_RESOLVE_PATHS"].splitlines():
 """
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
-
-
-def _oneie(cwd: Path, store: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "oneie_tui", *args, "--store", str(store)],
-        cwd=cwd, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=180, check=False,
-    )
+_git = git_out
+_oneie = oneie_with_store
 
 
 def _squad(tmp_path: Path, resolver: dict[str, Any], land: dict[str, Any] | None = None) -> tuple[Path, Path, str]:
