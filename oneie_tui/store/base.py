@@ -6,12 +6,14 @@ from `store.open.open_store`, so a command never knows which engine it talks to.
 
 from __future__ import annotations
 
+import collections
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from oneie_tui.events import Event, EventType
 
@@ -81,6 +83,86 @@ class Writer(Protocol):
 
     @property
     def busy(self) -> bool: ...
+
+
+Conn = TypeVar("Conn")
+IDLE_POLL = 0.002  # seconds a writer sleeps when nothing is queued
+
+
+class BatchWriter(Generic[Conn]):
+    """The thread every engine's writer runs: `put` never does I/O and never takes a lock
+    (it appends to a deque), and the thread drains the deque a batch at a time. An engine
+    says how to connect, how many rows a batch holds, what to do between batches (a
+    heartbeat, a check that the store is still there) and how to commit one. A subclass
+    sets its own fields before calling `__init__`, which starts the thread."""
+
+    thread_name: ClassVar[str] = "oneie-store-writer"
+
+    def __init__(self) -> None:
+        self._queue: collections.deque[Event] = collections.deque()
+        self._stopping = False
+        self.error: BaseException | None = None
+        self.committed_seq = 0
+        self.cpu_seconds = 0.0
+        self._thread = threading.Thread(target=self._loop, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def put(self, event: Event) -> None:
+        self._queue.append(event)
+
+    def _connect(self) -> tuple[Conn, int]:
+        """A connection of this thread's own, and the most rows one batch may hold."""
+        raise NotImplementedError
+
+    def _between(self, conn: Conn) -> None:
+        """Work between batches (heartbeats, checks); may raise to stop the run."""
+
+    def _commit(self, conn: Conn, batch: list[Event]) -> None:
+        raise NotImplementedError
+
+    def _failure(self, exc: BaseException) -> BaseException:
+        """What the runner is told when the thread stopped on `exc`."""
+        return exc
+
+    def _disconnect(self, conn: Conn) -> None:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        conn: Conn | None = None
+        queued = self._queue
+        take = queued.popleft
+        try:
+            conn, most = self._connect()
+            while True:
+                self._between(conn)
+                if not queued:
+                    if self._stopping:  # set after the last put: look once more, then stop
+                        if queued:
+                            continue
+                        return
+                    # Polling beats a wake-up per event: put() stays a bare append.
+                    time.sleep(IDLE_POLL)
+                    continue
+                batch = [take() for _ in range(min(len(queued), most))]
+                self._commit(conn, batch)
+                self.committed_seq = batch[-1].seq
+        except BaseException as exc:  # reported to the runner, which stops the run
+            self.error = self._failure(exc)
+        finally:
+            self.cpu_seconds = time.thread_time()  # what the writer cost (benchmarks)
+            if conn is not None:
+                self._disconnect(conn)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush everything queued and stop the thread."""
+        self._stopping = True
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def busy(self) -> bool:
+        """Still writing after `close` gave up waiting."""
+        return self._thread.is_alive()
 
 
 class Follower(Protocol):

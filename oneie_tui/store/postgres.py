@@ -9,12 +9,10 @@ on the run row, so a run whose machine went away reads `interrupted` from anywhe
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import json
 import os
 import socket
-import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,6 +23,7 @@ import psycopg_pool
 
 from oneie_tui.events import STREAM_TYPES, Event
 from oneie_tui.store.base import (
+    BatchWriter,
     Follower,
     RunListing,
     RunRow,
@@ -34,7 +33,7 @@ from oneie_tui.store.base import (
     last_seq_at,
     wait_committed,
 )
-from oneie_tui.store.sqlite import IDLE_POLL, MAX_ROWS, STREAM_EXCLUDED, _encode
+from oneie_tui.store.sqlite import MAX_ROWS, STREAM_EXCLUDED, _encode
 from oneie_tui.trust.store_url import safe_url, scrub
 
 CHANNEL = "oneie_events"
@@ -487,80 +486,50 @@ class PostgresStore:
             return _copy_events(cur, events)
 
 
-class PostgresWriter:
-    """One thread that commits queued events with one COPY per batch (see RunStore's
-    EventWriter: `put` is a bare append), notifies watchers, and beats the heartbeat."""
+class PostgresWriter(BatchWriter["psycopg.Connection[Any]"]):
+    """One thread that commits queued events with one COPY per batch (`BatchWriter`),
+    notifies watchers, and beats the heartbeat."""
+
+    thread_name = "oneie-pg-writer"
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self._queue: collections.deque[Event] = collections.deque()
-        self._stopping = False
-        self.error: BaseException | None = None
-        self.committed_seq = 0
-        self.cpu_seconds = 0.0
         self._runs: set[str] = set()
-        self._thread = threading.Thread(target=self._loop, name="oneie-pg-writer", daemon=True)
-        self._thread.start()
+        self._beat_at = time.monotonic()
+        super().__init__()
 
-    def put(self, event: Event) -> None:
-        self._queue.append(event)
+    def _connect(self) -> tuple[psycopg.Connection[Any], int]:
+        conn = connect(self._url)
+        # Like SQLite's synchronous=NORMAL: a server crash may lose the last few hundred
+        # milliseconds of events, never corrupt them; commits stop waiting for the disk
+        # flush, which is most of a small batch's time.
+        conn.execute("SET synchronous_commit = off")
+        self._beat_at = time.monotonic()
+        return conn, MAX_ROWS
 
-    def _loop(self) -> None:
-        conn: psycopg.Connection[Any] | None = None
-        queued = self._queue
-        take = queued.popleft
-        try:
-            conn = connect(self._url)
-            # Like SQLite's synchronous=NORMAL: a server crash may lose the last few
-            # hundred milliseconds of events, never corrupt them; commits stop waiting for
-            # the disk flush, which is most of a small batch's time.
-            conn.execute("SET synchronous_commit = off")
-            beat = time.monotonic()
-            while True:
-                if time.monotonic() - beat >= HEARTBEAT:
-                    self._beat(conn)
-                    beat = time.monotonic()
-                if not queued:
-                    if self._stopping:
-                        if queued:
-                            continue
-                        return
-                    time.sleep(IDLE_POLL)
-                    continue
-                batch = [take() for _ in range(min(len(queued), MAX_ROWS))]
-                self._commit(conn, batch)
-        except psycopg.Error as exc:  # reported to the runner, which stops the run
-            self.error = StoreError(scrub(_first_line(exc), self._url))
-        except BaseException as exc:
-            self.error = exc
-        finally:
-            self.cpu_seconds = time.thread_time()
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.close()
+    def _between(self, conn: psycopg.Connection[Any]) -> None:
+        if time.monotonic() - self._beat_at >= HEARTBEAT:
+            if self._runs:
+                conn.execute(
+                    "UPDATE runs SET heartbeat=now() WHERE id = ANY(%s) AND status='running'",
+                    (sorted(self._runs),),
+                )
+            self._beat_at = time.monotonic()
 
     def _commit(self, conn: psycopg.Connection[Any], batch: list[Event]) -> None:
         with conn.transaction(), conn.cursor() as cur:
             _copy_events(cur, batch)
             runs = _notify(cur, batch)
         self._runs.update(runs)
-        self.committed_seq = batch[-1].seq
 
-    def _beat(self, conn: psycopg.Connection[Any]) -> None:
-        if self._runs:
-            conn.execute(
-                "UPDATE runs SET heartbeat=now() WHERE id = ANY(%s) AND status='running'",
-                (sorted(self._runs),),
-            )
+    def _failure(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, psycopg.Error):
+            return StoreError(scrub(_first_line(exc), self._url))
+        return exc
 
-    def close(self, timeout: float = 30.0) -> None:
-        self._stopping = True
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    @property
-    def busy(self) -> bool:
-        return self._thread.is_alive()
+    def _disconnect(self, conn: psycopg.Connection[Any]) -> None:
+        with contextlib.suppress(Exception):
+            conn.close()
 
 
 class NotifyFollower:

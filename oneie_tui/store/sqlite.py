@@ -7,7 +7,6 @@ A run left `running` whose process is gone reads back as `interrupted`.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import functools
 import json
@@ -25,6 +24,7 @@ from typing import Any
 
 from oneie_tui.events import STREAM_TYPES, Event, encode_json
 from oneie_tui.store.base import (
+    BatchWriter,
     Follower,
     RunListing,
     RunRow,
@@ -82,7 +82,6 @@ CREATE TABLE IF NOT EXISTS imports (
 STREAM_EXCLUDED = " AND type NOT IN ('agent_output', 'agent_progress')"
 
 BATCH = 500
-IDLE_POLL = 0.002  # seconds the writer sleeps when nothing is queued
 
 _escape = json.encoder.encode_basestring_ascii
 
@@ -701,9 +700,9 @@ def _row_of(e: Event) -> tuple[Any, ...]:
 
 
 
-class EventWriter:
-    """One thread that commits queued events in batches. `put` never does I/O and never
-    takes a lock: it appends to a deque, which the thread drains a batch at a time."""
+class EventWriter(BatchWriter[sqlite3.Connection]):
+    """One thread that commits queued events in batches (`BatchWriter`), and stops the run
+    when the store file is deleted under it."""
 
     CHECK_EVERY = 0.5  # seconds between checks that the store file is still there
 
@@ -711,46 +710,21 @@ class EventWriter:
         self._path = path
         self._identity = identity
         self._checked = time.monotonic()
-        self._queue: collections.deque[Event] = collections.deque()
-        self._stopping = False
-        self.error: BaseException | None = None
-        self.committed_seq = 0
-        self.cpu_seconds = 0.0
         self._most = MAX_ROWS  # rows per statement, set from the connection's limit
-        self._thread = threading.Thread(target=self._loop, name="oneie-store-writer", daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def put(self, event: Event) -> None:
-        self._queue.append(event)
+    def _connect(self) -> tuple[sqlite3.Connection, int]:
+        conn = connect(self._path)
+        self._most = min(MAX_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 8)
+        return conn, self._most
 
-    def _loop(self) -> None:
-        conn: sqlite3.Connection | None = None
-        queued = self._queue
-        take = queued.popleft
-        try:
-            conn = connect(self._path)
-            most = min(MAX_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 8)
-            self._most = most
-            while True:
-                if self._identity is not None and time.monotonic() - self._checked >= self.CHECK_EVERY:
-                    self._check_still_there()
-                if not queued:
-                    if self._stopping:  # set after the last put: look once more, then stop
-                        if queued:
-                            continue
-                        return
-                    # Polling beats a wake-up per event: put() stays a bare append.
-                    time.sleep(IDLE_POLL)
-                    continue
-                batch = [take() for _ in range(min(len(queued), most))]
-                self._commit(conn, batch)
-        except BaseException as exc:  # reported to the runner, which stops the run
-            self.error = exc
-        finally:
-            self.cpu_seconds = time.thread_time()  # what the writer cost (benchmarks)
-            if conn is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
+    def _between(self, conn: sqlite3.Connection) -> None:
+        if self._identity is not None and time.monotonic() - self._checked >= self.CHECK_EVERY:
+            self._check_still_there()
+
+    def _disconnect(self, conn: sqlite3.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
 
     def _check_still_there(self) -> None:
         """Writes into a deleted store land in an inode nobody can open again: the run
@@ -786,18 +760,6 @@ class EventWriter:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
             raise
-        self.committed_seq = batch[-1].seq
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Flush everything queued and stop the thread."""
-        self._stopping = True
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    @property
-    def busy(self) -> bool:
-        """Still writing after `close` gave up waiting."""
-        return self._thread.is_alive()
 
 
 class PollingFollower:
