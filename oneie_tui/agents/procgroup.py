@@ -43,6 +43,7 @@ from oneie_tui.agents.proctree import (
     ProcInfo,
     become_subreaper,
     descendants,
+    marker_of,
     read_stat,
 )
 from oneie_tui.agents.spawn import PidfdProcess, open_session_process
@@ -109,13 +110,7 @@ def is_agent_process(pid: int) -> bool:
             return True
     except OSError:
         return False
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as fh:
-            items = fh.read().split(b"\0")
-    except OSError:
-        return False
-    prefix = f"{MARKER}=".encode()
-    return any(item.startswith(prefix) and item[len(prefix):].decode("ascii", "replace") in _by_token for item in items)
+    return marker_of(pid) in _by_token
 
 
 class ProcessGroup:
