@@ -109,6 +109,8 @@ STATUS_OF: dict[str, AgentStatus] = {**ACTIVE_STATUS_OF, **TERMINAL_STATUS_OF}
 # The high-rate stream (most of a run's rows): stored apart from the indexes, flushed lazily.
 STREAM_TYPES = frozenset({EventType.AGENT_OUTPUT, EventType.AGENT_PROGRESS})
 TERMINAL_STATUSES = frozenset(TERMINAL_STATUS_OF.values())
+# Ended agents a message continues in a follow-up attempt (a blocked one cannot start).
+FOLLOW_UP_STATUSES: frozenset[AgentStatus] = frozenset({"completed", "failed", "cancelled"})
 
 USAGE_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
 

@@ -114,6 +114,10 @@ def exchange(path: str, request: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 def deliver(runner: Runner | None, request: dict[str, Any]) -> dict[str, Any]:
     """The `send` op: a message from the user to one agent (`Runner.send_message`)."""
+    from oneie_tui.events import (
+        FOLLOW_UP_STATUSES,  # the server's half: the client stays stdlib only
+    )
+
     if runner is None:
         return {"ok": False, "error": "this channel has no run to deliver messages to"}
     agent_id = request.get("agent")
@@ -121,7 +125,7 @@ def deliver(runner: Runner | None, request: dict[str, Any]) -> dict[str, Any]:
         known = ", ".join(runner.agents)
         return {"ok": False, "unknown": True, "error": f"no agent {agent_id!r} in run {runner.run_id} (agents: {known})"}
     state = runner.agents[agent_id]
-    delivery = "followup" if state.status in ("completed", "failed", "cancelled") else "live"
+    delivery = "followup" if state.status in FOLLOW_UP_STATUSES else "live"
     text = request.get("text")
     refused = runner.send_message(agent_id, text if isinstance(text, str) else "")
     if refused is not None:

@@ -38,6 +38,7 @@ from oneie_tui.engine.agent_messages import clean_message
 from oneie_tui.engine.agent_state import AgentState
 from oneie_tui.engine.limits import capacity
 from oneie_tui.events import (
+    FOLLOW_UP_STATUSES,
     TERMINAL_STATUS_OF,
     AgentStatus,
     Event,
@@ -369,7 +370,7 @@ class Runner(AgentHost):
         backend = self._backend_for(state.spec)
         if not backend.takes_messages(state.spec):
             return f"{agent_id}: {backend.why_no_messages(state.spec)}"
-        if state.status in ("completed", "failed", "cancelled") and not state.relaunch:
+        if state.status in FOLLOW_UP_STATUSES and not state.relaunch:
             return self._follow_up(state, text)
         if state.status == "blocked":
             return f"{agent_id} is blocked (its events can no longer fire): restart it to run it again"

@@ -13,9 +13,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label
 
 from oneie_tui.engine.agent_messages import MAX_MESSAGE_CHARS
+from oneie_tui.events import FOLLOW_UP_STATUSES
 from oneie_tui.ui.messages import MessageAgent
-
-FINISHED = ("completed", "failed", "cancelled")
 
 
 class AskTextScreen(ModalScreen[str | None]):
@@ -49,7 +48,7 @@ class MessageInputScreen(AskTextScreen):
         self.status = status
 
     def compose(self) -> ComposeResult:
-        how = "it continues with this in a new attempt" if self.status in FINISHED else "it reads this at its next step"
+        how = "it continues with this in a new attempt" if self.status in FOLLOW_UP_STATUSES else "it reads this at its next step"
         with Vertical(id="message-box"):
             # Agent ids come from the spec: shown as text, never as markup.
             yield Label(f"Message to {self.agent_id}: {how}", id="message-to", markup=False)
