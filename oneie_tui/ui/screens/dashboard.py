@@ -197,6 +197,8 @@ class DashboardScreen(Screen[None]):
         now = self.clock()
         if not changed and self.view.status == "running" and now >= self._clock_due:
             changed = True  # elapsed times move even when nothing is said
+        if not changed and self._pending and not self.crowd_shown:
+            changed = True  # panels still wait for their turn to redraw: give them one
         if changed:
             self._clock_due = now + CLOCK_SECONDS
             self.post_message(RunUpdated())
